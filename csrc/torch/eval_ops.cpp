@@ -1,0 +1,194 @@
+// linger PyTorch extension, eval side: the integer ops. Each one calls the
+// shared definition in include/linger/numerics, so the PyTorch eval forward
+// produces exactly the integers the C++ runtime produces.
+#include <torch/library.h>
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <cstdint>
+
+#include "linger/numerics/conv.h"
+#include "linger/numerics/elementwise.h"
+#include "linger/numerics/linear.h"
+#include "linger/numerics/pool.h"
+#include "linger/numerics/quantize.h"
+
+namespace {
+
+namespace ln = linger::numerics;
+
+at::ScalarType int_type_for_bits(int64_t bits) {
+  TORCH_CHECK(bits >= 2 && bits <= 32, "linger: bit width must be in [2, 32], got ", bits);
+  return bits <= 8 ? at::kChar : (bits <= 16 ? at::kShort : at::kInt);
+}
+
+// Results are computed on the CPU; the output goes back to the input's device.
+at::Tensor cpu_contig(const at::Tensor& t, at::ScalarType type, const char* what) {
+  TORCH_CHECK(t.scalar_type() == type, "linger: ", what, " must be ", at::toString(type), ", got ",
+              at::toString(t.scalar_type()));
+  return t.to(at::kCPU).contiguous();
+}
+
+at::Tensor quantize(const at::Tensor& x, int64_t exponent, int64_t bits) {
+  const auto otype = int_type_for_bits(bits);
+  auto xf = x.detach().to(at::kCPU, at::kFloat).contiguous();
+  auto out = at::empty(xf.sizes(), xf.options().dtype(otype));
+  const float* xp = xf.data_ptr<float>();
+  const int q = static_cast<int>(exponent);
+  const int b = static_cast<int>(bits);
+  bool nan = false;
+  for (int64_t i = 0; i < xf.numel(); ++i) nan |= std::isnan(xp[i]);
+  TORCH_CHECK(!nan, "linger: NaN in a tensor being quantized");
+  AT_DISPATCH_INTEGRAL_TYPES(otype, "linger_quantize", [&] {
+    scalar_t* op = out.data_ptr<scalar_t>();
+    at::parallel_for(0, xf.numel(), 65536, [&](int64_t s, int64_t e) {
+      for (int64_t i = s; i < e; ++i) op[i] = static_cast<scalar_t>(ln::quantize(xp[i], q, b));
+    });
+  });
+  return out.to(x.device());
+}
+
+at::Tensor dequantize(const at::Tensor& q, int64_t exponent) {
+  auto qc = q.to(at::kCPU).contiguous();
+  auto out = at::empty(qc.sizes(), qc.options().dtype(at::kFloat));
+  float* op = out.data_ptr<float>();
+  const int e = static_cast<int>(exponent);
+  AT_DISPATCH_INTEGRAL_TYPES(qc.scalar_type(), "linger_dequantize", [&] {
+    const scalar_t* qp = qc.data_ptr<scalar_t>();
+    for (int64_t i = 0; i < qc.numel(); ++i) op[i] = ln::dequantize(qp[i], e);
+  });
+  return out.to(q.device());
+}
+
+at::Tensor conv2d_int(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& bias,
+                      at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
+                      int64_t shift, bool relu, int64_t out_bits) {
+  TORCH_CHECK(x.dim() == 4 && w.dim() == 4, "linger conv2d_int: x and w must be 4-D");
+  TORCH_CHECK(stride.size() == 2 && dilation.size() == 2 && padding.size() == 4,
+              "linger conv2d_int: stride/dilation need 2 values, padding 4 (top, left, bottom, right)");
+  auto xc = cpu_contig(x, at::kChar, "conv input");
+  auto wc = cpu_contig(w, at::kChar, "conv weight");
+  at::Tensor bc;
+  if (bias.has_value() && bias->defined()) bc = cpu_contig(*bias, at::kInt, "conv bias");
+  ln::Conv2dShape s;
+  s.n = xc.size(0); s.c = xc.size(1); s.h = xc.size(2); s.w = xc.size(3);
+  s.o = wc.size(0); s.kh = wc.size(2); s.kw = wc.size(3);
+  s.stride_h = stride[0]; s.stride_w = stride[1];
+  s.pad_top = padding[0]; s.pad_left = padding[1]; s.pad_bottom = padding[2]; s.pad_right = padding[3];
+  s.dil_h = dilation[0]; s.dil_w = dilation[1];
+  s.groups = groups;
+  TORCH_CHECK(s.valid() && wc.size(1) * groups == s.c, "linger conv2d_int: inconsistent geometry");
+  TORCH_CHECK(!bc.defined() || bc.numel() == s.o, "linger conv2d_int: bias must have ", s.o, " elements");
+  const auto otype = int_type_for_bits(out_bits);
+  const int oh = s.out_h(), ow = s.out_w();
+  auto y = at::empty({s.n, s.o, oh, ow}, xc.options().dtype(otype));
+  const int8_t* xp = xc.data_ptr<int8_t>();
+  const int8_t* wp = wc.data_ptr<int8_t>();
+  const int32_t* bp = bc.defined() ? bc.data_ptr<int32_t>() : nullptr;
+  AT_DISPATCH_INTEGRAL_TYPES(otype, "linger_conv2d_int", [&] {
+    scalar_t* yp = y.data_ptr<scalar_t>();
+    at::parallel_for(0, static_cast<int64_t>(s.n) * s.o, 1, [&](int64_t b, int64_t e) {
+      for (int64_t no = b; no < e; ++no) {
+        ln::conv2d_int_plane(xp, wp, bp, yp + no * oh * ow, s, static_cast<int>(no / s.o), static_cast<int>(no % s.o),
+                             static_cast<int>(shift), relu, static_cast<int>(out_bits));
+      }
+    });
+  });
+  return y.to(x.device());
+}
+
+at::Tensor linear_int(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& bias, int64_t shift,
+                      int64_t out_bits) {
+  TORCH_CHECK(w.dim() == 2 && x.dim() >= 1 && x.size(-1) == w.size(1),
+              "linger linear_int: x [..., in] and w [out, in] do not match");
+  auto xc = cpu_contig(x, at::kChar, "linear input");
+  auto wc = cpu_contig(w, at::kChar, "linear weight");
+  at::Tensor bc;
+  if (bias.has_value() && bias->defined()) bc = cpu_contig(*bias, at::kInt, "linear bias");
+  const int64_t k = wc.size(1), n = wc.size(0), m = xc.numel() / k;
+  TORCH_CHECK(!bc.defined() || bc.numel() == n, "linger linear_int: bias must have ", n, " elements");
+  auto sizes = xc.sizes().vec();
+  sizes.back() = n;
+  const int8_t* xp = xc.data_ptr<int8_t>();
+  const int8_t* wp = wc.data_ptr<int8_t>();
+  const int32_t* bp = bc.defined() ? bc.data_ptr<int32_t>() : nullptr;
+  at::Tensor y;
+  if (out_bits == 0) {  // float output: acc * 2^-shift, shift being Qx+Qw
+    y = at::empty(sizes, xc.options().dtype(at::kFloat));
+    float* yp = y.data_ptr<float>();
+    at::parallel_for(0, m, 1, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) ln::linear_int_float_row(xp, wp, bp, yp + r * n, r, k, n, static_cast<int>(shift));
+    });
+  } else {
+    const auto otype = int_type_for_bits(out_bits);
+    y = at::empty(sizes, xc.options().dtype(otype));
+    AT_DISPATCH_INTEGRAL_TYPES(otype, "linger_linear_int", [&] {
+      scalar_t* yp = y.data_ptr<scalar_t>();
+      at::parallel_for(0, m, 1, [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r)
+          ln::linear_int_row(xp, wp, bp, yp + r * n, r, k, n, static_cast<int>(shift), static_cast<int>(out_bits));
+      });
+    });
+  }
+  return y.to(x.device());
+}
+
+ln::Pool2dShape pool_shape(const at::Tensor& xc, at::IntArrayRef kernel, at::IntArrayRef stride,
+                           at::IntArrayRef padding, bool ceil_mode) {
+  TORCH_CHECK(xc.dim() == 4, "linger pool: input must be 4-D NCHW");
+  TORCH_CHECK(kernel.size() == 2 && stride.size() == 2 && padding.size() == 4,
+              "linger pool: kernel/stride need 2 values, padding 4 (top, left, bottom, right)");
+  ln::Pool2dShape s;
+  s.n = xc.size(0); s.c = xc.size(1); s.h = xc.size(2); s.w = xc.size(3);
+  s.kh = kernel[0]; s.kw = kernel[1]; s.stride_h = stride[0]; s.stride_w = stride[1];
+  s.pad_top = padding[0]; s.pad_left = padding[1]; s.pad_bottom = padding[2]; s.pad_right = padding[3];
+  s.ceil_mode = ceil_mode;
+  TORCH_CHECK(s.valid(), "linger pool: inconsistent geometry");
+  return s;
+}
+
+at::Tensor avgpool2d_int(const at::Tensor& x, at::IntArrayRef kernel, at::IntArrayRef stride, at::IntArrayRef padding,
+                         bool ceil_mode) {
+  auto xc = cpu_contig(x, at::kChar, "avgpool input");
+  const auto s = pool_shape(xc, kernel, stride, padding, ceil_mode);
+  auto y = at::empty({s.n, s.c, s.out_h(), s.out_w()}, xc.options());
+  ln::avgpool2d_int(xc.data_ptr<int8_t>(), y.data_ptr<int8_t>(), s);
+  return y.to(x.device());
+}
+
+at::Tensor maxpool2d_int(const at::Tensor& x, at::IntArrayRef kernel, at::IntArrayRef stride, at::IntArrayRef padding,
+                         bool ceil_mode) {
+  auto xc = cpu_contig(x, at::kChar, "maxpool input");
+  const auto s = pool_shape(xc, kernel, stride, padding, ceil_mode);
+  auto y = at::empty({s.n, s.c, s.out_h(), s.out_w()}, xc.options());
+  ln::maxpool2d_int(xc.data_ptr<int8_t>(), y.data_ptr<int8_t>(), s);
+  return y.to(x.device());
+}
+
+at::Tensor iqadd_int(const at::Tensor& a, const at::Tensor& b, int64_t shift_a, int64_t shift_b) {
+  auto ts = at::broadcast_tensors({a, b});
+  auto ac = cpu_contig(ts[0], at::kChar, "iqadd operand a");
+  auto bc = cpu_contig(ts[1], at::kChar, "iqadd operand b");
+  auto y = at::empty(ac.sizes(), ac.options());
+  const int8_t* ap = ac.data_ptr<int8_t>();
+  const int8_t* bp = bc.data_ptr<int8_t>();
+  int8_t* yp = y.data_ptr<int8_t>();
+  for (int64_t i = 0; i < ac.numel(); ++i)
+    yp[i] = ln::iqadd(ap[i], bp[i], static_cast<int>(shift_a), static_cast<int>(shift_b));
+  return y.to(a.device());
+}
+
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(linger, m) {
+  m.def("quantize(Tensor x, int exponent, int bits) -> Tensor", quantize);
+  m.def("dequantize(Tensor q, int exponent) -> Tensor", dequantize);
+  m.def("conv2d_int(Tensor x, Tensor w, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups, "
+        "int shift, bool relu, int out_bits) -> Tensor",
+        conv2d_int);
+  m.def("linear_int(Tensor x, Tensor w, Tensor? bias, int shift, int out_bits) -> Tensor", linear_int);
+  m.def("avgpool2d_int(Tensor x, int[] kernel, int[] stride, int[] padding, bool ceil_mode) -> Tensor", avgpool2d_int);
+  m.def("maxpool2d_int(Tensor x, int[] kernel, int[] stride, int[] padding, bool ceil_mode) -> Tensor", maxpool2d_int);
+  m.def("iqadd_int(Tensor a, Tensor b, int shift_a, int shift_b) -> Tensor", iqadd_int);
+}

@@ -1,0 +1,30 @@
+// linger integer numerics: elementwise ops (numerics.md §3).
+//
+// iqAdd: each operand rescaled on its own to Qo, a' = sat8(rhu_shift(a, Qa - Qo)),
+//        b' likewise, then y = sat8(a' + b') -- two roundings. iqSub with '-'.
+// Relu:  max(0, x), Q passes through.
+// Quant / Dequant: see quantize.h.
+#pragma once
+
+#include <cstdint>
+
+#include "linger/numerics/fixedpoint.h"
+
+namespace linger {
+namespace numerics {
+
+inline int8_t iq_rescale8(int64_t a, int shift) { return sat8(rhu_shift(a, shift)); }
+
+// shift_a = Qa - Qo, shift_b = Qb - Qo.
+inline int8_t iqadd(int8_t a, int8_t b, int shift_a, int shift_b) {
+  return sat8(static_cast<int64_t>(iq_rescale8(a, shift_a)) + iq_rescale8(b, shift_b));
+}
+
+inline int8_t iqsub(int8_t a, int8_t b, int shift_a, int shift_b) {
+  return sat8(static_cast<int64_t>(iq_rescale8(a, shift_a)) - iq_rescale8(b, shift_b));
+}
+
+inline int8_t relu8(int8_t x) { return x < 0 ? int8_t{0} : x; }
+
+}  // namespace numerics
+}  // namespace linger

@@ -1,0 +1,41 @@
+"""Which linger-managed module is running (for functional ops such as `+`).
+
+`linger.init` registers two forward hooks on every container module it walks.
+The hooks are module-level functions (picklable); the stack is per thread.
+"""
+from __future__ import annotations
+
+import threading
+from typing import List, Optional
+
+import torch.nn as nn
+
+_state = threading.local()
+
+
+def _stack() -> List[nn.Module]:
+    s = getattr(_state, "stack", None)
+    if s is None:
+        s = []
+        _state.stack = s
+    return s
+
+
+def get_current_module() -> Optional[nn.Module]:
+    s = _stack()
+    return s[-1] if s else None
+
+
+def hook_pre_forward(module: nn.Module, inputs) -> None:
+    s = _stack()
+    if getattr(module, "_linger_root", False):
+        s.clear()  # a root forward starts clean even if an earlier forward raised
+    s.append(module)
+    module._linger_iq_tensor_index_ = 0
+
+
+def hook_forward(module: nn.Module, inputs, output) -> None:
+    s = _stack()
+    if s and s[-1] is module:
+        s.pop()
+    module._linger_iq_tensor_index_ = 0

@@ -1,0 +1,223 @@
+"""IQTensor: a float tensor whose values lie on a power-of-two grid, carrying
+its exponent (scale 2**Q), bit width and range.
+
+Scale-preserving ops keep the IQTensor type in method *and* function form
+(`x.transpose(1, 2)` and `torch.transpose(x, 1, 2)` alike); `+` of two
+IQTensors inside a linger model becomes iqAdd; every other op returns a plain
+tensor (the next quantized module re-quantizes it with its own statistics),
+and an in-place op that can move values off the grid (e.g.
+`F.leaky_relu(x, inplace=True)`) strips the quantization attributes from the
+tensor it modified, so stale scales can never reach an integer op.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Dict, Optional
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["IQTensor", "from_torch_tensor", "is_iqtensor", "exponent_of_scale"]
+
+
+def exponent_of_scale(scale: float, what: str = "scale") -> int:
+    """Q with scale == 2**Q; ValueError if `scale` is not an exact power of two."""
+    s = float(scale)
+    if not (s > 0.0) or math.isinf(s):
+        raise ValueError(f"linger: {what} must be a positive power of two, got {scale!r}")
+    m, e = math.frexp(s)
+    if m != 0.5:
+        raise ValueError(
+            f"linger: {what}={scale!r} is not a power of two; linger uses power-of-two (Q-value) scales only "
+            f"(nearest: {2.0 ** round(math.log2(s))!r})"
+        )
+    return e - 1
+
+
+class IQTensor(torch.Tensor):
+    """Attributes: `scale_data` (2**Q), `bits`, `zero_point` (always 0), `running_data` (range for consumers)."""
+
+    scale_data: Optional[float]
+    bits: int
+    zero_point: int
+    running_data: float
+
+    @property
+    def exponent(self) -> int:
+        if self.scale_data is None:
+            raise ValueError("linger: this tensor's quantization was invalidated by an in-place op")
+        return exponent_of_scale(self.scale_data)
+
+    @property
+    def is_quantized(self) -> bool:
+        return getattr(self, "scale_data", None) is not None
+
+    def __repr__(self, *args: Any, **kwargs: Any) -> str:  # type: ignore[override]
+        with torch._C.DisableTorchFunction():
+            body = torch.Tensor.__repr__(self.as_subclass(torch.Tensor))
+        return f"IQTensor(scale={getattr(self, 'scale_data', None)}, bits={getattr(self, 'bits', None)}, {body})"
+
+    def __reduce_ex__(self, proto: int):  # pickles as a plain tensor + attributes
+        return (_rebuild_iqtensor, (self.detach().as_subclass(torch.Tensor), self.scale_data, self.bits,
+                                    self.zero_point, self.running_data))
+
+    @classmethod
+    def __torch_function__(cls, func: Callable, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        handler = _HANDLERS.get(func)
+        if handler is not None:
+            return handler(func, args, kwargs)
+        with torch._C.DisableTorchFunction():
+            out = func(*args, **kwargs)
+        _invalidate_if_modified(func, args, kwargs, out)
+        return _strip(out)
+
+
+def _rebuild_iqtensor(t: torch.Tensor, scale: Optional[float], bits: int, zp: int, running: float) -> torch.Tensor:
+    if scale is None:
+        return t
+    return _make(t, scale, bits, running)
+
+
+def is_iqtensor(t: Any) -> bool:
+    """True for an IQTensor whose quantization attributes are valid."""
+    return isinstance(t, IQTensor) and getattr(t, "scale_data", None) is not None
+
+
+def _make(t: torch.Tensor, scale: float, bits: int, running: Optional[float] = None) -> IQTensor:
+    with torch._C.DisableTorchFunction():
+        out = t.as_subclass(IQTensor)
+    out.scale_data = float(scale)
+    out.bits = int(bits)
+    out.zero_point = 0
+    out.running_data = float(running) if running is not None else (2 ** (bits - 1) - 1) / float(scale)
+    return out
+
+
+def from_torch_tensor(t: torch.Tensor, scale: Optional[float], bits: int = 8, zero_point: int = 0,
+                      running: Optional[float] = None) -> torch.Tensor:
+    """Mark `t` as quantized with scale `scale` (= 2**Q, a power of two) and `bits` bits.
+    `scale=None` returns `t` unchanged. The data are used as given; consumers round them onto the grid."""
+    if scale is None:
+        return t
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"linger.from_torch_tensor expects a torch.Tensor, got {type(t).__name__}")
+    if zero_point != 0:
+        raise ValueError("linger.from_torch_tensor: only zero_point=0 (symmetric quantization) is supported")
+    if not isinstance(bits, int) or not 2 <= bits <= 32:
+        raise ValueError(f"linger.from_torch_tensor: bits must be an int in [2, 32], got {bits!r}")
+    exponent_of_scale(scale, "from_torch_tensor scale")
+    if not t.is_floating_point():
+        raise TypeError(f"linger.from_torch_tensor expects a floating-point tensor, got {t.dtype}")
+    return _make(t, scale, bits, running)
+
+
+# --------------------------------------------------------------------------------------------------
+# __torch_function__ handlers
+
+def _first_iq(args, kwargs) -> Optional[IQTensor]:
+    for a in list(args) + list(kwargs.values()):
+        if is_iqtensor(a):
+            return a
+        if isinstance(a, (list, tuple)):
+            for b in a:
+                if is_iqtensor(b):
+                    return b
+    return None
+
+
+def _strip(out: Any) -> Any:
+    if isinstance(out, IQTensor):
+        with torch._C.DisableTorchFunction():
+            return out.as_subclass(torch.Tensor)
+    if isinstance(out, tuple) and not hasattr(out, "_fields"):
+        return tuple(_strip(o) for o in out)
+    if isinstance(out, list):
+        return [_strip(o) for o in out]
+    return out
+
+
+def _wrap_like(out: Any, src: IQTensor) -> Any:
+    if isinstance(out, torch.Tensor):
+        if not out.is_floating_point():
+            return _strip(out)  # e.g. max_pool indices
+        if out is src:
+            return out
+        return _make(out, src.scale_data, src.bits, src.running_data)
+    if isinstance(out, tuple) and not hasattr(out, "_fields"):
+        return tuple(_wrap_like(o, src) for o in out)
+    if isinstance(out, list):
+        return [_wrap_like(o, src) for o in out]
+    return out
+
+
+def _invalidate(t: IQTensor) -> None:
+    t.scale_data = None
+
+
+def _invalidate_if_modified(func: Callable, args, kwargs, out: Any) -> None:
+    name = getattr(func, "__name__", "")
+    inplace = (name.endswith("_") and not name.endswith("__")) or name.startswith("__i") or bool(kwargs.get("inplace"))
+    for a in args:
+        if isinstance(a, IQTensor) and (a is out or (inplace and a is (args[0] if args else None))):
+            _invalidate(a)
+    o = kwargs.get("out")
+    if isinstance(o, IQTensor):
+        _invalidate(o)
+
+
+def _preserve(func: Callable, args, kwargs):
+    src = _first_iq(args, kwargs)
+    with torch._C.DisableTorchFunction():
+        out = func(*args, **kwargs)
+    if src is None:
+        _invalidate_if_modified(func, args, kwargs, out)
+        return _strip(out)
+    return _wrap_like(out, src)
+
+
+def _preserve_to(func: Callable, args, kwargs):
+    """`.to(...)` keeps the scale for device moves and float32; other dtypes drop it."""
+    with torch._C.DisableTorchFunction():
+        out = func(*args, **kwargs)
+    src = _first_iq(args, kwargs)
+    if src is not None and isinstance(out, torch.Tensor) and out.dtype == torch.float32:
+        return _wrap_like(out, src)
+    return _strip(out)
+
+
+def _add(func: Callable, args, kwargs):
+    from .config import config
+    from .context import get_current_module
+
+    a = args[0] if args else kwargs.get("input")
+    b = args[1] if len(args) > 1 else kwargs.get("other")
+    plain = ("alpha" in kwargs and kwargs["alpha"] != 1) or "out" in kwargs
+    module = get_current_module()
+    if config.iqadd and not plain and is_iqtensor(a) and is_iqtensor(b) and module is not None:
+        from .nn.iqadd import iqadd_in_module
+        return iqadd_in_module(module, a, b)
+    with torch._C.DisableTorchFunction():
+        out = func(*args, **kwargs)
+    _invalidate_if_modified(func, args, kwargs, out)
+    return _strip(out)
+
+
+_HANDLERS: Dict[Callable, Callable] = {}
+
+_T = torch.Tensor
+for _f in (
+    _T.view, _T.view_as, _T.reshape, _T.reshape_as, torch.reshape,
+    _T.squeeze, torch.squeeze, _T.unsqueeze, torch.unsqueeze,
+    _T.transpose, torch.transpose, _T.permute, torch.permute, _T.t, torch.t,
+    _T.flatten, torch.flatten, _T.contiguous, _T.__getitem__, _T.flip, torch.flip,
+    _T.split, torch.split, _T.chunk, torch.chunk, _T.unbind, torch.unbind, _T.narrow, torch.narrow,
+    _T.expand, _T.expand_as, _T.repeat, _T.detach, _T.clone, torch.clone, _T.cpu, _T.cuda,
+    _T.relu, torch.relu, F.relu, _T.relu_, torch.relu_,
+    F.max_pool1d, F.max_pool2d, torch.max_pool1d, torch.max_pool2d,
+    _T.T.__get__,
+):
+    _HANDLERS[_f] = _preserve
+_HANDLERS[_T.to] = _preserve_to
+for _f in (_T.__add__, _T.__iadd__, _T.__radd__, _T.add, torch.add):
+    _HANDLERS[_f] = _add

@@ -1,0 +1,120 @@
+"""Shared machinery of the quantized modules (linger 1.x `ModuleIntConfig`)."""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple
+
+import torch
+
+from ..config import QuantMode
+from ..iqtensor import _make, is_iqtensor
+from ..quant import exponent_for_range, fake_quant, observe
+
+STAT_PREFIXES = ("running_", "scale_")
+
+
+def check_bits(owner: str, name: str, value: Optional[int], allowed: Sequence[Optional[int]]) -> None:
+    if value not in allowed:
+        shown = ", ".join("None" if a is None else str(a) for a in allowed)
+        raise ValueError(f"linger: {owner}: {name}={value!r} is not supported; choose one of {shown}")
+
+
+class ModuleIntConfig:
+    """Mixin: bit widths, statistics buffers, input/output exponents, error messages."""
+
+    _stat_names: Tuple[str, ...] = ()
+
+    def _init_quant(self, data_bits: int, parameter_bits: Optional[int], mode: QuantMode, o_bits: Optional[int],
+                    stat_names: Tuple[str, ...]) -> None:
+        if mode is not QuantMode.QValue:
+            raise ValueError(f"linger: {type(self).__name__}: mode must be linger.QuantMode.QValue, got {mode!r}")
+        self.data_bits = data_bits
+        self.parameter_bits = parameter_bits
+        self.o_bits = o_bits
+        self.quant_mode = mode
+        self.momentum = 0.1
+        self._stat_names = stat_names
+        self._linger_name = ""
+        for n in stat_names:
+            self.register_buffer(n, torch.zeros(1))
+
+    # ---- naming and errors ------------------------------------------------------------------
+    def _label(self) -> str:
+        return f"'{self._linger_name or type(self).__name__}' ({type(self).__name__})"
+
+    def _missing_stats(self, buf: str) -> RuntimeError:
+        return RuntimeError(
+            f"linger: module {self._label()} has no statistics ({buf} is 0): it never ran a training-mode forward. "
+            "Run training batches with model.train() before eval or export (every quantized module must be used in "
+            "forward), or load a checkpoint saved after QAT training."
+        )
+
+    # ---- exponents ----------------------------------------------------------------------------
+    def _input(self, input: torch.Tensor) -> Tuple[torch.Tensor, int]:
+        """Returns (float tensor on the input grid, Qx). Updates running_x/scale_x."""
+        if not isinstance(input, torch.Tensor):
+            raise TypeError(f"linger: module {self._label()} expects a tensor input, got {type(input).__name__}")
+        if is_iqtensor(input) and input.bits == self.data_bits:
+            qx = input.exponent
+            with torch.no_grad():
+                self.running_x.fill_(input.running_data)
+            with torch._C.DisableTorchFunction():
+                x = input.as_subclass(torch.Tensor)
+        else:
+            if type(input) is not torch.Tensor:
+                with torch._C.DisableTorchFunction():
+                    input = input.as_subclass(torch.Tensor)
+            x = input
+            if self.training:
+                qx = observe(x, self.running_x, self.data_bits)
+            else:
+                r = float(self.running_x)
+                if not r > 0.0:
+                    raise self._missing_stats("running_x")
+                qx = exponent_for_range(r, self.data_bits)
+        if self.training:
+            x = fake_quant(x, qx, self.data_bits)
+        with torch.no_grad():
+            self.scale_x.fill_(2.0 ** qx)
+        return x, qx
+
+    def _weight_exponent(self, w: torch.Tensor) -> int:
+        if self.training:
+            qw = observe(w, self.running_w, self.parameter_bits, momentum=1.0)
+        else:
+            from .._ext import ops
+            qw = int(ops.weight_exponent(w.detach(), self.parameter_bits))
+        with torch.no_grad():
+            self.scale_w.fill_(2.0 ** qw)
+        return qw
+
+    def _output_exponent(self, y: Optional[torch.Tensor], positive_only: bool = False) -> int:
+        """Training: observe `y`; eval: the exponent implied by running_o (`y` unused)."""
+        if self.training:
+            qo = observe(y, self.running_o, self.o_bits, positive_only=positive_only)
+        else:
+            r = float(self.running_o)
+            if not r > 0.0:
+                raise self._missing_stats("running_o")
+            qo = exponent_for_range(r, self.o_bits)
+        with torch.no_grad():
+            self.scale_o.fill_(2.0 ** qo)
+        return qo
+
+    def _quant_output_train(self, y: torch.Tensor, positive_only: bool = False) -> torch.Tensor:
+        qo = self._output_exponent(y, positive_only)
+        return _make(fake_quant(y, qo, self.o_bits), 2.0 ** qo, self.o_bits, float(self.running_o))
+
+    # ---- checkpoints --------------------------------------------------------------------------
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,  # type: ignore[misc]
+                                      unexpected_keys, error_msgs)
+        # A float checkpoint (no statistics yet) loads with strict=True; the statistics stay 0 and
+        # eval/export then says so clearly.
+        for n in self._stat_names:
+            key = prefix + n
+            if key in missing_keys:
+                missing_keys.remove(key)
+
+    def _bits_repr(self) -> str:
+        return f"data_bits={self.data_bits}, parameter_bits={self.parameter_bits}, o_bits={self.o_bits}"

@@ -1,0 +1,44 @@
+"""Training-side quantization primitives over the C++ kernels."""
+from __future__ import annotations
+
+import torch
+
+from ._ext import ops
+
+MOMENTUM = 0.1
+
+
+class _FakeQuant(torch.autograd.Function):
+    """y = sat_b(floor(x * 2**Q + 1/2)) * 2**-Q; straight-through gradient, zero where the value saturates."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, exponent: int, bits: int) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x)
+        ctx.exponent = exponent
+        ctx.bits = bits
+        return ops.fake_quant(x, exponent, bits)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        return ops.fake_quant_backward(grad.contiguous(), x, ctx.exponent, ctx.bits), None, None
+
+
+def fake_quant(x: torch.Tensor, exponent: int, bits: int) -> torch.Tensor:
+    """Fake-quantize `x` to `bits` bits at exponent Q (values k * 2**-Q), with a straight-through gradient."""
+    if isinstance(x, torch.Tensor) and type(x) is not torch.Tensor:
+        with torch._C.DisableTorchFunction():
+            x = x.as_subclass(torch.Tensor)
+    return _FakeQuant.apply(x, int(exponent), int(bits))
+
+
+def observe(x: torch.Tensor, running: torch.Tensor, bits: int, positive_only: bool = False,
+            momentum: float = MOMENTUM) -> int:
+    """Update the statistic `running` with this batch's max |x| and return the exponent it now implies."""
+    with torch._C.DisableTorchFunction():
+        return int(ops.observe(x.detach(), running, momentum, bits, positive_only))
+
+
+def exponent_for_range(r: float, bits: int) -> int:
+    """The one exponent rule: the largest Q with r * 2**Q <= 2**(bits-1) - 1 (r == 0 gives 0)."""
+    return int(ops.exponent_for_range(float(r), int(bits)))
