@@ -75,7 +75,7 @@ def quant_module(module: nn.Module, type_modules: Iterable = DefaultQuantIntXOP,
     _check_bits("quant_module", "data_bits", data_bits, (8,))
     _check_bits("quant_module", "parameter_bits", parameter_bits, range(2, 9))
     if out_bits is not None:
-        _check_bits("quant_module", "out_bits", out_bits, (8, 16, 32))
+        _check_bits("quant_module", "out_bits", out_bits, (8, 16))
     if mode is not QuantMode.QValue:
         raise ValueError(f"linger.quant_module: mode must be QuantMode.QValue, got {mode!r}")
     for m in module.modules():

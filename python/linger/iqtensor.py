@@ -70,7 +70,14 @@ class IQTensor(torch.Tensor):
         with torch._C.DisableTorchFunction():
             out = func(*args, **kwargs)
         _invalidate_if_modified(func, args, kwargs, out)
-        return _strip(out)
+        return _result(out, args)
+
+
+def _result(out: Any, args) -> Any:
+    """Plain result, except that an in-place op returns the very object it modified."""
+    if isinstance(out, IQTensor) and any(out is a for a in args):
+        return out
+    return _strip(out)
 
 
 def _rebuild_iqtensor(t: torch.Tensor, scale: Optional[float], bits: int, zp: int, running: float) -> torch.Tensor:
@@ -172,7 +179,7 @@ def _preserve(func: Callable, args, kwargs):
         out = func(*args, **kwargs)
     if src is None:
         _invalidate_if_modified(func, args, kwargs, out)
-        return _strip(out)
+        return _result(out, args)
     return _wrap_like(out, src)
 
 
@@ -196,11 +203,17 @@ def _add(func: Callable, args, kwargs):
     module = get_current_module()
     if config.iqadd and not plain and is_iqtensor(a) and is_iqtensor(b) and module is not None:
         from .nn.iqadd import iqadd_in_module
-        return iqadd_in_module(module, a, b)
+        out = iqadd_in_module(module, a, b)
+        if func is _T.add_:  # `a += b` / `a.add_(b)`: write the iqAdd result into `a`
+            with torch._C.DisableTorchFunction():
+                a.copy_(out)
+            a.scale_data, a.bits, a.running_data = out.scale_data, out.bits, out.running_data
+            return a
+        return out
     with torch._C.DisableTorchFunction():
         out = func(*args, **kwargs)
     _invalidate_if_modified(func, args, kwargs, out)
-    return _strip(out)
+    return _result(out, args)
 
 
 _HANDLERS: Dict[Callable, Callable] = {}
@@ -219,5 +232,5 @@ for _f in (
 ):
     _HANDLERS[_f] = _preserve
 _HANDLERS[_T.to] = _preserve_to
-for _f in (_T.__add__, _T.__iadd__, _T.__radd__, _T.add, torch.add):
+for _f in (_T.__add__, _T.__iadd__, _T.__radd__, _T.add, _T.add_, torch.add):
     _HANDLERS[_f] = _add

@@ -260,16 +260,28 @@ TEST(RhuDiv, SmallRangeExhaustive) {
 }
 
 TEST(RhuDiv, LargeValues) {
-  const int64_t lim = (int64_t{1} << 62) - 1;  // documented domain |num| < 2^62
-  const int64_t nums[] = {lim, -lim, lim - 1, -lim + 1, int64_t{kI32Max}, int64_t{kI32Min}, int64_t{1} << 40,
-                          -(int64_t{1} << 40) - 1, 0, 1, -1};
-  const int64_t dens[] = {1, 2, 3, 7, 9, 25, 49, 1000003, int64_t{kI32Max}, int64_t{1} << 40, (int64_t{1} << 61) - 1};
+  // The whole int64 numerator range and any den > 0 (2*num + den would overflow int64 here).
+  const int64_t nums[] = {kI64Max, kI64Min, kI64Max - 1, kI64Min + 1, (int64_t{1} << 62) - 1, -(int64_t{1} << 62),
+                          int64_t{kI32Max}, int64_t{kI32Min}, int64_t{1} << 40, -(int64_t{1} << 40) - 1, 0, 1, -1};
+  const int64_t dens[] = {1, 2, 3, 7, 9, 25, 49, 1000003, int64_t{kI32Max}, int64_t{1} << 40, (int64_t{1} << 61) - 1,
+                          int64_t{1} << 62, kI64Max - 1, kI64Max};
   for (int64_t n : nums)
     for (int64_t d : dens) EXPECT_EQ(rhu_div(n, d), ref_rhu_div(n, d)) << n << "/" << d;
+  EXPECT_EQ(rhu_div(kI64Max, 2), int64_t{1} << 62);     // 2^62 - 0.5 -> 2^62
+  EXPECT_EQ(rhu_div(kI64Min, 2), -(int64_t{1} << 62));
+  EXPECT_EQ(rhu_div(kI64Min, kI64Max), -1);              // -1.0000000000000000001
+  EXPECT_EQ(rhu_div(kI64Max, kI64Max), 1);
+  const int64_t half = (int64_t{1} << 62) - 1;           // (kI64Max - 1) / 2
+  EXPECT_EQ(rhu_div(-half, kI64Max - 1), 0);             // exactly -1/2 rounds up
+  EXPECT_EQ(rhu_div(-half - 1, kI64Max - 1), -1);
+  EXPECT_EQ(rhu_div(half, kI64Max - 1), 1);              // exactly +1/2 rounds up
+  EXPECT_EQ(rhu_div(half - 1, kI64Max - 1), 0);
+  EXPECT_EQ(rhu_div(-(kI64Max / 2) - 1, kI64Max), -1);   // just beyond -1/2
   std::mt19937_64 rng(777);
   for (int i = 0; i < 100000; ++i) {
-    const int64_t n = static_cast<int64_t>(rng()) >> (2 + rng() % 60);
-    const int64_t d = static_cast<int64_t>(rng() >> (3 + rng() % 60)) + 1;
+    const int64_t n = static_cast<int64_t>(rng()) >> (rng() % 63);
+    int64_t d = static_cast<int64_t>(rng() >> (1 + rng() % 63));
+    if (d == 0) d = 1;
     ASSERT_EQ(rhu_div(n, d), ref_rhu_div(n, d)) << n << "/" << d;
   }
 }

@@ -63,13 +63,16 @@ constexpr int64_t rhu_shift(int64_t v, int s) {
   return (t >> 1) + (t & 1);
 }
 
-// floor(num / den + 1/2) for den > 0, exact for |num| < 2^62.
+// floor(num / den + 1/2) for den > 0, exact for every int64 num and den > 0 (no
+// intermediate can overflow: num = q*den + r with 0 <= r < den, then round r/den).
 constexpr int64_t rhu_div(int64_t num, int64_t den) {
-  const int64_t n2 = 2 * num + den;
-  const int64_t d2 = 2 * den;
-  int64_t q = n2 / d2;                        // truncates towards zero
-  if ((n2 % d2 != 0) && ((n2 < 0) != (d2 < 0))) --q;  // floor
-  return q;
+  int64_t q = num / den;  // truncates towards zero
+  int64_t r = num % den;  // same sign as num, |r| < den
+  if (r < 0) {            // floor: now num = q*den + r, 0 <= r < den (|q| <= 2^62 here)
+    --q;
+    r += den;
+  }
+  return r >= den - r ? q + 1 : q;  // r/den >= 1/2 rounds up (q + 1 cannot overflow: r > 0 needs den >= 2)
 }
 
 // Two's-complement wrapping int32 addition (what the NPU's conv accumulator does).

@@ -16,7 +16,7 @@ from .base import ModuleIntConfig, check_bits
 _STATS = ("running_x", "running_o", "scale_x", "scale_o")
 
 
-class AvgPool2dInt(nn.AvgPool2d, ModuleIntConfig):
+class AvgPool2dInt(ModuleIntConfig, nn.AvgPool2d):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
                  divisor_override: Optional[int] = None, data_bits: int = 8, mode: QuantMode = QuantMode.QValue,
                  o_bits: Optional[int] = 8) -> None:

@@ -16,7 +16,7 @@ from .base import ModuleIntConfig, check_bits
 _STATS = ("running_x", "running_w", "running_o", "scale_x", "scale_w", "scale_o")
 
 
-class Conv2dInt(nn.Conv2d, ModuleIntConfig):
+class Conv2dInt(ModuleIntConfig, nn.Conv2d):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
                  groups: int = 1, bias: bool = True, padding_mode: str = "zeros", data_bits: int = 8,
                  parameter_bits: int = 8, mode: QuantMode = QuantMode.QValue, o_bits: Optional[int] = 8,
@@ -31,7 +31,7 @@ class Conv2dInt(nn.Conv2d, ModuleIntConfig):
                            padding_mode)
         check_bits("Conv2dInt", "data_bits", data_bits, (8,))
         check_bits("Conv2dInt", "parameter_bits", parameter_bits, tuple(range(2, 9)))
-        check_bits("Conv2dInt", "o_bits", o_bits, (None, 8, 16, 32))
+        check_bits("Conv2dInt", "o_bits", o_bits, (None, 8, 16))  # 32-bit codes are not exact in float32
         self._init_quant(data_bits, parameter_bits, mode, o_bits, _STATS)
         self.clamp_data, self.clamp_weight, self.clamp_bias = clamp_data, clamp_weight, clamp_bias
         self.ahead_relu = ahead_relu

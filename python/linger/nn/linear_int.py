@@ -16,7 +16,7 @@ from .base import ModuleIntConfig, check_bits
 _STATS = ("running_x", "running_w", "running_o", "scale_x", "scale_w", "scale_o")
 
 
-class LinearInt(nn.Linear, ModuleIntConfig):
+class LinearInt(ModuleIntConfig, nn.Linear):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, data_bits: int = 8,
                  parameter_bits: int = 8, mode: QuantMode = QuantMode.QValue, o_bits: Optional[int] = None,
                  clamp_data=None, clamp_weight=None, clamp_bias=None, ahead_relu: bool = False,
@@ -24,7 +24,7 @@ class LinearInt(nn.Linear, ModuleIntConfig):
         nn.Linear.__init__(self, in_features, out_features, bias)
         check_bits("LinearInt", "data_bits", data_bits, (8,))
         check_bits("LinearInt", "parameter_bits", parameter_bits, tuple(range(2, 9)))
-        check_bits("LinearInt", "o_bits", o_bits, (None, 8, 16, 32))
+        check_bits("LinearInt", "o_bits", o_bits, (None, 8, 16))  # 32-bit codes are not exact in float32
         self._init_quant(data_bits, parameter_bits, mode, o_bits, _STATS)
         self.clamp_data, self.clamp_weight, self.clamp_bias = clamp_data, clamp_weight, clamp_bias
         self.ahead_relu = ahead_relu

@@ -1,0 +1,85 @@
+// The runtime's tensor: an element type, a shape and an owned, contiguous,
+// row-major (C order) buffer. Copies are deep.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace linger {
+namespace runtime {
+
+enum class DType : int { kFloat32 = 0, kInt8 = 1, kInt16 = 2, kInt32 = 3, kInt64 = 4 };
+
+size_t dtype_size(DType dtype);
+const char* dtype_name(DType dtype);  // "float32", "int8", "int16", "int32", "int64"
+bool dtype_is_integer(DType dtype);
+
+template <typename T>
+struct DTypeOf;
+template <> struct DTypeOf<float> { static constexpr DType value = DType::kFloat32; };
+template <> struct DTypeOf<int8_t> { static constexpr DType value = DType::kInt8; };
+template <> struct DTypeOf<int16_t> { static constexpr DType value = DType::kInt16; };
+template <> struct DTypeOf<int32_t> { static constexpr DType value = DType::kInt32; };
+template <> struct DTypeOf<int64_t> { static constexpr DType value = DType::kInt64; };
+
+// Number of elements of a shape; throws InputError on a negative dimension or
+// when the count overflows int64.
+int64_t shape_numel(const std::vector<int64_t>& shape);
+std::string shape_str(const std::vector<int64_t>& shape);  // "[1,3,8,8]"; -1 prints as "?"
+
+class Tensor {
+ public:
+  Tensor();  // an empty float32 tensor of shape [0]
+  // Zero-filled tensor. Throws InputError on a negative dimension.
+  Tensor(DType dtype, std::vector<int64_t> shape);
+
+  // Copies nbytes of data; nbytes must equal numel * dtype_size (InputError otherwise).
+  static Tensor from_bytes(DType dtype, std::vector<int64_t> shape, const void* data, size_t nbytes);
+  template <typename T>
+  static Tensor from_vector(std::vector<int64_t> shape, const std::vector<T>& values) {
+    return from_bytes(DTypeOf<T>::value, std::move(shape), values.data(), values.size() * sizeof(T));
+  }
+
+  DType dtype() const { return dtype_; }
+  const std::vector<int64_t>& shape() const { return shape_; }
+  size_t rank() const { return shape_.size(); }
+  int64_t numel() const { return numel_; }
+  size_t nbytes() const { return bytes_.size(); }
+
+  void* raw_data() { return bytes_.data(); }
+  const void* raw_data() const { return bytes_.data(); }
+
+  // Typed access; throws InputError when T does not match dtype().
+  template <typename T>
+  T* data() {
+    check_type(DTypeOf<T>::value);
+    return reinterpret_cast<T*>(bytes_.data());
+  }
+  template <typename T>
+  const T* data() const {
+    check_type(DTypeOf<T>::value);
+    return reinterpret_cast<const T*>(bytes_.data());
+  }
+  template <typename T>
+  std::vector<T> to_vector() const {
+    const T* p = data<T>();
+    return std::vector<T>(p, p + numel_);
+  }
+
+  // Same data, new shape with the same number of elements (InputError otherwise).
+  void reshape(std::vector<int64_t> shape);
+
+ private:
+  void check_type(DType expected) const;
+
+  DType dtype_;
+  std::vector<int64_t> shape_;
+  int64_t numel_;
+  // operator new storage: aligned for every element type above.
+  std::vector<unsigned char> bytes_;
+};
+
+}  // namespace runtime
+}  // namespace linger

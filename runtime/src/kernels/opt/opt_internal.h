@@ -1,0 +1,74 @@
+// Internal interface between the ISA-neutral drivers (opt_kernels.cc) and the
+// per-ISA GEMM building blocks (opt_avx2.cc, opt_avx512vnni.cc).
+//
+// The ISA translation units are compiled with their own target flags
+// (-mavx2, -mavx512f -mavx512bw -mavx512vnni). To keep the library runnable on
+// any x86-64, those units must not instantiate or emit any inline function or
+// template shared with other units (an out-of-line copy compiled for AVX2 could
+// be chosen by the linker for a caller on a CPU without AVX2). So this header
+// holds declarations and integer constants only, and the ISA units include
+// nothing but <cstdint>, <cstring> and <immintrin.h>.
+//
+// GEMM model used by both SIMD paths: C[i][j] = sum_k A(i, k) * B(k, j), int32
+// two's-complement wrapping, C row-major with leading dimension ldc.
+//   A, the "broadcast" operand (rows i; conv: output channels, linear: input
+//   rows), is packed in panels of kMr rows: panel p holds, for each k-group
+//   q = 0 .. kpad/kKu - 1, kMr groups of kKu consecutive k values.
+//   B, the "vector" operand (columns j; conv: output pixels, linear: output
+//   features), is packed in panels of kNr columns: for each k-group q, kNr
+//   groups of kKu consecutive k values.
+// kpad = k rounded up to kKu; rows, columns and k values past the real sizes
+// are zero-filled (for the u8-offset VNNI B operand: the offset value of 0).
+#pragma once
+
+#include <cstdint>
+
+namespace linger {
+namespace runtime {
+namespace opt {
+namespace detail {
+
+// AVX2: int16 pairs, _mm256_madd_epi16 (each pair sum |(-128)(-128) * 2| = 2^15
+// fits int32), _mm256_add_epi32 (wraps). A and B packed as sign-extended int16.
+namespace avx2 {
+constexpr int kMr = 6;
+constexpr int kNr = 16;
+constexpr int kKu = 2;
+// a: m x k, element (i, kk) at a[i * lda + kk]. out: ceil(m / kMr) * kMr * kpad int16.
+void pack_a(const int8_t* a, int64_t lda, int64_t m, int64_t k, int16_t* out);
+// k-major source: element (kk, j) at b[kk * ldk + j] (im2col rows, 1x1 conv planes).
+// out: ceil(n / kNr) * kNr * kpad int16.
+void pack_b(const int8_t* b, int64_t ldk, int64_t k, int64_t n, int16_t* out);
+// n-major source: element (kk, j) at b[j * ldn + kk] (linear weights, GEMM B rows).
+void pack_b_t(const int8_t* b, int64_t ldn, int64_t k, int64_t n, int16_t* out);
+// C (m x n, ldc) = packed A (m rows) x packed B (n columns).
+void gemm_packed(const int16_t* ap, const int16_t* bp, int64_t m, int64_t n, int64_t kpad, int32_t* c,
+                 int64_t ldc);
+// Unpacked C[i][j] = sum_k a[i*lda+k] * b[j*ldb+k] (row dot products; for few rows).
+void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
+              int64_t n, int64_t k);
+}  // namespace avx2
+
+// AVX-512 VNNI: _mm512_dpbusd_epi32 multiplies u8 by s8. B is packed as
+// u8 = b + 128 (b ^ 0x80), A stays s8; then
+//   sum_k a*(b+128) = sum_k a*b + 128 * sum_k a,
+// so each row i subtracts comp[i] = 128 * sum_k a(i, k), all mod 2^32 (exact).
+namespace avx512vnni {
+constexpr int kMr = 8;
+constexpr int kNr = 32;
+constexpr int kKu = 4;
+// out: ceil(m / kMr) * kMr * kpad int8; comp: ceil(m / kMr) * kMr int32.
+void pack_a(const int8_t* a, int64_t lda, int64_t m, int64_t k, int8_t* out, int32_t* comp);
+// out: ceil(n / kNr) * kNr * kpad uint8 (b ^ 0x80).
+void pack_b(const int8_t* b, int64_t ldk, int64_t k, int64_t n, uint8_t* out);
+void pack_b_t(const int8_t* b, int64_t ldn, int64_t k, int64_t n, uint8_t* out);
+void gemm_packed(const int8_t* ap, const int32_t* comp, const uint8_t* bp, int64_t m, int64_t n, int64_t kpad,
+                 int32_t* c, int64_t ldc);
+void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
+              int64_t n, int64_t k);
+}  // namespace avx512vnni
+
+}  // namespace detail
+}  // namespace opt
+}  // namespace runtime
+}  // namespace linger

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test: C++ (release build and an ASan/UBSan build) and Python.
+#   bash scripts/test.sh
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+bash scripts/setup.sh --no-demo
+
+echo "== C++ tests (release)"
+ctest --test-dir build --output-on-failure -j2
+
+echo "== C++ tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build-asan -G Ninja -DLINGER_BUILD_TORCH=OFF -DLINGER_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$(nproc)"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build-asan --output-on-failure -j2
+
+echo "== Python tests"
+/usr/bin/python3 -m pytest -q tests/python
