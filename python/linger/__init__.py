@@ -9,7 +9,7 @@ from .iqtensor import IQTensor, from_torch_tensor, is_iqtensor
 from .nn import AvgPool2dInt, Conv2dInt, LinearInt, ModuleIntConfig, iqAddLayer
 from .quant import exponent_for_range, fake_quant
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "init", "disable_quant", "quant_module", "QuantMode", "PlatFormQuant", "SetIQTensorAdd", "SetPlatFormQuant",

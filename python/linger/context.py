@@ -34,8 +34,27 @@ def hook_pre_forward(module: nn.Module, inputs) -> None:
     module._linger_iq_tensor_index_ = 0
 
 
-def hook_forward(module: nn.Module, inputs, output) -> None:
+def hook_forward(module: nn.Module, inputs, output):
     s = _stack()
     if s and s[-1] is module:
         s.pop()
     module._linger_iq_tensor_index_ = 0
+    if getattr(module, "_linger_root", False):
+        from .onnx.functions import exporting
+        if exporting():
+            return _dequant_outputs(output)  # quantized graph outputs leave through Dequant
+    return None
+
+
+def _dequant_outputs(out):
+    from .iqtensor import is_iqtensor
+    from .onnx.functions import dequant
+    if is_iqtensor(out):
+        return dequant(out, out.exponent)
+    if isinstance(out, tuple) and not hasattr(out, "_fields"):
+        return tuple(_dequant_outputs(o) for o in out)
+    if isinstance(out, list):
+        return [_dequant_outputs(o) for o in out]
+    if isinstance(out, dict):
+        return {k: _dequant_outputs(v) for k, v in out.items()}
+    return out

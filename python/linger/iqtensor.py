@@ -67,6 +67,8 @@ class IQTensor(torch.Tensor):
         handler = _HANDLERS.get(func)
         if handler is not None:
             return handler(func, args, kwargs)
+        if torch.onnx.is_in_onnx_export():
+            args, kwargs = _dequant_args(args), {k: _dequant_args(v) for k, v in kwargs.items()}
         with torch._C.DisableTorchFunction():
             out = func(*args, **kwargs)
         _invalidate_if_modified(func, args, kwargs, out)
@@ -78,6 +80,16 @@ def _result(out: Any, args) -> Any:
     if isinstance(out, IQTensor) and any(out is a for a in args):
         return out
     return _strip(out)
+
+
+def _dequant_args(a: Any) -> Any:
+    """Export: a quantized tensor entering a float op leaves the integer graph through Dequant."""
+    if is_iqtensor(a):
+        from .onnx.functions import dequant
+        return dequant(a, a.exponent)
+    if isinstance(a, (list, tuple)) and not hasattr(a, "_fields"):
+        return type(a)(_dequant_args(x) for x in a)
+    return a
 
 
 def _rebuild_iqtensor(t: torch.Tensor, scale: Optional[float], bits: int, zp: int, running: float) -> torch.Tensor:

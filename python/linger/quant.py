@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from ._ext import ops
+from .onnx.functions import tracing_paused
 
 MOMENTUM = 0.1
 
@@ -35,10 +36,11 @@ def fake_quant(x: torch.Tensor, exponent: int, bits: int) -> torch.Tensor:
 def observe(x: torch.Tensor, running: torch.Tensor, bits: int, positive_only: bool = False,
             momentum: float = MOMENTUM) -> int:
     """Update the statistic `running` with this batch's max |x| and return the exponent it now implies."""
-    with torch._C.DisableTorchFunction():
+    with torch._C.DisableTorchFunction(), tracing_paused():
         return int(ops.observe(x.detach(), running, momentum, bits, positive_only))
 
 
 def exponent_for_range(r: float, bits: int) -> int:
     """The one exponent rule: the largest Q with r * 2**Q <= 2**(bits-1) - 1 (r == 0 gives 0)."""
-    return int(ops.exponent_for_range(float(r), int(bits)))
+    with tracing_paused():
+        return int(ops.exponent_for_range(float(r), int(bits)))

@@ -10,7 +10,9 @@ from torch.nn.modules.utils import _pair
 
 from .._ext import ops
 from ..config import QuantMode
-from ..iqtensor import _make
+from ..iqtensor import _make, is_iqtensor
+from ..onnx import functions as export_fn
+from ..onnx.functions import exporting
 from .base import ModuleIntConfig, check_bits
 
 _STATS = ("running_x", "running_o", "scale_x", "scale_o")
@@ -54,13 +56,35 @@ class AvgPool2dInt(ModuleIntConfig, nn.AvgPool2d):
                 q = torch.floor((2 * sums + area) / (2 * area)).clamp_(-128, 127)
                 exact = q * (2.0 ** -qx)
             y = avg + (exact - avg).detach()  # value of the integer op, gradient of avg-pool
-            return _make(y, 2.0 ** qx, 8, float(self.running_x))
-        with torch.no_grad():
+            return _make(y, 2.0 ** qx, 8, self._stat("running_x"))
+        with torch.no_grad(), export_fn.tracing_paused():
             self.running_o.copy_(self.running_x)
             self.scale_o.copy_(self.scale_x)
+        if exporting():
+            if not is_iqtensor(input):
+                x = export_fn.quant(x, qx, self.data_bits)
+            y = export_fn.apply(export_fn.ExportInfo(lambda v: self._int_forward(v, qx), self._symbolic(qx)), x)
+        else:
+            y = self._int_forward(x, qx)
+        return _make(y, 2.0 ** qx, 8, self._stat("running_x"))
+
+    def _pads(self):
+        p = self._geometry()[2]
+        return [p[0], p[1], p[0], p[1]]
+
+    def _int_forward(self, x: torch.Tensor, qx: int) -> torch.Tensor:
+        k, s, _ = self._geometry()
         xi = ops.quantize(x, qx, self.data_bits)
-        yi = ops.avgpool2d_int(xi, list(k), list(s), [p[0], p[1], p[0], p[1]], self.ceil_mode)
-        return _make(ops.dequantize(yi, qx), 2.0 ** qx, 8, float(self.running_x))
+        return ops.dequantize(ops.avgpool2d_int(xi, list(k), list(s), self._pads(), self.ceil_mode), qx)
+
+    def _symbolic(self, qx: int):
+        def write(g, info, x):
+            k, s, _ = self._geometry()
+            out = g.op("thinker::AvgPool2dInt", x, kernel_shape_i=list(k), strides_i=list(s), pads_i=self._pads(),
+                       ceil_mode_i=int(self.ceil_mode), data_bits_i=self.data_bits, scale_x_f=2.0 ** qx,
+                       scale_o_f=2.0 ** qx, o_bits_i=8, platform_quant_s=export_fn.PLATFORM)
+            return export_fn.set_type(out, x, torch.int8, info.out_shape)
+        return write
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", data_bits={self.data_bits}"

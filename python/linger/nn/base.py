@@ -7,6 +7,7 @@ import torch
 
 from ..config import QuantMode
 from ..iqtensor import _make, is_iqtensor
+from ..onnx.functions import tracing_paused
 from ..quant import exponent_for_range, fake_quant, observe
 
 STAT_PREFIXES = ("running_", "scale_")
@@ -48,6 +49,10 @@ class ModuleIntConfig:
             "forward), or load a checkpoint saved after QAT training."
         )
 
+    def _stat(self, name: str) -> float:
+        with tracing_paused():
+            return float(getattr(self, name))
+
     # ---- exponents ----------------------------------------------------------------------------
     def _input(self, input: torch.Tensor) -> Tuple[torch.Tensor, int]:
         """Returns (float tensor on the input grid, Qx). Updates running_x/scale_x."""
@@ -55,7 +60,7 @@ class ModuleIntConfig:
             raise TypeError(f"linger: module {self._label()} expects a tensor input, got {type(input).__name__}")
         if is_iqtensor(input) and input.bits == self.data_bits:
             qx = input.exponent
-            with torch.no_grad():
+            with torch.no_grad(), tracing_paused():
                 self.running_x.fill_(input.running_data)
             with torch._C.DisableTorchFunction():
                 x = input.as_subclass(torch.Tensor)
@@ -67,13 +72,14 @@ class ModuleIntConfig:
             if self.training:
                 qx = observe(x, self.running_x, self.data_bits)
             else:
-                r = float(self.running_x)
+                with tracing_paused():
+                    r = float(self.running_x)
                 if not r > 0.0:
                     raise self._missing_stats("running_x")
                 qx = exponent_for_range(r, self.data_bits)
         if self.training:
             x = fake_quant(x, qx, self.data_bits)
-        with torch.no_grad():
+        with torch.no_grad(), tracing_paused():
             self.scale_x.fill_(2.0 ** qx)
         return x, qx
 
@@ -82,8 +88,9 @@ class ModuleIntConfig:
             qw = observe(w, self.running_w, self.parameter_bits, momentum=1.0)
         else:
             from .._ext import ops
-            qw = int(ops.weight_exponent(w.detach(), self.parameter_bits))
-        with torch.no_grad():
+            with tracing_paused():
+                qw = int(ops.weight_exponent(w.detach(), self.parameter_bits))
+        with torch.no_grad(), tracing_paused():
             self.scale_w.fill_(2.0 ** qw)
         return qw
 
@@ -92,17 +99,18 @@ class ModuleIntConfig:
         if self.training:
             qo = observe(y, self.running_o, self.o_bits, positive_only=positive_only)
         else:
-            r = float(self.running_o)
+            with tracing_paused():
+                r = float(self.running_o)
             if not r > 0.0:
                 raise self._missing_stats("running_o")
             qo = exponent_for_range(r, self.o_bits)
-        with torch.no_grad():
+        with torch.no_grad(), tracing_paused():
             self.scale_o.fill_(2.0 ** qo)
         return qo
 
     def _quant_output_train(self, y: torch.Tensor, positive_only: bool = False) -> torch.Tensor:
         qo = self._output_exponent(y, positive_only)
-        return _make(fake_quant(y, qo, self.o_bits), 2.0 ** qo, self.o_bits, float(self.running_o))
+        return _make(fake_quant(y, qo, self.o_bits), 2.0 ** qo, self.o_bits, self._stat("running_o"))
 
     # ---- checkpoints --------------------------------------------------------------------------
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,

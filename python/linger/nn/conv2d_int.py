@@ -9,7 +9,9 @@ import torch.nn.functional as F
 
 from .._ext import ops
 from ..config import QuantMode
-from ..iqtensor import _make
+from ..iqtensor import _make, is_iqtensor
+from ..onnx import functions as export_fn
+from ..onnx.functions import exporting
 from ..quant import fake_quant
 from .base import ModuleIntConfig, check_bits
 
@@ -57,19 +59,52 @@ class Conv2dInt(ModuleIntConfig, nn.Conv2d):
             if self.o_bits is None:
                 return y
             return self._quant_output_train(y, self.ahead_relu)
-        xi = ops.quantize(x, qx, self.data_bits)
+        qo = None if self.o_bits is None else self._output_exponent(None)
+        if exporting():
+            if not is_iqtensor(input):
+                x = export_fn.quant(x, qx, self.data_bits)
+            info = export_fn.ExportInfo(lambda v: self._int_forward(v, qx, qw, qo), self._symbolic(qx, qw, qo))
+            y = export_fn.apply(info, x)
+        else:
+            y = self._int_forward(x, qx, qw, qo)
+        return y if qo is None else _make(y, 2.0 ** qo, self.o_bits, self._stat("running_o"))
+
+    def _int_tensors(self, qx: int, qw: int):
         wi = ops.quantize(self.weight.detach(), qw, self.parameter_bits)
         bi = ops.quantize(self.bias.detach(), qx + qw, 32) if self.bias is not None else None
+        return wi, bi
+
+    def _pads(self):
         ph, pw = self.padding
-        pads = [ph, pw, ph, pw]
-        if self.o_bits is None:
-            acc = ops.conv2d_int(xi, wi, bi, list(self.stride), pads, list(self.dilation), self.groups, 0, False, 32)
+        return [ph, pw, ph, pw]
+
+    def _int_forward(self, x: torch.Tensor, qx: int, qw: int, qo: Optional[int]) -> torch.Tensor:
+        """The eval path: integers of numerics::conv2d_int, returned dequantized (float)."""
+        xi = ops.quantize(x, qx, self.data_bits)
+        wi, bi = self._int_tensors(qx, qw)
+        if qo is None:
+            acc = ops.conv2d_int(xi, wi, bi, list(self.stride), self._pads(), list(self.dilation), self.groups, 0,
+                                 False, 32)
             return ops.dequantize(acc, qx + qw)
-        # output exponent from the statistics (eval); needs a float estimate only for training
-        qo = self._output_exponent(None)  # eval: from running_o
-        yi = ops.conv2d_int(xi, wi, bi, list(self.stride), pads, list(self.dilation), self.groups, qx + qw - qo,
-                            False, self.o_bits)
-        return _make(ops.dequantize(yi, qo), 2.0 ** qo, self.o_bits, float(self.running_o))
+        yi = ops.conv2d_int(xi, wi, bi, list(self.stride), self._pads(), list(self.dilation), self.groups,
+                            qx + qw - qo, False, self.o_bits)
+        return ops.dequantize(yi, qo)
+
+    def _symbolic(self, qx: int, qw: int, qo: Optional[int]):
+        def write(g, info, x):
+            with export_fn.tracing_paused(), torch.no_grad():
+                wi, bi = self._int_tensors(qx, qw)
+            inputs = [x, export_fn.const(g, wi)] + ([export_fn.const(g, bi)] if bi is not None else [])
+            attrs = dict(scale_x_f=2.0 ** qx, scale_w_f=2.0 ** qw, dilations_i=list(self.dilation),
+                         group_i=self.groups, kernel_shape_i=list(self.kernel_size), pads_i=self._pads(),
+                         strides_i=list(self.stride), data_bits_i=self.data_bits,
+                         parameter_bits_i=self.parameter_bits, platform_quant_s=export_fn.PLATFORM,
+                         castor_mode_s="luna")
+            if qo is not None:
+                attrs.update(scale_o_f=2.0 ** qo, o_bits_i=self.o_bits)
+            out = g.op("thinker::Conv2dInt", *inputs, **attrs)
+            return export_fn.set_type(out, x, export_fn.out_type(self.o_bits), info.out_shape)
+        return write
 
     def extra_repr(self) -> str:
         return super().extra_repr() + ", " + self._bits_repr()

@@ -12,6 +12,7 @@ import torch.nn as nn
 
 from .._ext import ops
 from ..iqtensor import IQTensor, _make
+from ..onnx import functions as export_fn
 from ..quant import exponent_for_range, fake_quant, observe
 
 LAYER_PREFIX = "_linger_round_tensor_iqadd_"
@@ -39,18 +40,34 @@ class iqAddLayer(nn.Module):
             # a' and b' are exactly sat8(rhu_shift(a, Qa - Qo)) * 2^-Qo (inputs lie on their grids).
             s = fake_quant(fake_quant(fa, qa, 8), qo, 8) + fake_quant(fake_quant(fb, qb, 8), qo, 8)
             return _make(fake_quant(s, qo, 8), 2.0 ** qo, 8, float(self.running_o))
-        r = float(self.running_o)
+        with export_fn.tracing_paused():
+            r = float(self.running_o)
         if not r > 0.0:
             raise RuntimeError(
                 f"linger: iqAdd {self._linger_name!r} has no statistics (running_o is 0): it never ran in a "
                 "training-mode forward. Run training batches before eval/export, or load a QAT checkpoint.")
         qo = exponent_for_range(r, 8)
-        with torch.no_grad():
+        with torch.no_grad(), export_fn.tracing_paused():
             self.scale_o.fill_(2.0 ** qo)
-        ai = ops.quantize(fa, qa, 8)
-        bi = ops.quantize(fb, qb, 8)
-        yi = ops.iqadd_int(ai, bi, qa - qo, qb - qo)
-        return _make(ops.dequantize(yi, qo), 2.0 ** qo, 8, r)
+        if export_fn.exporting():
+            y = export_fn.apply(export_fn.ExportInfo(lambda u, v: self._int_forward(u, v, qa, qb, qo),
+                                                     self._symbolic(qa, qb, qo)), fa, fb)
+        else:
+            y = self._int_forward(fa, fb, qa, qb, qo)
+        return _make(y, 2.0 ** qo, 8, r)
+
+    @staticmethod
+    def _int_forward(fa: torch.Tensor, fb: torch.Tensor, qa: int, qb: int, qo: int) -> torch.Tensor:
+        yi = ops.iqadd_int(ops.quantize(fa, qa, 8), ops.quantize(fb, qb, 8), qa - qo, qb - qo)
+        return ops.dequantize(yi, qo)
+
+    @staticmethod
+    def _symbolic(qa: int, qb: int, qo: int):
+        def write(g, info, a, b):
+            out = g.op("thinker::iqAdd", a, b, scale_x_f=2.0 ** qa, scale_y_f=2.0 ** qb, scale_o_f=2.0 ** qo,
+                       platform_quant_s=export_fn.PLATFORM, mode_s="Non_t710_mode")
+            return export_fn.set_type(out, a, torch.int8, info.out_shape)
+        return write
 
 
 def iqadd_in_module(module: nn.Module, a: IQTensor, b: IQTensor) -> IQTensor:

@@ -1,0 +1,4 @@
+"""ONNX export in the thinker dialect (docs/onnx-dialect.md)."""
+from .export import export
+
+__all__ = ["export"]

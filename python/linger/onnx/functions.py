@@ -1,0 +1,108 @@
+"""Autograd Functions whose `symbolic` writes the thinker dialect (docs/onnx-dialect.md).
+
+During `torch.onnx.export` the quantized modules route their eval (integer)
+computation through these Functions: the forward runs the very same integer
+code as eval (tracing paused), the symbolic emits one thinker node with integer
+weights as constants. Nothing here changes a module, a parameter or a statistic.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, List, Optional
+
+import torch
+
+PLATFORM = "luna_quant"
+
+_ONNX_INT_TYPES = {8: torch.int8, 16: torch.int16, 32: torch.int32}
+
+
+@contextlib.contextmanager
+def tracing_paused():
+    state = torch._C._get_tracing_state()
+    torch._C._set_tracing_state(None)
+    try:
+        yield
+    finally:
+        torch._C._set_tracing_state(state)
+
+
+def exporting() -> bool:
+    return bool(torch.onnx.is_in_onnx_export())
+
+
+def set_type(value, like, dtype: torch.dtype, shape: Optional[List[int]]):
+    t = like.type().with_dtype(dtype)
+    if shape is not None:
+        t = t.with_sizes(shape)
+    value.setType(t)
+    return value
+
+
+class ExportInfo:
+    """What one node needs: a compute function (the eval integer path) and a symbolic writer."""
+
+    def __init__(self, compute: Callable[..., torch.Tensor], symbolic: Callable[..., Any]) -> None:
+        self.compute = compute
+        self.symbolic = symbolic
+        self.out_shape: Optional[List[int]] = None
+
+
+class LingerOp(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, info: ExportInfo, *xs: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        with tracing_paused(), torch.no_grad():
+            out = info.compute(*xs)
+        info.out_shape = list(out.shape)
+        return out
+
+    @staticmethod
+    def symbolic(g, info: ExportInfo, *xs):  # pragma: no cover - called by the exporter
+        return info.symbolic(g, info, *xs)
+
+
+def _plain(t: torch.Tensor) -> torch.Tensor:
+    if type(t) is not torch.Tensor:
+        with torch._C.DisableTorchFunction():
+            return t.as_subclass(torch.Tensor)
+    return t
+
+
+def apply(info: ExportInfo, *xs: torch.Tensor) -> torch.Tensor:
+    return LingerOp.apply(info, *[_plain(x) for x in xs])
+
+
+def const(g, t: torch.Tensor):
+    return g.op("Constant", value_t=t.detach().cpu().contiguous())
+
+
+def quant(x: torch.Tensor, exponent: int, bits: int = 8) -> torch.Tensor:
+    """thinker::Quant: float enters the integer graph."""
+    from .._ext import ops
+
+    def compute(v):
+        return ops.dequantize(ops.quantize(v, exponent, bits), exponent)
+
+    def symbolic(g, info, v):
+        out = g.op("thinker::Quant", v, data_bits_i=bits, scale_x_f=float(2.0 ** exponent),
+                   platform_quant_s=PLATFORM)
+        return set_type(out, v, _ONNX_INT_TYPES[bits], info.out_shape)
+
+    return apply(ExportInfo(compute, symbolic), x)
+
+
+def dequant(x: torch.Tensor, exponent: int) -> torch.Tensor:
+    """thinker::Dequant: an integer tensor leaves the integer graph."""
+
+    def compute(v):
+        return v.clone()
+
+    def symbolic(g, info, v):
+        out = g.op("thinker::Dequant", v, scale_o_f=float(2.0 ** exponent))
+        return set_type(out, v, torch.float32, info.out_shape)
+
+    return apply(ExportInfo(compute, symbolic), x)
+
+
+def out_type(o_bits: Optional[int]) -> torch.dtype:
+    return torch.float32 if o_bits is None else _ONNX_INT_TYPES[o_bits]
