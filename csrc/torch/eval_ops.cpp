@@ -8,7 +8,9 @@
 #include <cmath>
 #include <cstdint>
 
+#include "linger/numerics/batchnorm.h"
 #include "linger/numerics/conv.h"
+#include "linger/numerics/convtranspose.h"
 #include "linger/numerics/elementwise.h"
 #include "linger/numerics/linear.h"
 #include "linger/numerics/pool.h"
@@ -134,6 +136,64 @@ at::Tensor linear_int(const at::Tensor& x, const at::Tensor& w, const c10::optio
   return y.to(x.device());
 }
 
+at::Tensor convtranspose2d_int(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& bias,
+                              at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef output_padding,
+                              at::IntArrayRef dilation, int64_t groups, int64_t shift, bool relu, int64_t out_bits) {
+  TORCH_CHECK(x.dim() == 4 && w.dim() == 4, "linger convtranspose2d_int: x and w must be 4-D");
+  TORCH_CHECK(stride.size() == 2 && dilation.size() == 2 && padding.size() == 4 && output_padding.size() == 2,
+              "linger convtranspose2d_int: stride/output_padding/dilation need 2 values, padding 4");
+  auto xc = cpu_contig(x, at::kChar, "conv-transpose input");
+  auto wc = cpu_contig(w, at::kChar, "conv-transpose weight");
+  at::Tensor bc;
+  if (bias.has_value() && bias->defined()) bc = cpu_contig(*bias, at::kInt, "conv-transpose bias");
+  ln::ConvTranspose2dShape s;
+  s.n = xc.size(0); s.c = xc.size(1); s.h = xc.size(2); s.w = xc.size(3);
+  s.o = wc.size(1) * groups; s.kh = wc.size(2); s.kw = wc.size(3);
+  s.stride_h = stride[0]; s.stride_w = stride[1];
+  s.pad_top = padding[0]; s.pad_left = padding[1]; s.pad_bottom = padding[2]; s.pad_right = padding[3];
+  s.out_pad_h = output_padding[0]; s.out_pad_w = output_padding[1];
+  s.dil_h = dilation[0]; s.dil_w = dilation[1];
+  s.groups = groups;
+  TORCH_CHECK(s.valid() && wc.size(0) == s.c, "linger convtranspose2d_int: inconsistent geometry");
+  TORCH_CHECK(!bc.defined() || bc.numel() == s.o, "linger convtranspose2d_int: bias must have ", s.o, " elements");
+  const auto otype = int_type_for_bits(out_bits);
+  const int oh = s.out_h(), ow = s.out_w();
+  auto y = at::empty({s.n, s.o, oh, ow}, xc.options().dtype(otype));
+  const int8_t* xp = xc.data_ptr<int8_t>();
+  const int8_t* wp = wc.data_ptr<int8_t>();
+  const int32_t* bp = bc.defined() ? bc.data_ptr<int32_t>() : nullptr;
+  AT_DISPATCH_INTEGRAL_TYPES(otype, "linger_convtranspose2d_int", [&] {
+    scalar_t* yp = y.data_ptr<scalar_t>();
+    at::parallel_for(0, static_cast<int64_t>(s.n) * s.o, 1, [&](int64_t b, int64_t e) {
+      for (int64_t no = b; no < e; ++no)
+        ln::convtranspose2d_int_plane(xp, wp, bp, yp + no * oh * ow, s, static_cast<int>(no / s.o),
+                                      static_cast<int>(no % s.o), static_cast<int>(shift), relu,
+                                      static_cast<int>(out_bits));
+    });
+  });
+  return y.to(x.device());
+}
+
+at::Tensor batchnorm2d_int(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, int64_t shift,
+                           int64_t out_bits) {
+  TORCH_CHECK(x.dim() >= 2, "linger batchnorm2d_int: x must be [N, C, ...]");
+  auto xc = cpu_contig(x, at::kChar, "batchnorm input");
+  auto wc = cpu_contig(w, at::kChar, "batchnorm weight");
+  auto bc = cpu_contig(b, at::kInt, "batchnorm bias");
+  const int64_t n = xc.size(0), c = xc.size(1), spatial = c ? xc.numel() / (n * c) : 0;
+  TORCH_CHECK(wc.numel() == c && bc.numel() == c, "linger batchnorm2d_int: weight and bias need ", c, " elements");
+  const auto otype = int_type_for_bits(out_bits);
+  auto y = at::empty(xc.sizes(), xc.options().dtype(otype));
+  const int8_t* xp = xc.data_ptr<int8_t>();
+  const int8_t* wp = wc.data_ptr<int8_t>();
+  const int32_t* bp = bc.data_ptr<int32_t>();
+  AT_DISPATCH_INTEGRAL_TYPES(otype, "linger_batchnorm2d_int", [&] {
+    ln::batchnorm_int(xp, wp, bp, y.data_ptr<scalar_t>(), n, c, spatial, static_cast<int>(shift),
+                      static_cast<int>(out_bits));
+  });
+  return y.to(x.device());
+}
+
 ln::Pool2dShape pool_shape(const at::Tensor& xc, at::IntArrayRef kernel, at::IntArrayRef stride,
                            at::IntArrayRef padding, bool ceil_mode) {
   TORCH_CHECK(xc.dim() == 4, "linger pool: input must be 4-D NCHW");
@@ -187,6 +247,10 @@ TORCH_LIBRARY_FRAGMENT(linger, m) {
   m.def("conv2d_int(Tensor x, Tensor w, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups, "
         "int shift, bool relu, int out_bits) -> Tensor",
         conv2d_int);
+  m.def("convtranspose2d_int(Tensor x, Tensor w, Tensor? bias, int[] stride, int[] padding, int[] output_padding, "
+        "int[] dilation, int groups, int shift, bool relu, int out_bits) -> Tensor",
+        convtranspose2d_int);
+  m.def("batchnorm2d_int(Tensor x, Tensor w, Tensor b, int shift, int out_bits) -> Tensor", batchnorm2d_int);
   m.def("linear_int(Tensor x, Tensor w, Tensor? bias, int shift, int out_bits) -> Tensor", linear_int);
   m.def("avgpool2d_int(Tensor x, int[] kernel, int[] stride, int[] padding, bool ceil_mode) -> Tensor", avgpool2d_int);
   m.def("maxpool2d_int(Tensor x, int[] kernel, int[] stride, int[] padding, bool ceil_mode) -> Tensor", maxpool2d_int);

@@ -1,19 +1,30 @@
 """linger: int8 quantization-aware training for PyTorch, bit-exact with its C++ integer runtime."""
 from __future__ import annotations
 
+from . import onnx, tools
 from ._ext import ops
-from .config import PlatFormQuant, QuantMode, SetIQTensorAdd, SetPlatFormQuant, config
+from ._version import __version__
+from .config import (PlatFormQuant, QuantMode, SetBnMomentumUpdate, SetIQTensorAdd, SetPlatFormQuant, config)
 from .context import get_current_module
 from .initialize import DefaultQuantIntXOP, SupportQuantTorchModules, disable_quant, init, quant_module
 from .iqtensor import IQTensor, from_torch_tensor, is_iqtensor
-from .nn import AvgPool2dInt, Conv2dInt, LinearInt, ModuleIntConfig, iqAddLayer
+from .nn import (AvgPool2dInt, BatchNorm2dInt, BatchNormInt, Conv1dInt, Conv2dInt, ConvBN1dInt, ConvBN2dInt,
+                 ConvTranspose2dInt, ConvTransposeBN2dInt, LinearBN1dInt, LinearInt, ModuleIntConfig, iqAddLayer)
+from .normalize import (DefaultNormalizeIntXModule, EmptyBatchNorm, NormalizeBatchNorm2d, NormalizeConv1d,
+                        NormalizeConv2d, NormalizeConvBN1d, NormalizeConvBN2d, NormalizeConvTranspose2d,
+                        NormalizeConvTransposeBN2d, NormalizeLinear, NormalizeLinearBN1d, disable_normalize,
+                        normalize_layers, normalize_module)
 from .quant import exponent_for_range, fake_quant
-
-from ._version import __version__
+from .tracing import trace_layers
 
 __all__ = [
-    "init", "disable_quant", "quant_module", "QuantMode", "PlatFormQuant", "SetIQTensorAdd", "SetPlatFormQuant",
-    "config", "IQTensor", "from_torch_tensor", "is_iqtensor", "Conv2dInt", "LinearInt", "AvgPool2dInt",
-    "iqAddLayer", "ModuleIntConfig", "DefaultQuantIntXOP", "SupportQuantTorchModules", "get_current_module",
-    "fake_quant", "exponent_for_range", "ops",
+    "init", "disable_quant", "quant_module", "trace_layers", "normalize_layers", "normalize_module",
+    "disable_normalize", "QuantMode", "PlatFormQuant", "SetIQTensorAdd", "SetPlatFormQuant", "SetBnMomentumUpdate",
+    "config", "IQTensor", "from_torch_tensor", "is_iqtensor", "Conv2dInt", "Conv1dInt", "ConvTranspose2dInt",
+    "LinearInt", "AvgPool2dInt", "BatchNorm2dInt", "BatchNormInt", "iqAddLayer", "ConvBN2dInt", "ConvBN1dInt",
+    "ConvTransposeBN2dInt", "LinearBN1dInt", "ModuleIntConfig", "EmptyBatchNorm", "NormalizeConv2d",
+    "NormalizeConv1d", "NormalizeConvTranspose2d", "NormalizeLinear", "NormalizeBatchNorm2d", "NormalizeConvBN2d",
+    "NormalizeConvBN1d", "NormalizeConvTransposeBN2d", "NormalizeLinearBN1d", "DefaultQuantIntXOP",
+    "DefaultNormalizeIntXModule", "SupportQuantTorchModules", "get_current_module", "fake_quant",
+    "exponent_for_range", "ops", "onnx", "tools", "__version__",
 ]

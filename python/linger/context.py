@@ -22,8 +22,11 @@ def _stack() -> List[nn.Module]:
 
 
 def get_current_module() -> Optional[nn.Module]:
+    """The innermost running module prepared by `linger.init` (None outside, or inside a disabled one)."""
     s = _stack()
-    return s[-1] if s else None
+    if not s or getattr(s[-1], "_linger_disable_quant", False):
+        return None
+    return s[-1]
 
 
 def hook_pre_forward(module: nn.Module, inputs) -> None:

@@ -5,35 +5,63 @@ Differences from 1.x that remove its traps:
   and an optimizer built before `init` keeps training the right tensors (Q23);
 * selections (`disable_quant`, `quant_module`) are attributes on the modules,
   not process-global registries: nothing leaks between models, models pickle;
-* torch is never monkey-patched: functional ops are handled by IQTensor.
+* torch is never monkey-patched: functional ops are handled by IQTensor;
+* a layer constrained by `normalize_layers` whose type is not quantized is an
+  error naming it, not a silent mismatch (G3).
 """
 from __future__ import annotations
 
+import math
+import warnings
 from collections import deque
-from typing import Dict, Iterable, Optional, Tuple, Type
+from typing import Dict, Iterable, List, Optional, Tuple, Type
 
+import torch
 import torch.nn as nn
 
+from .checkpoints import install_checkpoint_mapper
 from .config import QuantMode
 from .context import hook_forward, hook_pre_forward
 from .nn.avgpool2d_int import AvgPool2dInt
 from .nn.base import ModuleIntConfig
-from .nn.conv2d_int import Conv2dInt
+from .nn.batchnorm_int import BatchNorm2dInt
+from .nn.conv_int import Conv1dInt, Conv2dInt, ConvTranspose2dInt
+from .nn.fused import ConvBN1dInt, ConvBN2dInt, ConvTransposeBN2dInt, LinearBN1dInt
 from .nn.iqadd import LazyLayerLoader
 from .nn.linear_int import LinearInt
+from .normalize import modules as nm
 
 # float type -> quantized type
 _REPLACEMENTS: Dict[Type[nn.Module], Type[nn.Module]] = {
     nn.Conv2d: Conv2dInt,
+    nn.Conv1d: Conv1dInt,
+    nn.ConvTranspose2d: ConvTranspose2dInt,
     nn.Linear: LinearInt,
+    nn.BatchNorm2d: BatchNorm2dInt,
     nn.AvgPool2d: AvgPool2dInt,
 }
+# constraint-stage type -> (the float type it stands for, quantized type)
+_NORMALIZED: Dict[Type[nn.Module], Tuple[Type[nn.Module], Type[nn.Module]]] = {
+    nm.NormalizeConv2d: (nn.Conv2d, Conv2dInt),
+    nm.NormalizeConv1d: (nn.Conv1d, Conv1dInt),
+    nm.NormalizeConvTranspose2d: (nn.ConvTranspose2d, ConvTranspose2dInt),
+    nm.NormalizeLinear: (nn.Linear, LinearInt),
+    nm.NormalizeBatchNorm2d: (nn.BatchNorm2d, BatchNorm2dInt),
+    nm.NormalizeConvBN2d: (nn.Conv2d, ConvBN2dInt),
+    nm.NormalizeConvBN1d: (nn.Conv1d, ConvBN1dInt),
+    nm.NormalizeConvTransposeBN2d: (nn.ConvTranspose2d, ConvTransposeBN2dInt),
+    nm.NormalizeLinearBN1d: (nn.Linear, LinearBN1dInt),
+}
+_FUSED = (nm.NormalizeConvBN2d, nm.NormalizeConvBN1d, nm.NormalizeConvTransposeBN2d, nm.NormalizeLinearBN1d)
 
-DefaultQuantIntXOP: Tuple[Type[nn.Module], ...] = tuple(_REPLACEMENTS)
-SupportQuantTorchModules = list(_REPLACEMENTS)
+DefaultQuantIntXOP: Tuple[Type[nn.Module], ...] = (nn.Conv2d, nn.Linear, nn.AvgPool2d, nn.Conv1d,
+                                                   nn.ConvTranspose2d, nn.BatchNorm2d)
+SupportQuantTorchModules = list(_REPLACEMENTS) + list(_NORMALIZED)
 
 DATA_BITS = 8
 OUT_BITS = 8
+# |alpha| ratio of a batch norm above which small channels lose most of their precision (seed Q26)
+BN_ALPHA_RATIO_WARN = 2.0 ** 6
 
 
 def _check_types(where: str, types: Iterable) -> Tuple[Type[nn.Module], ...]:
@@ -43,13 +71,17 @@ def _check_types(where: str, types: Iterable) -> Tuple[Type[nn.Module], ...]:
         types = tuple(types)
     except TypeError:
         raise TypeError(f"linger.{where}: expected a tuple of module types, got {types!r}") from None
+    out = []
     for t in types:
+        if isinstance(t, type) and t in _NORMALIZED:
+            t = _NORMALIZED[t][0]
         if not isinstance(t, type) or t not in _REPLACEMENTS:
             supported = ", ".join(f"nn.{k.__name__}" for k in _REPLACEMENTS)
             name = getattr(t, "__name__", repr(t))
             raise ValueError(f"linger.{where}: {name} cannot be quantized by linger; supported types: {supported}. "
                              "Leave it out of the tuple: unsupported modules keep running in float.")
-    return types
+        out.append(t)
+    return tuple(out)
 
 
 def _check_bits(where: str, name: str, bits, allowed) -> None:
@@ -69,8 +101,8 @@ def disable_quant(module: nn.Module) -> None:
 def quant_module(module: nn.Module, type_modules: Iterable = DefaultQuantIntXOP, mode: QuantMode = QuantMode.QValue,
                  data_bits: int = 8, parameter_bits: int = 8, out_bits: Optional[int] = None) -> None:
     """Choose per-module bit widths for `linger.init`: every module under `module` (itself included) whose exact
-    type is in `type_modules` is quantized with these settings (`out_bits=None`: float output where the module
-    allows it, else 8)."""
+    type is in `type_modules` (or whose constraint-stage type stands for one) is quantized with these settings,
+    even if it was excluded by `disable_quant`/`disable_normalize` (`out_bits=None`: 8 bits)."""
     types = _check_types("quant_module", type_modules)
     _check_bits("quant_module", "data_bits", data_bits, (8,))
     _check_bits("quant_module", "parameter_bits", parameter_bits, range(2, 9))
@@ -79,25 +111,56 @@ def quant_module(module: nn.Module, type_modules: Iterable = DefaultQuantIntXOP,
     if mode is not QuantMode.QValue:
         raise ValueError(f"linger.quant_module: mode must be QuantMode.QValue, got {mode!r}")
     for m in module.modules():
-        if type(m) in types:
+        base = _NORMALIZED[type(m)][0] if type(m) in _NORMALIZED else type(m)
+        if base in types:
             m._linger_quant_info = dict(data_bits=data_bits, parameter_bits=parameter_bits, o_bits=out_bits, mode=mode)
+            m._linger_disable_quant = False
+
+
+def _clamps(child: nn.Module) -> dict:
+    if isinstance(child, nm.NormalizeMixin):
+        return dict(clamp_data=child.normalize_data, clamp_weight=child.normalize_weight,
+                    clamp_bias=child.normalize_bias, ahead_relu=bool(getattr(child, "_linger_ahead_relu", False)))
+    return dict(ahead_relu=bool(getattr(child, "_linger_ahead_relu", False)))
 
 
 def _build(child: nn.Module, path: str, parameter_bits: int, mode: QuantMode) -> nn.Module:
-    cls = _REPLACEMENTS[type(child)]
     info = getattr(child, "_linger_quant_info", None)
+    data_bits, pbits, o_bits = DATA_BITS, parameter_bits, OUT_BITS
     if info is not None:
-        o_bits = info["o_bits"]
-        if cls is AvgPool2dInt and o_bits not in (None, 8):
-            raise ValueError(f"linger.init: module '{path}' (AvgPool2d) keeps its input's 8 bits; out_bits={o_bits}")
-        if cls is Conv2dInt and o_bits is None:
-            o_bits = OUT_BITS
-        q = cls.from_float(child, info["data_bits"], info["parameter_bits"], o_bits, info["mode"])
+        data_bits, pbits, mode = info["data_bits"], info["parameter_bits"], info["mode"]
+        o_bits = info["o_bits"] or OUT_BITS
+    if type(child) is nn.AvgPool2d:
+        q = AvgPool2dInt.from_float(child, data_bits, pbits, o_bits, mode)
+    elif type(child) in _FUSED:
+        cls = _NORMALIZED[type(child)][1]
+        inner = getattr(child, child._inner)
+        q = cls.from_fused(inner, child.bn, data_bits, pbits, o_bits, mode, **_clamps(child))
+        _warn_bn_alpha(child.bn, path)
     else:
-        q = cls.from_float(child, DATA_BITS, parameter_bits, OUT_BITS, mode)
+        cls = _NORMALIZED[type(child)][1] if type(child) in _NORMALIZED else _REPLACEMENTS[type(child)]
+        q = cls.from_float(child, data_bits, pbits, o_bits, mode, **_clamps(child))
+        if isinstance(child, nn.BatchNorm2d):
+            _warn_bn_alpha(child, path)
     q.train(child.training)
     q._linger_name = path
     return q
+
+
+def _warn_bn_alpha(bn: nn.Module, path: str) -> None:
+    """seed Q26: BN is folded as alpha = gamma/sigma with ONE exponent for all channels; a wide spread of
+    |alpha| leaves the small channels with few levels."""
+    with torch.no_grad():
+        alpha = (bn.weight if bn.affine else torch.ones_like(bn.running_var)) / torch.sqrt(bn.running_var + bn.eps)
+        a = alpha.abs()
+    if a.numel() == 0 or float(a.max()) == 0.0:
+        return
+    small = float(a[a > 0].min()) if (a > 0).any() else 0.0
+    ratio = float(a.max()) / small if small > 0 else math.inf
+    if ratio > BN_ALPHA_RATIO_WARN:
+        warnings.warn(f"linger: batch norm of '{path}': |gamma/sigma| spans a ratio of {ratio:.0f} across channels; "
+                      "with one 8-bit exponent per tensor the smallest channels keep few levels (seed Q26). "
+                      "Consider constraining gamma, or keeping this layer in float.", stacklevel=3)
 
 
 def _hook(module: nn.Module, path: str) -> None:
@@ -111,9 +174,18 @@ def _hook(module: nn.Module, path: str) -> None:
     module._linger_hooked = True
 
 
+def _replaceable(child: nn.Module, types: Tuple[type, ...]) -> bool:
+    if type(child) in _NORMALIZED:
+        return True
+    if type(child) in types:
+        return True
+    return getattr(child, "_linger_quant_info", None) is not None and type(child) in _REPLACEMENTS
+
+
 def init(model: nn.Module, *, quant_modules: Iterable = DefaultQuantIntXOP, parameter_bits: int = 8,
          mode: QuantMode = QuantMode.QValue) -> nn.Module:
-    """Replace the modules of the given types by their int8 QAT versions (in place) and return the model.
+    """Replace the modules of the given types (and every constraint-stage module) by their int8 QAT versions,
+    in place, and return the model.
 
     Weights are kept (the replacements share the float modules' Parameters). `nn.ReLU`, `nn.MaxPool2d`,
     `nn.Flatten` and shape ops keep working on quantized tensors; `+` of two quantized tensors becomes iqAdd.
@@ -124,26 +196,36 @@ def init(model: nn.Module, *, quant_modules: Iterable = DefaultQuantIntXOP, para
     _check_bits("init", "parameter_bits", parameter_bits, range(2, 9))
     if mode is not QuantMode.QValue:
         raise ValueError(f"linger.init: mode must be linger.QuantMode.QValue, got {mode!r}")
-    if type(model) in types:
+    if type(model) in types or type(model) in _NORMALIZED:
         raise ValueError(f"linger.init: the model itself is a {type(model).__name__}; wrap it in a container "
                          "module (e.g. nn.Sequential(model)) so it can be replaced")
+    # seed G3: a layer constrained in stage 1 whose type is not quantized in stage 2
+    orphans: List[str] = []
+    for name, m in model.named_modules():
+        if type(m) in _NORMALIZED and _NORMALIZED[type(m)][0] not in types \
+                and not getattr(m, "_linger_disable_quant", False) and getattr(m, "_linger_quant_info", None) is None:
+            orphans.append(f"'{name}' ({type(m).__name__})")
+    if orphans:
+        needed = sorted({_NORMALIZED[type(m)][0].__name__ for _, m in model.named_modules() if type(m) in _NORMALIZED
+                         and _NORMALIZED[type(m)][0] not in types})
+        raise ValueError(
+            "linger.init: these layers were constrained by normalize_layers but their types are not in "
+            f"quant_modules: {', '.join(orphans)}. Add {', '.join('nn.' + n for n in needed)} to quant_modules "
+            "(the two stages must quantize what they constrained, seed G3), or call linger.disable_quant on them "
+            "to keep them in float.")
     model._linger_root = True
     queue = deque([("", model)])
     while queue:
         path, module = queue.popleft()
-        if getattr(module, "_linger_disable_quant", False) and module is not model:
-            continue
         _hook(module, path)
         for name, child in list(module.named_children()):
             cpath = f"{path}.{name}" if path else name
-            if getattr(child, "_linger_disable_quant", False):
-                continue
             if isinstance(child, ModuleIntConfig):
                 child._linger_name = cpath
                 continue
-            if type(child) in types or (getattr(child, "_linger_quant_info", None) is not None
-                                        and type(child) in _REPLACEMENTS):
+            if not getattr(child, "_linger_disable_quant", False) and _replaceable(child, types):
                 setattr(module, name, _build(child, cpath, parameter_bits, mode))
             else:
                 queue.append((cpath, child))
+    install_checkpoint_mapper(model)
     return model

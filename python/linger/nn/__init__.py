@@ -1,8 +1,14 @@
 """Quantized modules."""
 from .avgpool2d_int import AvgPool2dInt
 from .base import ModuleIntConfig
-from .conv2d_int import Conv2dInt
+from .batchnorm_int import BatchNorm2dInt
+from .conv_int import Conv1dInt, Conv2dInt, ConvTranspose2dInt
+from .fused import ConvBN1dInt, ConvBN2dInt, ConvTransposeBN2dInt, LinearBN1dInt
 from .iqadd import iqAddLayer
 from .linear_int import LinearInt
 
-__all__ = ["ModuleIntConfig", "Conv2dInt", "LinearInt", "AvgPool2dInt", "iqAddLayer"]
+BatchNormInt = BatchNorm2dInt  # linger 1.x name
+
+__all__ = ["ModuleIntConfig", "Conv2dInt", "Conv1dInt", "ConvTranspose2dInt", "LinearInt", "AvgPool2dInt",
+           "BatchNorm2dInt", "BatchNormInt", "iqAddLayer", "ConvBN2dInt", "ConvBN1dInt", "ConvTransposeBN2dInt",
+           "LinearBN1dInt"]

@@ -1,0 +1,45 @@
+"""Batch-norm arithmetic shared by the constraint stage and the quantized modules."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from .config import bn_momentum
+
+
+def bn_alpha_beta(bn: nn.modules.batchnorm._BatchNorm, mean: torch.Tensor, var: torch.Tensor):
+    inv = torch.rsqrt(var + bn.eps)
+    alpha = bn.weight * inv if bn.affine else inv
+    beta = (bn.bias - mean * alpha) if bn.affine else -mean * alpha
+    return alpha, beta
+
+
+def batch_stats(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor):
+    """Batch mean and biased variance over all dims but 1; updates the running statistics (PyTorch rule,
+    unbiased running variance) unless frozen."""
+    dims = [d for d in range(x.dim()) if d != 1]
+    mean = x.mean(dims)
+    var = x.var(dims, unbiased=False)
+    if bn.track_running_stats:
+        m = bn_momentum(bn.momentum)
+        with torch.no_grad():
+            n = x.numel() / x.size(1)
+            if m:
+                bn.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
+                bn.running_var.mul_(1 - m).add_(var.detach() * n / max(n - 1, 1), alpha=m)
+            bn.num_batches_tracked += 1
+    return mean, var
+
+
+def fold(weight: torch.Tensor, bias: Optional[torch.Tensor], bn, layout: str, groups: int = 1):
+    alpha, beta = bn_alpha_beta(bn, bn.running_mean, bn.running_var)
+    if layout == "out_first":  # conv / linear weights [O, ...]
+        w = weight * alpha.reshape([-1] + [1] * (weight.dim() - 1))
+    else:  # conv-transpose weights [Cin, O/g, kh, kw]
+        cin, opg = weight.shape[0], weight.shape[1]
+        w = (weight.reshape(groups, cin // groups, opg, *weight.shape[2:])
+             * alpha.reshape(groups, 1, opg, *([1] * (weight.dim() - 2)))).reshape(weight.shape)
+    b = beta if bias is None else bias * alpha + beta
+    return w, b

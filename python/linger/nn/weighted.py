@@ -1,0 +1,90 @@
+"""Shared forward of the quantized modules with weights (conv, linear, batch norm, fused conv-bn).
+
+A subclass provides:
+  _float_weight_bias(x)  -> (w, b)   the float parameters this forward uses (clamped by the constraint stage,
+                                      folded for fused conv-bn / batch norm); differentiable
+  _float_op(x, w, b)     -> y        the float op of the training forward
+  _int_op(xi, wi, bi, qx, qw, qo) -> y   the eval integer op (C++ shared definition), returned dequantized
+  _onnx_op, _onnx_attrs()            the thinker node written at export
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+import torch
+
+from .._ext import ops
+from ..iqtensor import _make, is_iqtensor
+from ..normalize.functions import clamp_output
+from ..onnx import functions as export_fn
+from ..quant import fake_quant
+from .base import ModuleIntConfig
+
+
+class WeightedIntMixin(ModuleIntConfig):
+    clamp_data: Optional[float] = None
+    clamp_weight: Optional[float] = None
+    clamp_bias: Optional[float] = None
+    ahead_relu: bool = False
+    _onnx_op = ""
+
+    # ---- to implement ------------------------------------------------------------------------
+    def _float_weight_bias(self, x: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        raise NotImplementedError
+
+    def _float_op(self, x: torch.Tensor, w: torch.Tensor, b: Optional[torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _int_op(self, xi, wi, bi, qx: int, qw: int, qo: Optional[int]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _onnx_attrs(self) -> Dict[str, object]:
+        return {}
+
+    # ---- shared ----------------------------------------------------------------------------------
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        x, qx = self._input(input)
+        w, b = self._float_weight_bias(x)
+        qw = self._weight_exponent(w)
+        if self.training:
+            wq = fake_quant(w, qw, self.parameter_bits)
+            bq = fake_quant(b, qx + qw, 32) if b is not None else None
+            y = self._float_op(x, wq, bq)
+            if self.o_bits is None:
+                return y
+            return self._quant_output_train(clamp_output(y, self.clamp_data), self.ahead_relu)
+        qo = None if self.o_bits is None else self._output_exponent(None)
+        w, b = w.detach(), (b.detach() if b is not None else None)
+        if export_fn.exporting():
+            if not is_iqtensor(input):
+                x = export_fn.quant(x, qx, self.data_bits)
+            info = export_fn.ExportInfo(lambda v: self._int_forward(v, w, b, qx, qw, qo),
+                                        self._symbolic(w, b, qx, qw, qo))
+            y = export_fn.apply(info, x)
+        else:
+            y = self._int_forward(x, w, b, qx, qw, qo)
+        return y if qo is None else _make(y, 2.0 ** qo, self.o_bits, self._stat("running_o"))
+
+    def _int_tensors(self, w: torch.Tensor, b: Optional[torch.Tensor], qx: int, qw: int):
+        wi = ops.quantize(w, qw, self.parameter_bits)
+        bi = ops.quantize(b, qx + qw, 32) if b is not None else None
+        return wi, bi
+
+    def _int_forward(self, x, w, b, qx: int, qw: int, qo: Optional[int]) -> torch.Tensor:
+        xi = ops.quantize(x, qx, self.data_bits)
+        wi, bi = self._int_tensors(w, b, qx, qw)
+        return self._int_op(xi, wi, bi, qx, qw, qo)
+
+    def _symbolic(self, w, b, qx: int, qw: int, qo: Optional[int]):
+        def write(g, info, x):
+            with export_fn.tracing_paused(), torch.no_grad():
+                wi, bi = self._int_tensors(w, b, qx, qw)
+            inputs = [x, export_fn.const(g, wi)] + ([export_fn.const(g, bi)] if bi is not None else [])
+            attrs = dict(scale_x_f=2.0 ** qx, scale_w_f=2.0 ** qw, data_bits_i=self.data_bits,
+                         parameter_bits_i=self.parameter_bits, platform_quant_s=export_fn.PLATFORM)
+            if qo is not None:
+                attrs.update(scale_o_f=2.0 ** qo, o_bits_i=self.o_bits)
+            attrs.update(self._onnx_attrs())
+            out = g.op("thinker::" + self._onnx_op, *inputs, **attrs)
+            return export_fn.set_type(out, x, export_fn.out_type(self.o_bits), info.out_shape)
+        return write

@@ -1,0 +1,122 @@
+"""linger.runtime: run linger's ONNX models (docs/onnx-dialect.md) on the C++ integer runtime.
+
+The API follows ONNX Runtime::
+
+    from linger.runtime import InferenceSession
+    sess = InferenceSession("model.onnx")            # or the model's bytes; isa="scalar" to force scalar kernels
+    y, = sess.run(None, {"x": x})                     # None: every output, in declaration order
+    [(i.name, i.shape, i.type) for i in sess.get_inputs()]   # ("x", [1, 3, 32, 32], "tensor(float)")
+
+Errors raise `InvalidModel` (a RuntimeError; `ModelParseError` / `ModelValidationError` say which),
+`InvalidArgument` (a ValueError: wrong input names, dtypes or shapes) or `ExecutionError`
+(a RuntimeError, e.g. NaN reaching Quant), each with the runtime's message naming the node and rule.
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+_LIB_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_lib")
+
+
+def _load_extension():
+    try:
+        from .._lib import _linger_runtime  # built by CMake into linger/_lib
+    except ImportError as e:  # pragma: no cover - depends on the build
+        raise ImportError(
+            f"linger.runtime: the C++ module _linger_runtime is missing from {_LIB_DIR} ({e}). Build it with "
+            "`cmake -S . -B build && cmake --build build` from the linger checkout."
+        ) from e
+    return _linger_runtime
+
+
+_rt = _load_extension()
+
+Error = _rt.Error
+InvalidModel = _rt.InvalidModel
+ModelParseError = _rt.ModelParseError
+ModelValidationError = _rt.ModelValidationError
+InvalidArgument = _rt.InvalidArgument
+ExecutionError = _rt.ExecutionError
+FileError = _rt.FileError
+
+_ONNX_TYPE = {
+    "float32": "tensor(float)",
+    "int8": "tensor(int8)",
+    "int16": "tensor(int16)",
+    "int32": "tensor(int32)",
+    "int64": "tensor(int64)",
+}
+
+#: Path of the command-line tool built next to the extension.
+CLI_PATH = os.path.join(_LIB_DIR, "linger-run")
+
+
+class NodeArg:
+    """A graph input or output: `.name`, `.shape` (ints; a symbolic dim is its name or None), `.type`."""
+
+    def __init__(self, name: str, dtype: str, shape: List[Union[int, str, None]]) -> None:
+        self.name = name
+        self.shape = shape
+        self.type = _ONNX_TYPE[dtype]
+        self.dtype = np.dtype(dtype)
+
+    def __repr__(self) -> str:
+        return f"NodeArg(name={self.name!r}, type={self.type!r}, shape={self.shape!r})"
+
+
+def isa_supported(isa: str) -> bool:
+    """Whether this CPU runs the given kernel ISA ("auto", "scalar", "avx2", "avx512vnni")."""
+    return bool(_rt.isa_supported(isa))
+
+
+class InferenceSession:
+    """A loaded, fully validated model. `path_or_bytes`: a file path (str / os.PathLike) or the model's bytes."""
+
+    def __init__(self, path_or_bytes: Union[str, "os.PathLike[str]", bytes, bytearray, memoryview],
+                 isa: str = "auto") -> None:
+        if not isinstance(isa, str):
+            raise TypeError(f"isa must be a string (auto, scalar, avx2, avx512vnni), got {type(isa).__name__}")
+        if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+            self._sess = _rt.Session.from_bytes(bytes(path_or_bytes), isa)
+        elif isinstance(path_or_bytes, (str, os.PathLike)):
+            self._sess = _rt.Session.from_file(os.fspath(path_or_bytes), isa)
+        else:
+            raise TypeError(f"InferenceSession expects a path or bytes, got {type(path_or_bytes).__name__}")
+        self._inputs = [NodeArg(*i) for i in self._sess.inputs()]
+        self._outputs = [NodeArg(*o) for o in self._sess.outputs()]
+
+    @property
+    def isa(self) -> str:
+        """The kernel ISA in use ("scalar", "avx2" or "avx512vnni")."""
+        return self._sess.isa
+
+    def get_inputs(self) -> List[NodeArg]:
+        return list(self._inputs)
+
+    def get_outputs(self) -> List[NodeArg]:
+        return list(self._outputs)
+
+    def get_modelmeta(self) -> Dict[str, object]:
+        return dict(self._sess.model_info())
+
+    def run(self, output_names: Optional[Sequence[str]], input_feed: Dict[str, np.ndarray]) -> List[np.ndarray]:
+        """Runs the model; returns the outputs named in `output_names` (all when None), in that order."""
+        if not isinstance(input_feed, dict):
+            raise TypeError(f"input_feed must be a dict of name -> numpy array, got {type(input_feed).__name__}")
+        if isinstance(output_names, str):
+            raise TypeError("output_names must be a list of names or None, not a string")
+        expected = {i.name: i for i in self._inputs}
+        feeds = {}
+        for name, value in input_feed.items():
+            if name not in expected:
+                raise InvalidArgument(f"'{name}' is not an input of the model; inputs: "
+                                      + ", ".join(expected))
+            arr = np.asarray(value)
+            want = expected[name].dtype
+            if arr.dtype != want:
+                raise InvalidArgument(f"input '{name}' must be {want} ({expected[name].type}), got {arr.dtype}")
+            feeds[name] = np.ascontiguousarray(arr)
+        return self._sess.run(feeds, list(output_names) if output_names else [])
