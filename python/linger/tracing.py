@@ -71,8 +71,9 @@ def _analyse(target: nn.Module, args: Tuple[Any, ...]) -> List[Tuple[str, str, O
     finally:
         for m, t in modes.items():
             m.training = t
+    graph = traced.inlined_graph  # keep the graph alive while its nodes are used
     found = []
-    for node in traced.inlined_graph.nodes():
+    for node in graph.nodes():
         kind = node.kind()
         if kind not in _PRODUCERS and kind != "aten::batch_norm":
             continue

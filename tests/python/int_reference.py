@@ -94,3 +94,40 @@ def iqadd(a, b, sa, sb):
     a2 = sat(rhu_shift(np.asarray(a, dtype=np.int64), sa), 8)
     b2 = sat(rhu_shift(np.asarray(b, dtype=np.int64), sb), 8)
     return sat(a2 + b2, 8).astype(np.int64)
+
+
+def convtranspose2d(x, w, stride, pad, out_pad, dil, groups):
+    """Exact int64 transposed conv by scatter; w [C, O/g, kh, kw]; pad = (top, left, bottom, right)."""
+    x = np.asarray(x, dtype=np.int64)
+    w = np.asarray(w, dtype=np.int64)
+    n, c, h, wd = x.shape
+    _, opg, kh, kw = w.shape
+    o = opg * groups
+    fh = (h - 1) * stride[0] + dil[0] * (kh - 1) + 1 + out_pad[0]
+    fw = (wd - 1) * stride[1] + dil[1] * (kw - 1) + 1 + out_pad[1]
+    full = np.zeros((n, o, fh, fw), dtype=np.int64)
+    cpg = c // groups
+    for ci in range(c):
+        g = ci // cpg
+        for ky in range(kh):
+            for kx in range(kw):
+                contrib = np.einsum("nhw,o->nohw", x[:, ci], w[ci, :, ky, kx])
+                full[:, g * opg:(g + 1) * opg, ky * dil[0]:ky * dil[0] + stride[0] * (h - 1) + 1:stride[0],
+                     kx * dil[1]:kx * dil[1] + stride[1] * (wd - 1) + 1:stride[1]] += contrib
+    oh = (h - 1) * stride[0] - pad[0] - pad[2] + dil[0] * (kh - 1) + out_pad[0] + 1
+    ow = (wd - 1) * stride[1] - pad[1] - pad[3] + dil[1] * (kw - 1) + out_pad[1] + 1
+    return full[:, :, pad[0]:pad[0] + oh, pad[1]:pad[1] + ow]
+
+
+def convtranspose2d_int(x, w, b, stride, pad, out_pad, dil, groups, shift, out_bits=8):
+    acc = wrap32(convtranspose2d(x, w, stride, pad, out_pad, dil, groups))
+    if b is not None:
+        acc = acc + np.asarray(b, dtype=object).reshape(1, -1, 1, 1)
+    return sat(rhu_shift(sat(acc, 32), shift), out_bits).astype(np.int64)
+
+
+def batchnorm_int(x, w, b, shift, out_bits=8):
+    x = np.asarray(x, dtype=np.int64)
+    shape = [1, -1] + [1] * (x.ndim - 2)
+    acc = x * np.asarray(w, dtype=np.int64).reshape(shape) + np.asarray(b, dtype=np.int64).reshape(shape)
+    return sat(rhu_shift(acc, shift), out_bits).astype(np.int64)

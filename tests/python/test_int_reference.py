@@ -138,3 +138,78 @@ def test_iqadd_training_forward_gives_the_eval_integers():
     y_eval = layer(a, b)
     assert y_train.exponent == y_eval.exponent
     assert torch.equal(y_train.detach().as_subclass(torch.Tensor), y_eval.as_subclass(torch.Tensor))
+
+
+@pytest.mark.parametrize("cin,cout,k,stride,pad,dil,groups", [(3, 5, 3, 1, 1, 1, 1), (4, 4, 5, 2, 2, 1, 4),
+                                                              (2, 6, 3, 1, 2, 2, 2)])
+def test_conv1d_int_eval_matches_int64_reference(cin, cout, k, stride, pad, dil, groups):
+    from int_reference import conv2d_int as ref_conv
+    m = torch.nn.Sequential(torch.nn.Conv1d(cin, cout, k, stride, pad, dil, groups))
+    linger.init(m)
+    conv = m[0]
+    assert isinstance(conv, linger.Conv1dInt)
+    with torch.no_grad():
+        conv.weight.normal_(0, 0.3)
+        conv.bias.normal_(0, 0.5)
+        conv.running_x.fill_(1.5)
+        conv.running_o.fill_(0.8)
+    m.eval()
+    x = torch.randn(2, cin, 17) * 1.5
+    y = m(x)
+    qx, qw, qo = choose_exponent(1.5, 8), choose_exponent(float(conv.weight.abs().max()), 8), choose_exponent(0.8, 8)
+    xi = quantize(x.numpy(), qx, 8)[:, :, None, :]
+    wi = quantize(conv.weight.detach().numpy(), qw, 8)[:, :, None, :]
+    bi = quantize(conv.bias.detach().numpy(), qx + qw, 32)
+    ref = ref_conv(xi, wi, bi, (1, stride), (0, pad, 0, pad), (1, dil), groups, qx + qw - qo)[:, :, 0, :]
+    assert np.array_equal(as_int(y, qo), ref)
+
+
+@pytest.mark.parametrize("cin,cout,k,stride,pad,opad,dil,groups", [
+    (3, 4, 3, 2, 1, 1, 1, 1), (4, 4, 2, 2, 0, 0, 1, 2), (2, 3, 3, 1, 1, 0, 2, 1), (4, 8, 4, 4, 0, 0, 1, 4),
+    (2, 2, 5, 3, 2, 2, 1, 1)])
+@pytest.mark.parametrize("saturate", [False, True])
+def test_convtranspose2d_int_eval_matches_int64_reference(cin, cout, k, stride, pad, opad, dil, groups, saturate):
+    from int_reference import convtranspose2d_int as ref_ct
+    m = torch.nn.Sequential(torch.nn.ConvTranspose2d(cin, cout, k, stride, pad, opad, groups, True, dil))
+    linger.init(m)
+    ct = m[0]
+    assert isinstance(ct, linger.ConvTranspose2dInt)
+    with torch.no_grad():
+        ct.weight.normal_(0, 0.4)
+        ct.bias.normal_(0, 0.5)
+        ct.running_x.fill_(0.6 if saturate else 2.0)
+        ct.running_o.fill_(0.1 if saturate else 4.0)
+    m.eval()
+    x = torch.randn(2, cin, 5, 6) * 1.5
+    y = m(x)
+    qx = choose_exponent(0.6 if saturate else 2.0, 8)
+    qw, qo = choose_exponent(float(ct.weight.abs().max()), 8), choose_exponent(float(ct.running_o), 8)
+    xi = quantize(x.numpy(), qx, 8)
+    wi = quantize(ct.weight.detach().numpy(), qw, 8)
+    bi = quantize(ct.bias.detach().numpy(), qx + qw, 32)
+    ref = ref_ct(xi, wi, bi, (stride, stride), (pad, pad, pad, pad), (opad, opad), (dil, dil), groups, qx + qw - qo)
+    assert y.shape == torch.nn.functional.conv_transpose2d(x, ct.weight, ct.bias, stride, pad, opad, groups,
+                                                           dil).shape
+    assert np.array_equal(as_int(y, qo), ref)
+
+
+def test_batchnorm2d_int_eval_matches_int64_reference():
+    from int_reference import batchnorm_int as ref_bn
+    bn = linger.BatchNorm2dInt(6)
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 2.0)
+        bn.bias.normal_(0, 0.5)
+        bn.running_mean.normal_(0, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.running_x.fill_(2.0)
+        bn.running_o.fill_(1.0)  # narrow: some outputs saturate
+    bn.eval()
+    x = torch.randn(3, 6, 4, 5) * 1.5
+    y = bn(x)
+    alpha = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    beta = bn.bias - bn.running_mean * alpha
+    qx, qw, qo = choose_exponent(2.0, 8), choose_exponent(float(alpha.abs().max()), 8), choose_exponent(1.0, 8)
+    ref = ref_bn(quantize(x.numpy(), qx, 8), quantize(alpha.detach().numpy(), qw, 8),
+                 quantize(beta.detach().numpy(), qx + qw, 32), qx + qw - qo)
+    assert np.array_equal(as_int(y, qo), ref)
+    assert (np.abs(ref) >= 127).any()

@@ -117,3 +117,56 @@ def test_iqadd_gradient_passes_where_not_saturated():
     keep = ((s >= -128) & (s <= 127)).float()
     assert torch.equal(a0.grad, keep) and torch.equal(b0.grad, keep)
     assert (keep == 0).any()
+
+
+@pytest.mark.parametrize("kind", ["conv1d", "convtranspose"])
+def test_conv1d_and_convtranspose_gradients_equal_the_float_composition(kind):
+    torch.manual_seed(0)
+    if kind == "conv1d":
+        mod = linger.Conv1dInt(3, 4, 3, padding=1)
+        x = torch.randn(2, 3, 11, requires_grad=True)
+        op = lambda a, w, b: F.conv1d(a, w, b, mod.stride, mod.padding)  # noqa: E731
+    else:
+        mod = linger.ConvTranspose2dInt(3, 4, 3, stride=2, padding=1, output_padding=1)
+        x = torch.randn(2, 3, 5, 5, requires_grad=True)
+        op = lambda a, w, b: F.conv_transpose2d(a, w, b, mod.stride, mod.padding, mod.output_padding)  # noqa: E731
+    with torch.no_grad():
+        mod.running_x.fill_(1.0)
+        mod.running_o.fill_(0.5)
+    y = mod(x)
+    gy = torch.randn(y.shape)
+    y.backward(gy)
+    qx, qw, qo = _exp(mod.scale_x), _exp(mod.scale_w), _exp(mod.scale_o)
+    x2 = x.detach().clone().requires_grad_()
+    w2 = mod.weight.detach().clone().requires_grad_()
+    b2 = mod.bias.detach().clone().requires_grad_()
+    z = _ste(op(_ste(x2, qx, 8), _ste(w2, qw, 8), _ste(b2, qx + qw, 32)), qo, 8)
+    z.backward(gy)
+    assert torch.equal(y.detach().as_subclass(torch.Tensor), z.detach())
+    assert torch.allclose(x.grad, x2.grad, rtol=1e-5, atol=1e-6)
+    assert torch.allclose(mod.weight.grad, w2.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_batchnorm2d_int_gradient_is_the_batch_norm_gradient_through_the_ste():
+    torch.manual_seed(0)
+    bn = linger.BatchNorm2dInt(3)
+    x = (torch.randn(4, 3, 5, 5) * 0.5).requires_grad_()
+    with torch.no_grad():
+        bn.running_x.fill_(4.0)
+        bn.running_o.fill_(8.0)  # wide: no saturation, so the STE is the identity
+    y = bn(x)
+    g = torch.randn(y.shape)
+    y.backward(g)
+    qx, qw = _exp(bn.scale_x), _exp(bn.scale_w)
+    x2 = x.detach().clone().requires_grad_()
+    gamma = bn.weight.detach().clone().requires_grad_()
+    beta = bn.bias.detach().clone().requires_grad_()
+    xs = _ste(x2, qx, 8)
+    mean, var = xs.mean((0, 2, 3)), xs.var((0, 2, 3), unbiased=False)
+    alpha = gamma / torch.sqrt(var + bn.eps)
+    shift = beta - mean * alpha
+    z = xs * _ste(alpha, qw, 8).view(1, -1, 1, 1) + _ste(shift, qx + qw, 32).view(1, -1, 1, 1)
+    z.backward(g)
+    assert torch.allclose(x.grad, x2.grad, rtol=1e-4, atol=1e-5)
+    assert torch.allclose(bn.weight.grad, gamma.grad, rtol=1e-4, atol=1e-5)
+    assert torch.allclose(bn.bias.grad, beta.grad, rtol=1e-4, atol=1e-5)

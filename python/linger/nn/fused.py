@@ -33,8 +33,8 @@ class _FusedMixin:
         w, b = fold(inner.weight, inner.bias, self.bn, self._layout, getattr(inner, "groups", 1))
         return clamp_param(w, self.clamp_weight), clamp_param(b, self.clamp_bias)
 
-    def _fused_repr(self) -> str:
-        return "bn folded (running statistics, frozen)"
+    def extra_repr(self) -> str:
+        return super().extra_repr().replace(", bias=False", "") + ", bn folded (running statistics, frozen)"
 
 
 class ConvBN2dInt(_FusedMixin, Conv2dInt):

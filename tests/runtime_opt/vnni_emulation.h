@@ -1,0 +1,119 @@
+// Test-only portable scalar models of the SSE / AVX-512 intrinsics that
+// runtime/src/kernels/opt/opt_avx512vnni.cc uses, following the Intel
+// Intrinsics Guide definitions. With LINGER_OPT_VNNI_EMULATE that source is
+// built against this header (namespace avx512vnni_emulated) so its packing,
+// u8-offset correction and tail handling are tested on CPUs without AVX-512.
+// The real-instruction path is tested where the CPU has it.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace linger_vnni_emu {
+
+struct V512 {
+  uint8_t b[64];
+};
+struct V128 {
+  uint8_t b[16];
+};
+
+inline int32_t lane32(const V512& v, int i) {
+  uint32_t u;
+  std::memcpy(&u, v.b + 4 * i, 4);
+  return static_cast<int32_t>(u);
+}
+inline void set_lane32(V512& v, int i, int32_t x) {
+  const uint32_t u = static_cast<uint32_t>(x);
+  std::memcpy(v.b + 4 * i, &u, 4);
+}
+
+}  // namespace linger_vnni_emu
+
+using __m512i = linger_vnni_emu::V512;
+using __m128i = linger_vnni_emu::V128;
+using __mmask16 = uint16_t;
+using __mmask64 = uint64_t;
+
+inline __m512i _mm512_setzero_si512() { return __m512i{}; }
+inline __m512i _mm512_loadu_si512(const void* p) {
+  __m512i v;
+  std::memcpy(v.b, p, 64);
+  return v;
+}
+inline void _mm512_store_si512(void* p, __m512i v) { std::memcpy(p, v.b, 64); }
+inline __m512i _mm512_set1_epi32(int x) {
+  __m512i v;
+  for (int i = 0; i < 16; ++i) linger_vnni_emu::set_lane32(v, i, x);
+  return v;
+}
+inline __m512i _mm512_set1_epi8(char x) {
+  __m512i v;
+  std::memset(v.b, static_cast<unsigned char>(x), 64);
+  return v;
+}
+inline __m512i _mm512_xor_si512(__m512i a, __m512i b) {
+  for (int i = 0; i < 64; ++i) a.b[i] ^= b.b[i];
+  return a;
+}
+inline __m512i _mm512_sub_epi32(__m512i a, __m512i b) {
+  __m512i r;
+  for (int i = 0; i < 16; ++i)
+    linger_vnni_emu::set_lane32(r, i,
+                                static_cast<int32_t>(static_cast<uint32_t>(linger_vnni_emu::lane32(a, i)) -
+                                                     static_cast<uint32_t>(linger_vnni_emu::lane32(b, i))));
+  return r;
+}
+// VPDPBUSD: src.dword[i] + sum_t u8(a.byte[4i+t]) * s8(b.byte[4i+t]), no saturation.
+inline __m512i _mm512_dpbusd_epi32(__m512i src, __m512i a, __m512i b) {
+  __m512i r;
+  for (int i = 0; i < 16; ++i) {
+    uint32_t acc = static_cast<uint32_t>(linger_vnni_emu::lane32(src, i));
+    for (int t = 0; t < 4; ++t)
+      acc += static_cast<uint32_t>(int32_t{a.b[4 * i + t]} * int32_t{static_cast<int8_t>(b.b[4 * i + t])});
+    linger_vnni_emu::set_lane32(r, i, static_cast<int32_t>(acc));
+  }
+  return r;
+}
+inline void _mm512_mask_storeu_epi32(void* p, __mmask16 m, __m512i v) {
+  for (int i = 0; i < 16; ++i)
+    if ((m >> i) & 1u) std::memcpy(static_cast<uint8_t*>(p) + 4 * i, v.b + 4 * i, 4);
+}
+inline __m512i _mm512_maskz_loadu_epi8(__mmask64 m, const void* p) {
+  __m512i v{};
+  for (int i = 0; i < 64; ++i)
+    if ((m >> i) & 1u) v.b[i] = static_cast<const uint8_t*>(p)[i];
+  return v;
+}
+
+inline __m128i _mm_setzero_si128() { return __m128i{}; }
+inline __m128i _mm_set1_epi8(char x) {
+  __m128i v;
+  std::memset(v.b, static_cast<unsigned char>(x), 16);
+  return v;
+}
+inline __m128i _mm_loadu_si128(const __m128i* p) {
+  __m128i v;
+  std::memcpy(v.b, p, 16);
+  return v;
+}
+inline void _mm_storeu_si128(__m128i* p, __m128i v) { std::memcpy(p, v.b, 16); }
+inline __m128i _mm_xor_si128(__m128i a, __m128i b) {
+  for (int i = 0; i < 16; ++i) a.b[i] ^= b.b[i];
+  return a;
+}
+// Interleave bytes (epi8) or 16-bit words (epi16) of the low / high halves.
+inline __m128i linger_emu_unpack(__m128i a, __m128i b, int elem, int half) {
+  __m128i r;
+  const int count = 8 / elem;  // elements taken from each source
+  for (int e = 0; e < count; ++e) {
+    const int src = half * count + e;
+    std::memcpy(r.b + (2 * e) * elem, a.b + src * elem, elem);
+    std::memcpy(r.b + (2 * e + 1) * elem, b.b + src * elem, elem);
+  }
+  return r;
+}
+inline __m128i _mm_unpacklo_epi8(__m128i a, __m128i b) { return linger_emu_unpack(a, b, 1, 0); }
+inline __m128i _mm_unpackhi_epi8(__m128i a, __m128i b) { return linger_emu_unpack(a, b, 1, 1); }
+inline __m128i _mm_unpacklo_epi16(__m128i a, __m128i b) { return linger_emu_unpack(a, b, 2, 0); }
+inline __m128i _mm_unpackhi_epi16(__m128i a, __m128i b) { return linger_emu_unpack(a, b, 2, 1); }
