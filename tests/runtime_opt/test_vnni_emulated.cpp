@@ -6,6 +6,7 @@
 // instructions are tested by test_opt_kernels.cpp where the CPU has them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -18,7 +19,7 @@ namespace opt {
 namespace detail {
 namespace avx512vnni_emulated {
 void pack_a(const int8_t* a, int64_t lda, int64_t m, int64_t k, int8_t* out, int32_t* comp);
-void pack_b(const int8_t* b, int64_t ldk, int64_t k, int64_t n, uint8_t* out);
+void pack_b(const int8_t* b, const int64_t* koff, int64_t k, int64_t n, uint8_t* out);
 void pack_b_t(const int8_t* b, int64_t ldn, int64_t k, int64_t n, uint8_t* out);
 void gemm_packed(const int8_t* ap, const int32_t* comp, const uint8_t* bp, int64_t m, int64_t n, int64_t kpad,
                  int32_t* c, int64_t ldc);
@@ -71,14 +72,20 @@ void run_packed(Rng& rng, int64_t m, int64_t n, int64_t k, bool kmajor, int fill
   std::vector<int8_t> a(static_cast<size_t>(m * lda + 1)), b(static_cast<size_t>((kmajor ? k : n) * ldb + 1));
   for (auto& v : a) v = fill ? static_cast<int8_t>(fill) : rng.i8();
   for (auto& v : b) v = fill ? static_cast<int8_t>(fill) : rng.i8();
-  auto b_at = [&](int64_t t, int64_t j) { return kmajor ? b[static_cast<size_t>(t * ldb + j)] : b[static_cast<size_t>(j * ldb + t)]; };
+  // k-major rows at shuffled offsets (pack_b takes one offset per k row).
+  std::vector<int64_t> koff(static_cast<size_t>(kmajor ? k : 0));
+  for (size_t t = 0; t < koff.size(); ++t) koff[t] = static_cast<int64_t>(t) * ldb;
+  std::shuffle(koff.begin(), koff.end(), rng.r);
+  auto b_at = [&](int64_t t, int64_t j) {
+    return kmajor ? b[static_cast<size_t>(koff[static_cast<size_t>(t)] + j)] : b[static_cast<size_t>(j * ldb + t)];
+  };
   const int64_t kpad = round_up(k, vnni::kKu);
   std::vector<int8_t> ap(static_cast<size_t>(round_up(m, vnni::kMr) * kpad));
   std::vector<int32_t> comp(static_cast<size_t>(round_up(m, vnni::kMr)));
   std::vector<uint8_t> bp(static_cast<size_t>(round_up(n, vnni::kNr) * kpad));
   emu::pack_a(a.data(), lda, m, k, ap.data(), comp.data());
   if (kmajor)
-    emu::pack_b(b.data(), ldb, k, n, bp.data());
+    emu::pack_b(b.data(), koff.data(), k, n, bp.data());
   else
     emu::pack_b_t(b.data(), ldb, k, n, bp.data());
   const int64_t ldc = n + 3;

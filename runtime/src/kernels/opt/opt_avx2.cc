@@ -98,28 +98,160 @@ void kernel_6x16(const int16_t* a, const int16_t* b, int64_t kpairs, int32_t* c,
     for (int64_t j = 0; j < nv; ++j) c[r * ldc + j] = t[r * kNr + j];
 }
 
+// The requantisation of 8 accumulators (see requant_row_s8 in opt_internal.h):
+//   v = sat32(c + bias): the wrapped sum, replaced by INT32_MAX / INT32_MIN where
+//       c and bias have the same sign and the sum's sign differs (overflow);
+//   relu: max(v, 0);
+//   rhu_shift for 1 <= shift <= 63: t = v >> (shift - 1) (a count above 31 fills
+//       with the sign, which is the int64 result for an int32 v), then
+//       (t >> 1) + (t & 1), which cannot overflow; shift 0: v;
+//   clamp to [lo, hi] (the out_bits range).
+struct Requant {
+  __m256i bias, lo, hi, one, max32;
+  __m128i count;  // shift - 1
+  bool relu, shifted;
+};
+
+Requant make_requant(int32_t bias, bool relu, int shift, int out_bits) {
+  Requant q;
+  q.bias = _mm256_set1_epi32(bias);
+  q.lo = _mm256_set1_epi32(out_bits >= 32 ? INT32_MIN : -(1 << (out_bits - 1)));
+  q.hi = _mm256_set1_epi32(out_bits >= 32 ? INT32_MAX : (1 << (out_bits - 1)) - 1);
+  q.one = _mm256_set1_epi32(1);
+  q.max32 = _mm256_set1_epi32(INT32_MAX);
+  q.count = _mm_cvtsi32_si128(shift > 0 ? shift - 1 : 0);
+  q.relu = relu;
+  q.shifted = shift > 0;
+  return q;
+}
+
+__m256i requant8(const Requant& q, __m256i acc) {
+  const __m256i sum = _mm256_add_epi32(acc, q.bias);
+  // Overflow where sign(acc) == sign(bias) != sign(sum): the sign bit of (sum ^ acc) & ~(acc ^ bias).
+  const __m256i ovf = _mm256_srai_epi32(_mm256_andnot_si256(_mm256_xor_si256(acc, q.bias), _mm256_xor_si256(sum, acc)), 31);
+  const __m256i sat = _mm256_xor_si256(_mm256_srai_epi32(acc, 31), q.max32);  // acc < 0 ? INT32_MIN : INT32_MAX
+  __m256i v = _mm256_blendv_epi8(sum, sat, ovf);
+  if (q.relu) v = _mm256_max_epi32(v, _mm256_setzero_si256());
+  if (q.shifted) {
+    const __m256i t = _mm256_sra_epi32(v, q.count);
+    v = _mm256_add_epi32(_mm256_srai_epi32(t, 1), _mm256_and_si256(t, q.one));
+  }
+  return _mm256_min_epi32(_mm256_max_epi32(v, q.lo), q.hi);
+}
+
+__m256i load8(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+
 }  // namespace
 
-void pack_a(const int8_t* a, int64_t lda, int64_t m, int64_t k, int16_t* out) {
-  const int64_t kpad = (k + 1) / 2 * 2;
-  const int64_t panels = (m + kMr - 1) / kMr;
-  for (int64_t p = 0; p < panels; ++p) {
-    int16_t* dst = out + p * kMr * kpad;
-    for (int r = 0; r < kMr; ++r) {
-      const int64_t i = p * kMr + r;
-      int16_t* d = dst + 2 * r;
-      if (i < m) {
-        const int8_t* row = a + i * lda;
-        for (int64_t kk = 0; kk < k; ++kk) d[(kk >> 1) * (2 * kMr) + (kk & 1)] = row[kk];
-        if (k & 1) d[(k >> 1) * (2 * kMr) + 1] = 0;
+void depthwise_plane_s1(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, int kw, int stride_h, int dil_h,
+                        int dil_w, int64_t oh, int64_t ow, int32_t* acc) {
+  // Taps in pairs (t0, t1): _mm256_madd_epi16 of the interleaved int16 pixels
+  // of both taps with the broadcast weight pair gives w0*x0 + w1*x1 per pixel
+  // (at most 2^15 in magnitude). An odd last tap is paired with weight 0.
+  const int taps = kh * kw;
+  const int pairs = (taps + 1) / 2;
+  int64_t off[64];  // pixel offset of each tap within the padded plane
+  int32_t wpair[32];
+  if (pairs > 32) return;  // the caller only sends taps <= 64
+  for (int t = 0; t < 2 * pairs; ++t) {
+    const int tt = t < taps ? t : taps - 1;
+    off[t] = (tt / kw) * dil_h * wp + (tt % kw) * dil_w;
+  }
+  for (int p = 0; p < pairs; ++p) {
+    const int16_t w0 = wk[2 * p];
+    const int16_t w1 = 2 * p + 1 < taps ? wk[2 * p + 1] : int16_t{0};
+    wpair[p] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint16_t>(w0)) |
+                                    (static_cast<uint32_t>(static_cast<uint16_t>(w1)) << 16));
+  }
+  alignas(32) int32_t t16[16];
+  for (int64_t oy = 0; oy < oh; ++oy) {
+    const int8_t* row = xp + oy * stride_h * wp;
+    int32_t* arow = acc + oy * ow;
+    for (int64_t ox = 0; ox < ow; ox += 16) {
+      __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+      for (int p = 0; p < pairs; ++p) {
+        const __m256i x0 = load_i8_as_i16(row + off[2 * p] + ox);
+        const __m256i x1 = load_i8_as_i16(row + off[2 * p + 1] + ox);
+        const __m256i wv = _mm256_set1_epi32(wpair[p]);
+        // In-lane interleave: lo holds pixels 0-3 | 8-11, hi pixels 4-7 | 12-15.
+        lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1), wv));
+        hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1), wv));
+      }
+      const __m256i p0 = _mm256_permute2x128_si256(lo, hi, 0x20);  // pixels 0-7
+      const __m256i p1 = _mm256_permute2x128_si256(lo, hi, 0x31);  // pixels 8-15
+      if (ox + 16 <= ow) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(arow + ox), p0);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(arow + ox + 8), p1);
       } else {
-        for (int64_t kk = 0; kk < kpad; ++kk) d[(kk >> 1) * (2 * kMr) + (kk & 1)] = 0;
+        _mm256_store_si256(reinterpret_cast<__m256i*>(t16), p0);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(t16 + 8), p1);
+        for (int64_t j = 0; j < ow - ox; ++j) arow[ox + j] = t16[j];
       }
     }
   }
 }
 
-void pack_b(const int8_t* b, int64_t ldk, int64_t k, int64_t n, int16_t* out) {
+int64_t requant_row_s8(const int32_t* c, int64_t n, int32_t bias, bool relu, int shift, int8_t* y) {
+  if (shift < 0 || shift > 63) return 0;
+  const Requant q = make_requant(bias, relu, shift, 8);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  int64_t j = 0;
+  for (; j + 32 <= n; j += 32) {
+    const __m256i a = requant8(q, load8(c + j)), b = requant8(q, load8(c + j + 8));
+    const __m256i d = requant8(q, load8(c + j + 16)), e = requant8(q, load8(c + j + 24));
+    // Values are already in [-128, 127]: the saturating packs are exact; the
+    // lane-wise packs leave dwords in the order 0 4 1 5 2 6 3 7 (groups of 4).
+    const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(d, e));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + j), _mm256_permutevar8x32_epi32(p, order));
+  }
+  return j;
+}
+
+int64_t requant_row_s16(const int32_t* c, int64_t n, int32_t bias, bool relu, int shift, int16_t* y) {
+  if (shift < 0 || shift > 63) return 0;
+  const Requant q = make_requant(bias, relu, shift, 16);
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const __m256i p = _mm256_packs_epi32(requant8(q, load8(c + j)), requant8(q, load8(c + j + 8)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + j), _mm256_permute4x64_epi64(p, 0xD8));  // qwords 0 2 1 3
+  }
+  return j;
+}
+
+int64_t requant_row_s32(const int32_t* c, int64_t n, int32_t bias, bool relu, int shift, int32_t* y) {
+  if (shift < 0 || shift > 63) return 0;
+  const Requant q = make_requant(bias, relu, shift, 32);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + j), requant8(q, load8(c + j)));
+  return j;
+}
+
+void pack_a(const int8_t* a, int64_t lda, int64_t m, int64_t k, int16_t* out) {
+  const int64_t kpairs = (k + 1) / 2;
+  const int64_t panels = (m + kMr - 1) / kMr;
+  for (int64_t p = 0; p < panels; ++p) {
+    int16_t* dst = out + p * kMr * 2 * kpairs;
+    for (int r = 0; r < kMr; ++r) {
+      const int64_t i = p * kMr + r;
+      int16_t* d = dst + 2 * r;
+      if (i < m) {
+        const int8_t* row = a + i * lda;
+        for (int64_t q = 0; q < k / 2; ++q) {
+          d[q * (2 * kMr)] = row[2 * q];
+          d[q * (2 * kMr) + 1] = row[2 * q + 1];
+        }
+        if (k & 1) {
+          d[(k / 2) * (2 * kMr)] = row[k - 1];
+          d[(k / 2) * (2 * kMr) + 1] = 0;
+        }
+      } else {
+        for (int64_t q = 0; q < kpairs; ++q) d[q * (2 * kMr)] = d[q * (2 * kMr) + 1] = 0;
+      }
+    }
+  }
+}
+
+void pack_b(const int8_t* b, const int64_t* koff, int64_t k, int64_t n, int16_t* out) {
   const int64_t kpairs = (k + 1) / 2;
   const int64_t panels = (n + kNr - 1) / kNr;
   for (int64_t p = 0; p < panels; ++p) {
@@ -127,8 +259,8 @@ void pack_b(const int8_t* b, int64_t ldk, int64_t k, int64_t n, int16_t* out) {
     const int64_t nv = min64(kNr, n - j0);
     int16_t* dst = out + p * kNr * 2 * kpairs;
     for (int64_t q = 0; q < kpairs; ++q) {
-      const int8_t* r0 = b + 2 * q * ldk + j0;
-      const int8_t* r1 = 2 * q + 1 < k ? r0 + ldk : nullptr;
+      const int8_t* r0 = b + koff[2 * q] + j0;
+      const int8_t* r1 = 2 * q + 1 < k ? b + koff[2 * q + 1] + j0 : nullptr;
       int16_t* d = dst + q * 2 * kNr;
       if (nv == kNr) {
         const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r0));

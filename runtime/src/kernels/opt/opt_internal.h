@@ -36,9 +36,9 @@ constexpr int kNr = 16;
 constexpr int kKu = 2;
 // a: m x k, element (i, kk) at a[i * lda + kk]. out: ceil(m / kMr) * kMr * kpad int16.
 void pack_a(const int8_t* a, int64_t lda, int64_t m, int64_t k, int16_t* out);
-// k-major source: element (kk, j) at b[kk * ldk + j] (im2col rows, 1x1 conv planes).
-// out: ceil(n / kNr) * kNr * kpad int16.
-void pack_b(const int8_t* b, int64_t ldk, int64_t k, int64_t n, int16_t* out);
+// k-major source: element (kk, j) at b[koff[kk] + j] (im2col rows, 1x1 conv
+// planes, taps of a padded input plane). out: ceil(n / kNr) * kNr * kpad int16.
+void pack_b(const int8_t* b, const int64_t* koff, int64_t k, int64_t n, int16_t* out);
 // n-major source: element (kk, j) at b[j * ldn + kk] (linear weights, GEMM B rows).
 void pack_b_t(const int8_t* b, int64_t ldn, int64_t k, int64_t n, int16_t* out);
 // C (m x n, ldc) = packed A (m rows) x packed B (n columns).
@@ -47,6 +47,21 @@ void gemm_packed(const int16_t* ap, const int16_t* bp, int64_t m, int64_t n, int
 // Unpacked C[i][j] = sum_k a[i*lda+k] * b[j*ldb+k] (row dot products; for few rows).
 void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
               int64_t n, int64_t k);
+// Conv requantisation of one row, the vector form of numerics::conv_requant
+//   y[j] = sat_ob(rhu_shift(relu(sat32(c[j] + bias)), shift))
+// in int32 lanes, with ob = 8 / 16 / 32 for the int8 / int16 / int32 output.
+// Exact for 0 <= shift <= 63 (other shifts: returns 0, nothing done). Handles
+// the first n rounded down to the vector width (32 / 16 / 8 outputs) and
+// returns how many it did; the caller finishes the tail with conv_requant.
+// Depthwise plane, horizontal stride 1: acc[oy * ow + ox] = sum over taps of
+// wk[ky * kw + kx] * xp[(oy * stride_h + ky * dil_h) * wp + ox + kx * dil_w],
+// wrapping int32. xp is the zero-padded input plane (wp columns) and must stay
+// readable 32 bytes past its end (vector loads over the row ends).
+void depthwise_plane_s1(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, int kw, int stride_h, int dil_h,
+                        int dil_w, int64_t oh, int64_t ow, int32_t* acc);
+int64_t requant_row_s8(const int32_t* c, int64_t n, int32_t bias, bool relu, int shift, int8_t* y);
+int64_t requant_row_s16(const int32_t* c, int64_t n, int32_t bias, bool relu, int shift, int16_t* y);
+int64_t requant_row_s32(const int32_t* c, int64_t n, int32_t bias, bool relu, int shift, int32_t* y);
 }  // namespace avx2
 
 // AVX-512 VNNI: _mm512_dpbusd_epi32 multiplies u8 by s8. B is packed as
@@ -60,7 +75,7 @@ constexpr int kKu = 4;
 // out: ceil(m / kMr) * kMr * kpad int8; comp: ceil(m / kMr) * kMr int32.
 void pack_a(const int8_t* a, int64_t lda, int64_t m, int64_t k, int8_t* out, int32_t* comp);
 // out: ceil(n / kNr) * kNr * kpad uint8 (b ^ 0x80).
-void pack_b(const int8_t* b, int64_t ldk, int64_t k, int64_t n, uint8_t* out);
+void pack_b(const int8_t* b, const int64_t* koff, int64_t k, int64_t n, uint8_t* out);
 void pack_b_t(const int8_t* b, int64_t ldn, int64_t k, int64_t n, uint8_t* out);
 void gemm_packed(const int8_t* ap, const int32_t* comp, const uint8_t* bp, int64_t m, int64_t n, int64_t kpad,
                  int32_t* c, int64_t ldc);

@@ -21,6 +21,9 @@ enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512Vnni = 2 };
 Isa best_isa();
 bool isa_supported(Isa isa);
 const char* isa_name(Isa isa);
+// The kernels below run `isa` where the CPU supports it, else the best
+// supported ISA below it (never an illegal instruction); results are the same
+// integers on every ISA.
 
 // C[i][j] = sum_k A[i][k] * B[j][k] with two's-complement wrapping int32
 // accumulation (A: m x k, B: n x k, both int8 row-major; C: m x n int32).
@@ -28,7 +31,8 @@ void gemm_s8s8_s32(const int8_t* a, const int8_t* b, int32_t* c, int64_t m, int6
 
 // Conv2dInt through im2col + GEMM; same integers as numerics::conv2d_int.
 // out_bits 8 -> y is int8_t*, 16 -> int16_t*, 32 -> int32_t*. `workspace` is
-// grown as needed and can be reused across calls.
+// grown as needed and can be reused across calls (null: a temporary one). A
+// shape that is not valid() writes nothing.
 void conv2d_int8(const int8_t* x, const int8_t* w, const int32_t* bias, void* y, const numerics::Conv2dShape& s,
                  int shift, bool relu, int out_bits, Isa isa, std::vector<int8_t>* workspace);
 

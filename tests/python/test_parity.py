@@ -1,0 +1,153 @@
+"""PyTorch eval vs the C++ runtime, op by op and for whole models: tolerance 0.
+
+Every op listed in include/linger/ops.inc must have a parity case here (coverage check)."""
+import io
+import os
+import re
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+import linger
+from linger.runtime import InferenceSession
+from linger.tools.compare import compare
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class Wrap(nn.Module):
+    def __init__(self, body, pre=None):
+        super().__init__()
+        self.body = body
+        self.pre = pre
+
+    def forward(self, x):
+        if self.pre is not None:
+            x = self.pre(x)
+        return self.body(x)
+
+
+class Add(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x):
+        return self.a(x) + self.b(x)
+
+
+def _cases():
+    """name -> (covered ops, model factory, input shape)."""
+    return {
+        "conv2d": ({"Quant", "Conv2dInt", "Dequant"}, lambda: nn.Sequential(nn.Conv2d(3, 5, 3, padding=1)),
+                   (2, 3, 9, 9)),
+        "conv2d_groups_stride_dil": ({"Conv2dInt"}, lambda: nn.Sequential(nn.Conv2d(4, 8, 3, 2, 2, 2, groups=2)),
+                                     (1, 4, 13, 11)),
+        "conv1d": ({"Conv1dInt"}, lambda: nn.Sequential(nn.Conv1d(3, 6, 5, 2, 2)), (2, 3, 21)),
+        "convtranspose": ({"ConvTranspose2dInt"}, lambda: nn.Sequential(nn.ConvTranspose2d(4, 3, 3, 2, 1, 1)),
+                          (2, 4, 6, 5)),
+        "linear": ({"LinearInt"}, lambda: nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 7)), (3, 3, 4, 4)),
+        "avgpool": ({"AvgPool2dInt"}, lambda: nn.Sequential(nn.Conv2d(3, 3, 1), nn.AvgPool2d(3, 2, 1)),
+                    (2, 3, 9, 8)),
+        "maxpool_relu": ({"MaxPool", "Relu"}, lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(2)),
+                         (2, 3, 10, 10)),
+        "iqadd": ({"iqAdd"}, Add, (2, 3, 6, 6)),
+        "batchnorm": ({"BatchNorm2dInt"}, lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)),
+                      (4, 3, 7, 7)),
+    }
+
+
+def _ops_inc():
+    text = open(os.path.join(ROOT, "include", "linger", "ops.inc")).read()
+    return set(re.findall(r"^LINGER_OP\((\w+),", text, re.M))
+
+
+def test_every_op_in_ops_inc_has_a_parity_case():
+    covered = set().union(*(c[0] for c in _cases().values()))
+    missing = _ops_inc() - covered
+    assert not missing, f"ops without a parity test: {sorted(missing)}"
+
+
+def prepare(factory, shape, seed, narrow):
+    torch.manual_seed(seed)
+    model = linger.init(Wrap(factory()))
+    data = [torch.randn(shape) * (1 + i % 3) for i in range(4)]
+    for x in data:
+        model(x)
+    if narrow:  # squeeze the output statistics so that many values saturate
+        for m in model.modules():
+            if hasattr(m, "running_o") and not isinstance(m, linger.AvgPool2dInt):
+                with torch.no_grad():
+                    m.running_o.mul_(0.3)
+    return model, torch.randn(shape) * 2.5
+
+
+def run_both(model, x):
+    model.eval()
+    with torch.no_grad():
+        ref = model(x)
+    buf = io.BytesIO()
+    linger.onnx.export(model, (x,), buf)
+    sess = InferenceSession(buf.getvalue())
+    out = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
+    return ref.as_subclass(torch.Tensor).numpy(), out, buf.getvalue()
+
+
+@pytest.mark.parametrize("name", sorted(_cases()))
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("narrow", [False, True])
+def test_op_parity_torch_eval_vs_runtime(name, seed, narrow):
+    ops, factory, shape = _cases()[name]
+    model, x = prepare(factory, shape, seed, narrow)
+    ref, out, _ = run_both(model, x)
+    assert ref.shape == out.shape and ref.dtype == out.dtype
+    assert np.array_equal(ref, out), f"{name}: {int((ref != out).sum())} elements differ"
+    if narrow:
+        # the saturated codes are there and equal
+        assert np.isclose(np.abs(ref), np.abs(ref).max()).sum() > 1
+
+
+@pytest.mark.parametrize("isa", ["scalar", "auto"])
+def test_whole_model_parity_and_first_mismatch_report(isa):
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                                          nn.MaxPool2d(2), nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+            self.skip = nn.Conv2d(8, 8, 1)
+            self.pool = nn.AvgPool2d(2)
+            self.fc = nn.Linear(8 * 3 * 3, 10)
+
+        def forward(self, x):
+            x = self.features(x)
+            x = x + self.skip(x)
+            return self.fc(self.pool(x).flatten(1))
+
+    torch.manual_seed(0)
+    x = torch.randn(4, 1, 12, 12)
+    model = Net()
+    linger.trace_layers(model, model, (x,))
+    linger.normalize_layers(model)
+    linger.init(model)
+    for _ in range(3):
+        model(torch.randn(8, 1, 12, 12))
+    buf = io.BytesIO()
+    linger.onnx.export(model, (x,), buf)
+    report = compare(model, buf.getvalue(), x, isa=isa)
+    assert report.ok, str(report)
+    assert len(report.compared) == 6  # 3 convs, iqAdd, avgpool, linear
+    # corrupt one weight in the file: the report names the first differing op
+    import onnx
+    proto = onnx.load_from_string(buf.getvalue())
+    conv2 = [n for n in proto.graph.node if n.op_type == "Conv2dInt"][1]
+    init = next(t for t in proto.graph.initializer if t.name == conv2.input[1])
+    arr = onnx.numpy_helper.to_array(init).copy()
+    arr.flat[0] = 127 if arr.flat[0] != 127 else -127
+    init.CopyFrom(onnx.numpy_helper.from_array(arr, init.name))
+    bad = compare(model, proto.SerializeToString(), x, isa=isa)
+    assert not bad.ok
+    assert bad.mismatch.op_type == "Conv2dInt" and bad.mismatch.index == 1
+    assert "features.4" in str(bad.mismatch)
