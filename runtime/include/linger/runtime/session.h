@@ -1,0 +1,87 @@
+// The linger runtime: loads an ONNX model in the linger dialect
+// (docs/onnx-dialect.md), validates it completely, and runs it with the
+// integer kernels of include/linger/numerics.
+//
+//   auto s = linger::runtime::Session::from_file("model.onnx");
+//   std::map<std::string, Tensor> feeds{{"x", Tensor(DType::kFloat32, {1, 3, 32, 32})}};
+//   std::vector<Tensor> outs = s.run(feeds);   // in the order of s.outputs()
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "linger/runtime/errors.h"
+#include "linger/runtime/tensor.h"
+
+namespace linger {
+namespace runtime {
+
+// Instruction set of the conv / linear kernels. kAuto = the best one this CPU
+// supports (the environment variable LINGER_ISA may lower it, see opt_kernels.h).
+enum class Isa { kAuto = 0, kScalar = 1, kAvx2 = 2, kAvx512Vnni = 3 };
+
+const char* isa_name(Isa isa);  // "auto", "scalar", "avx2", "avx512vnni"
+// Parses one of the names above; throws InputError otherwise.
+Isa parse_isa(const std::string& name);
+bool isa_supported(Isa isa);  // kAuto is always supported
+
+struct SessionOptions {
+  Isa isa = Isa::kAuto;  // a specific ISA the CPU lacks is an InputError at session creation
+  // Largest tensor (bytes) the session may create, input or intermediate; a
+  // model or input needing more is rejected with an error.
+  int64_t max_tensor_bytes = int64_t{1} << 31;
+};
+
+// A graph input or output: name, element type and shape. A dimension that is
+// not a fixed number is -1 in `shape`; `dim_params` then holds its symbolic
+// name ("" for a fixed or unnamed dimension).
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::kFloat32;
+  std::vector<int64_t> shape;
+  std::vector<std::string> dim_params;
+  bool has_shape = true;  // false for an output whose declaration carries no shape
+};
+
+struct ModelInfo {
+  int64_t ir_version = 0;
+  int64_t opset = 0;  // version of the default ONNX domain
+  std::string producer_name, producer_version, graph_name;
+};
+
+class Session {
+ public:
+  // Throw IoError (file) or ModelError (ParseError / ValidationError) when
+  // the model cannot be used, InputError for bad options.
+  static Session from_file(const std::string& path, const SessionOptions& options = {});
+  static Session from_bytes(const void* data, size_t size, const SessionOptions& options = {});
+
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+  ~Session();
+
+  const std::vector<TensorInfo>& inputs() const;
+  const std::vector<TensorInfo>& outputs() const;
+  const ModelInfo& model_info() const;
+  Isa isa() const;  // the ISA actually used (never kAuto)
+
+  // Runs the model. `feeds` must hold exactly the graph inputs, with the
+  // declared dtype and a shape matching the declared one (InputError
+  // otherwise). Returns the requested outputs in the order asked for (all
+  // graph outputs, in declaration order, when output_names is empty).
+  // Thread-safe: concurrent calls on one session are serialised.
+  std::vector<Tensor> run(const std::map<std::string, Tensor>& feeds,
+                          const std::vector<std::string>& output_names = {});
+
+ private:
+  struct Impl;
+  explicit Session(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace runtime
+}  // namespace linger

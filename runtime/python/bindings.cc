@@ -1,0 +1,158 @@
+// Python bindings of the runtime: module `_linger_runtime`, wrapped by
+// python/linger/runtime/__init__.py (ONNX Runtime conventions live there).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+
+#include "linger/runtime/runtime.h"
+
+namespace py = pybind11;
+namespace lr = linger::runtime;
+
+namespace {
+
+py::dtype numpy_dtype(lr::DType t) {
+  switch (t) {
+    case lr::DType::kFloat32: return py::dtype::of<float>();
+    case lr::DType::kInt8: return py::dtype::of<int8_t>();
+    case lr::DType::kInt16: return py::dtype::of<int16_t>();
+    case lr::DType::kInt32: return py::dtype::of<int32_t>();
+    case lr::DType::kInt64: return py::dtype::of<int64_t>();
+  }
+  return py::dtype::of<float>();
+}
+
+// The array must already have the runtime dtype (checked by the Python wrapper).
+lr::Tensor to_tensor(const std::string& name, const py::array& a, lr::DType expected) {
+  if (!(a.flags() & py::array::c_style)) throw lr::InputError("input '" + name + "' must be C-contiguous");
+  if (!numpy_dtype(expected).attr("__eq__")(a.dtype()).cast<bool>())
+    throw lr::InputError("input '" + name + "' must be " + lr::dtype_name(expected));
+  std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
+  return lr::Tensor::from_bytes(expected, shape, a.data(), static_cast<size_t>(a.nbytes()));
+}
+
+py::array to_array(const lr::Tensor& t) {
+  std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
+  py::array a(numpy_dtype(t.dtype()), shape);
+  if (t.nbytes()) std::memcpy(a.mutable_data(), t.raw_data(), t.nbytes());
+  return a;
+}
+
+py::list infos(const std::vector<lr::TensorInfo>& v) {
+  py::list out;
+  for (const lr::TensorInfo& i : v) {
+    py::list shape;
+    for (size_t k = 0; k < i.shape.size(); ++k) {
+      if (i.shape[k] >= 0) shape.append(i.shape[k]);
+      else if (!i.dim_params[k].empty()) shape.append(i.dim_params[k]);
+      else shape.append(py::none());
+    }
+    out.append(py::make_tuple(i.name, lr::dtype_name(i.dtype), shape));
+  }
+  return out;
+}
+
+class PySession {
+ public:
+  PySession(lr::Session s) : s_(std::move(s)) {}
+
+  static PySession from_file(const std::string& path, const std::string& isa) {
+    lr::SessionOptions o;
+    o.isa = lr::parse_isa(isa);
+    return PySession(lr::Session::from_file(path, o));
+  }
+  static PySession from_bytes(const py::bytes& data, const std::string& isa) {
+    lr::SessionOptions o;
+    o.isa = lr::parse_isa(isa);
+    const std::string bytes = data;
+    return PySession(lr::Session::from_bytes(bytes.data(), bytes.size(), o));
+  }
+
+  py::list run(const py::dict& feeds, const std::vector<std::string>& output_names) {
+    std::map<std::string, lr::Tensor> inputs;
+    for (const auto& kv : feeds) {
+      const std::string name = py::cast<std::string>(kv.first);
+      lr::DType expected = lr::DType::kFloat32;
+      bool known = false;
+      for (const lr::TensorInfo& i : s_.inputs())
+        if (i.name == name) {
+          expected = i.dtype;
+          known = true;
+        }
+      if (!known) throw lr::InputError("'" + name + "' is not an input of the model");
+      inputs.emplace(name, to_tensor(name, py::cast<py::array>(kv.second), expected));
+    }
+    std::vector<lr::Tensor> outs;
+    {
+      py::gil_scoped_release release;
+      outs = s_.run(inputs, output_names);
+    }
+    py::list result;
+    for (const lr::Tensor& t : outs) result.append(to_array(t));
+    return result;
+  }
+
+  py::list inputs() const { return infos(s_.inputs()); }
+  py::list outputs() const { return infos(s_.outputs()); }
+  std::string isa() const { return lr::isa_name(s_.isa()); }
+  py::dict model_info() const {
+    const lr::ModelInfo& m = s_.model_info();
+    py::dict d;
+    d["ir_version"] = m.ir_version;
+    d["opset"] = m.opset;
+    d["producer_name"] = m.producer_name;
+    d["producer_version"] = m.producer_version;
+    d["graph_name"] = m.graph_name;
+    return d;
+  }
+
+ private:
+  lr::Session s_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_linger_runtime, m) {
+  m.doc() = "linger integer runtime (C++), see linger.runtime";
+
+  // Translators are tried newest first: register base classes before derived ones.
+  static py::exception<lr::Error> error(m, "Error", PyExc_RuntimeError);
+  static py::exception<lr::ModelError> model_error(m, "InvalidModel", error.ptr());
+  static py::exception<lr::ParseError> parse_error(m, "ModelParseError", model_error.ptr());
+  static py::exception<lr::ValidationError> validation_error(m, "ModelValidationError", model_error.ptr());
+  static py::exception<lr::InputError> input_error(m, "InvalidArgument", PyExc_ValueError);
+  static py::exception<lr::ExecutionError> execution_error(m, "ExecutionError", error.ptr());
+  static py::exception<lr::IoError> io_error(m, "FileError", error.ptr());
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const lr::ValidationError& e) {
+      validation_error(e.what());
+    } catch (const lr::ParseError& e) {
+      parse_error(e.what());
+    } catch (const lr::ModelError& e) {
+      model_error(e.what());
+    } catch (const lr::InputError& e) {
+      input_error(e.what());
+    } catch (const lr::ExecutionError& e) {
+      execution_error(e.what());
+    } catch (const lr::IoError& e) {
+      io_error(e.what());
+    } catch (const lr::Error& e) {
+      error(e.what());
+    }
+  });
+
+  py::class_<PySession>(m, "Session")
+      .def_static("from_file", &PySession::from_file, py::arg("path"), py::arg("isa") = "auto")
+      .def_static("from_bytes", &PySession::from_bytes, py::arg("data"), py::arg("isa") = "auto")
+      .def("run", &PySession::run, py::arg("feeds"), py::arg("output_names"))
+      .def("inputs", &PySession::inputs)
+      .def("outputs", &PySession::outputs)
+      .def_property_readonly("isa", &PySession::isa)
+      .def("model_info", &PySession::model_info);
+
+  m.def("isa_supported", [](const std::string& isa) { return lr::isa_supported(lr::parse_isa(isa)); });
+}

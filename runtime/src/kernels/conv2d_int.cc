@@ -1,0 +1,140 @@
+// Conv2dInt (thinker): int8 x [N,C,H,W], int8 W [O,C/g,kh,kw], optional int32
+// B [O]. Wrapped int32 accumulation, sat32(acc + B), then
+// sat_ob(rhu_shift(acc, Qx+Qw-Qo)) for o_bits 8/16/32, or the float
+// acc * 2^-(Qx+Qw) without o_bits. Runs opt::conv2d_int8 (same integers as
+// numerics::conv2d_int) with the session's ISA.
+#include <vector>
+
+#include "kernels/kernel.h"
+#include "kernels/limits.h"
+#include "linger/numerics/conv.h"
+#include "linger/numerics/quantize.h"
+
+namespace linger {
+namespace runtime {
+
+namespace {
+
+int64_t out_extent(int64_t in, int64_t k, int64_t stride, int64_t dil, int64_t p0, int64_t p1) {
+  return (in + p0 + p1 - dil * (k - 1) - 1) / stride + 1;
+}
+
+DType out_dtype(int bits) {
+  switch (bits) {
+    case 8: return DType::kInt8;
+    case 16: return DType::kInt16;
+    case 32: return DType::kInt32;
+    default: return DType::kFloat32;
+  }
+}
+
+class Conv2dIntKernel final : public Kernel {
+ public:
+  void infer(InferContext& ctx) override {
+    const Node& n = ctx.node();
+    ctx.expect_dtype(0, {DType::kInt8}, "input x");
+    ctx.expect_rank(0, 4, "input x");
+    ctx.expect_dtype(1, {DType::kInt8}, "weight W");
+    ctx.expect_rank(1, 4, "weight W");
+    has_bias_ = ctx.has_input(2);
+    if (has_bias_) {
+      ctx.expect_dtype(2, {DType::kInt32}, "bias B");
+      ctx.expect_rank(2, 1, "bias B");
+    }
+    const std::vector<int64_t> strides = ctx.attr_ints("strides", 2, {1, 1}, 1, kMaxStride);
+    const std::vector<int64_t> dil = ctx.attr_ints("dilations", 2, {1, 1}, 1, kMaxDilation);
+    const std::vector<int64_t> pads = ctx.attr_ints("pads", 4, {0, 0, 0, 0}, 0, kMaxPad);
+    const int64_t group = n.attr_int("group", 1);
+    const Dims& x = ctx.dims(0);
+    const Dims& w = ctx.dims(1);
+    for (size_t i = 0; i < 4; ++i) {
+      if (x[i] > kMaxSpatialDim || (i >= 1 && x[i] == 0))
+        ctx.fail("shape", "input x shape " + shape_str(x) + " is not supported (dimensions 1.." +
+                              std::to_string(kMaxSpatialDim) + ")");
+      const int64_t wmax = i < 2 ? kMaxSpatialDim : kMaxKernelDim;
+      if (w[i] == 0 || w[i] > wmax)
+        ctx.fail("shape", "weight W shape " + shape_str(w) + " is not supported");
+    }
+    if (n.has_attr("kernel_shape")) {
+      const std::vector<int64_t> ks = ctx.attr_ints("kernel_shape", 2, {}, 1, kMaxKernelDim);
+      if ((w[2] >= 0 && w[2] != ks[0]) || (w[3] >= 0 && w[3] != ks[1]))
+        ctx.fail("shape", "kernel_shape " + shape_str(ks) + " does not match weight W shape " + shape_str(w));
+    }
+    if (w[0] >= 0 && w[0] % group != 0)
+      ctx.fail("shape", "weight W has " + std::to_string(w[0]) + " output channels, not divisible by group " +
+                            std::to_string(group));
+    if (x[1] >= 0 && w[1] >= 0 && x[1] != w[1] * group)
+      ctx.fail("shape", "input x has " + std::to_string(x[1]) + " channels but weight W " + shape_str(w) +
+                            " with group " + std::to_string(group) + " expects " + std::to_string(w[1] * group));
+    if (has_bias_) {
+      const Dims& b = ctx.dims(2);
+      if (b[0] >= 0 && w[0] >= 0 && b[0] != w[0])
+        ctx.fail("shape", "bias B has " + std::to_string(b[0]) + " values, weight W has " + std::to_string(w[0]) +
+                              " output channels");
+    }
+    Dims y{x[0], w[0], kUnknownDim, kUnknownDim};
+    for (int a = 0; a < 2; ++a) {
+      const size_t i = static_cast<size_t>(2 + a);
+      if (x[i] < 0 || w[i] < 0) continue;
+      const int64_t span = x[i] + pads[static_cast<size_t>(a)] + pads[static_cast<size_t>(a + 2)];
+      if (span < dil[static_cast<size_t>(a)] * (w[i] - 1) + 1)
+        ctx.fail("shape", "the dilated kernel " + shape_str(w) + " is larger than the padded input " + shape_str(x));
+      y[i] = out_extent(x[i], w[i], strides[static_cast<size_t>(a)], dil[static_cast<size_t>(a)],
+                        pads[static_cast<size_t>(a)], pads[static_cast<size_t>(a + 2)]);
+    }
+    out_bits_ = static_cast<int>(n.attr_int("o_bits", 0));
+    const int q_sum = n.scale_exponent("scale_x") + n.scale_exponent("scale_w");
+    shift_ = out_bits_ ? q_sum - n.scale_exponent("scale_o") : q_sum;
+    if (ctx.complete()) {
+      s_.n = static_cast<int>(x[0]);
+      s_.c = static_cast<int>(x[1]);
+      s_.h = static_cast<int>(x[2]);
+      s_.w = static_cast<int>(x[3]);
+      s_.o = static_cast<int>(w[0]);
+      s_.kh = static_cast<int>(w[2]);
+      s_.kw = static_cast<int>(w[3]);
+      s_.stride_h = static_cast<int>(strides[0]);
+      s_.stride_w = static_cast<int>(strides[1]);
+      s_.dil_h = static_cast<int>(dil[0]);
+      s_.dil_w = static_cast<int>(dil[1]);
+      s_.pad_top = static_cast<int>(pads[0]);
+      s_.pad_left = static_cast<int>(pads[1]);
+      s_.pad_bottom = static_cast<int>(pads[2]);
+      s_.pad_right = static_cast<int>(pads[3]);
+      s_.groups = static_cast<int>(group);
+      if (x[0] > 0 && !s_.valid()) ctx.fail("shape", "invalid convolution geometry for input " + shape_str(x));
+      if (!out_bits_) acc_.assign(static_cast<size_t>(dims_numel(y)), 0);
+    }
+    ctx.set_output(0, out_dtype(out_bits_), y);
+  }
+
+  void run(const RunContext& ctx) override {
+    if (s_.n == 0) return;
+    const int8_t* x = ctx.in(0).data<int8_t>();
+    const int8_t* w = ctx.in(1).data<int8_t>();
+    const int32_t* b = has_bias_ ? ctx.in(2).data<int32_t>() : nullptr;
+    if (out_bits_) {
+      opt::conv2d_int8(x, w, b, ctx.out(0).raw_data(), s_, shift_, false, out_bits_, ctx.isa, &workspace_);
+      return;
+    }
+    // Float output: the saturated int32 accumulator (shift 0), scaled by 2^-(Qx+Qw).
+    opt::conv2d_int8(x, w, b, acc_.data(), s_, 0, false, 32, ctx.isa, &workspace_);
+    float* y = ctx.out(0).data<float>();
+    for (size_t i = 0; i < acc_.size(); ++i) y[i] = numerics::dequantize(acc_[i], shift_);
+  }
+
+ private:
+  numerics::Conv2dShape s_;
+  bool has_bias_ = false;
+  int out_bits_ = 0;
+  int shift_ = 0;
+  std::vector<int32_t> acc_;
+  std::vector<int8_t> workspace_;
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> make_conv2d_int_kernel() { return std::make_unique<Conv2dIntKernel>(); }
+
+}  // namespace runtime
+}  // namespace linger

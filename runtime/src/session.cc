@@ -1,0 +1,188 @@
+// Session: load (decode -> build_graph -> validating Plan) and run.
+#include "linger/runtime/session.h"
+
+#include <mutex>
+
+#include "graph/graph.h"
+#include "graph/plan.h"
+#include "kernels/opt/opt_kernels.h"
+#include "linger/runtime/npy.h"
+#include "loader/onnx_proto.h"
+
+namespace linger {
+namespace runtime {
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::kAuto: return "auto";
+    case Isa::kScalar: return "scalar";
+    case Isa::kAvx2: return "avx2";
+    case Isa::kAvx512Vnni: return "avx512vnni";
+  }
+  return "?";
+}
+
+Isa parse_isa(const std::string& name) {
+  for (Isa isa : {Isa::kAuto, Isa::kScalar, Isa::kAvx2, Isa::kAvx512Vnni})
+    if (name == isa_name(isa)) return isa;
+  throw InputError("unknown ISA '" + name + "' (expected auto, scalar, avx2 or avx512vnni)");
+}
+
+namespace {
+
+opt::Isa to_opt(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx2: return opt::Isa::kAvx2;
+    case Isa::kAvx512Vnni: return opt::Isa::kAvx512Vnni;
+    default: return opt::Isa::kScalar;
+  }
+}
+
+Isa from_opt(opt::Isa isa) {
+  switch (isa) {
+    case opt::Isa::kAvx2: return Isa::kAvx2;
+    case opt::Isa::kAvx512Vnni: return Isa::kAvx512Vnni;
+    default: return Isa::kScalar;
+  }
+}
+
+}  // namespace
+
+bool isa_supported(Isa isa) { return isa == Isa::kAuto || opt::isa_supported(to_opt(isa)); }
+
+struct Session::Impl {
+  Graph graph;
+  SessionOptions options;
+  Isa isa = Isa::kScalar;
+  std::vector<TensorInfo> outputs;
+  std::unique_ptr<Plan> static_plan;   // when every declared input dim is fixed
+  std::unique_ptr<Plan> dynamic_plan;  // the plan of the last symbolic-shape run
+  std::vector<Dims> dynamic_dims;
+  std::mutex mutex;
+};
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Session::~Session() = default;
+
+Session Session::from_file(const std::string& path, const SessionOptions& options) {
+  const std::string bytes = read_file(path);
+  return from_bytes(bytes.data(), bytes.size(), options);
+}
+
+Session Session::from_bytes(const void* data, size_t size, const SessionOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  if (options.max_tensor_bytes <= 0) throw InputError("SessionOptions.max_tensor_bytes must be positive");
+  if (options.isa == Isa::kAuto) {
+    impl->isa = from_opt(opt::best_isa());
+  } else {
+    if (!isa_supported(options.isa))
+      throw InputError(std::string("ISA '") + isa_name(options.isa) + "' is not supported by this CPU");
+    impl->isa = options.isa;
+  }
+  if (size > 0 && !data) throw InputError("model bytes pointer is null");
+  const onnx::ModelProto model = onnx::decode_model(static_cast<const uint8_t*>(data), size);
+  impl->graph = build_graph(model, options.max_tensor_bytes);
+  const Graph& g = impl->graph;
+
+  std::vector<Dims> declared;
+  for (size_t k = 0; k < g.inputs.size(); ++k) {
+    const TensorInfo& info = g.input_infos[k];
+    int64_t bytes = static_cast<int64_t>(dtype_size(info.dtype));
+    for (int64_t d : info.shape) {
+      if (d <= 0) continue;
+      bytes = bytes > options.max_tensor_bytes / d ? options.max_tensor_bytes + 1 : bytes * d;
+    }
+    if (bytes > options.max_tensor_bytes)
+      throw ValidationError("graph input '" + info.name + "'", "", "", "tensor-size",
+                            "shape " + shape_str(info.shape) + " exceeds the tensor size limit of " +
+                                std::to_string(options.max_tensor_bytes) + " bytes");
+    declared.push_back(info.shape);
+  }
+  auto plan = std::make_unique<Plan>(g, declared, to_opt(impl->isa), options.max_tensor_bytes);
+
+  // Output descriptions: inferred types, symbolic names from the declarations.
+  for (size_t k = 0; k < g.outputs.size(); ++k) {
+    const ValueState& v = plan->values()[static_cast<size_t>(g.outputs[k])];
+    const TensorInfo& decl = g.output_infos[k];
+    TensorInfo info;
+    info.name = decl.name;
+    info.dtype = v.dtype;
+    info.shape = v.dims;
+    info.dim_params.assign(v.dims.size(), std::string());
+    if (decl.has_shape && decl.shape.size() == v.dims.size())
+      for (size_t i = 0; i < v.dims.size(); ++i) {
+        if (info.shape[i] < 0) info.shape[i] = decl.shape[i];
+        if (info.shape[i] < 0) info.dim_params[i] = decl.dim_params[i];
+      }
+    impl->outputs.push_back(std::move(info));
+  }
+  if (plan->executable()) impl->static_plan = std::move(plan);
+  return Session(std::move(impl));
+}
+
+const std::vector<TensorInfo>& Session::inputs() const { return impl_->graph.input_infos; }
+const std::vector<TensorInfo>& Session::outputs() const { return impl_->outputs; }
+const ModelInfo& Session::model_info() const { return impl_->graph.info; }
+Isa Session::isa() const { return impl_->isa; }
+
+std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& feeds, const std::vector<std::string>& output_names) {
+  Impl& s = *impl_;
+  const Graph& g = s.graph;
+  std::vector<int> wanted;
+  if (output_names.empty()) {
+    wanted = g.outputs;
+  } else {
+    for (const std::string& name : output_names) {
+      int id = -1;
+      for (size_t k = 0; k < g.outputs.size(); ++k)
+        if (g.output_infos[k].name == name) id = g.outputs[k];
+      if (id < 0) throw InputError("'" + name + "' is not an output of the model");
+      wanted.push_back(id);
+    }
+  }
+  for (const auto& kv : feeds) {
+    bool known = false;
+    for (const TensorInfo& info : g.input_infos) known = known || info.name == kv.first;
+    if (!known) throw InputError("'" + kv.first + "' is not an input of the model");
+  }
+  std::vector<const Tensor*> inputs;
+  std::vector<Dims> dims;
+  for (const TensorInfo& info : g.input_infos) {
+    const auto it = feeds.find(info.name);
+    if (it == feeds.end()) throw InputError("missing input '" + info.name + "'");
+    const Tensor& t = it->second;
+    if (t.dtype() != info.dtype)
+      throw InputError("input '" + info.name + "' must be " + dtype_name(info.dtype) + ", got " + dtype_name(t.dtype()));
+    bool ok = t.rank() == info.shape.size();
+    for (size_t i = 0; ok && i < info.shape.size(); ++i) ok = info.shape[i] < 0 || info.shape[i] == t.shape()[i];
+    if (!ok)
+      throw InputError("input '" + info.name + "' has shape " + shape_str(t.shape()) + ", the model expects " +
+                       shape_str(info.shape));
+    if (static_cast<int64_t>(t.nbytes()) > s.options.max_tensor_bytes)
+      throw InputError("input '" + info.name + "' exceeds the tensor size limit");
+    inputs.push_back(&t);
+    dims.push_back(t.shape());
+  }
+
+  std::lock_guard<std::mutex> lock(s.mutex);
+  Plan* plan = s.static_plan.get();
+  if (!plan) {
+    if (!s.dynamic_plan || s.dynamic_dims != dims) {
+      s.dynamic_plan.reset();
+      s.dynamic_plan = std::make_unique<Plan>(g, dims, to_opt(s.isa), s.options.max_tensor_bytes);
+      s.dynamic_dims = dims;
+    }
+    plan = s.dynamic_plan.get();
+  }
+  plan->run(inputs);
+  std::vector<Tensor> out;
+  out.reserve(wanted.size());
+  for (int id : wanted) out.push_back(plan->result(id));
+  return out;
+}
+
+}  // namespace runtime
+}  // namespace linger
