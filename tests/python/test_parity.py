@@ -105,7 +105,7 @@ def test_op_parity_torch_eval_vs_runtime(name, seed, narrow):
     ref, out, _ = run_both(model, x)
     assert ref.shape == out.shape and ref.dtype == out.dtype
     assert np.array_equal(ref, out), f"{name}: {int((ref != out).sum())} elements differ"
-    if narrow:
+    if narrow and name != "avgpool":  # (avgpool averages the saturated conv codes)
         # the saturated codes are there and equal
         assert np.isclose(np.abs(ref), np.abs(ref).max()).sum() > 1
 

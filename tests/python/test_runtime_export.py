@@ -4,7 +4,6 @@ import io
 
 import numpy as np
 import onnx
-import pytest
 import torch
 import torch.nn as nn
 
@@ -77,8 +76,7 @@ def test_exported_model_bit_exact_after_relu_cast_collapse():
     _check(_collapse_relu_casts(data), x, ref)
 
 
-@pytest.mark.xfail(reason="the exporter writes Cast->Relu->Cast around int8 Relu at opset 12; the dialect "
-                          "(docs/onnx-dialect.md) has Relu on int8 and Cast to int64 only", strict=False)
 def test_exported_model_bit_exact_as_written():
+    """torch writes Cast(float) -> Relu -> Cast(int8) around an int8 ReLU at opset 12: the runtime runs it exactly."""
     data, x, ref = _exported()
     _check(data, x, ref)

@@ -49,6 +49,25 @@ Table make_table() {
         opt("strides", T::kInts), data_bits(false), parameter_bits(), o_bits(), platform_quant(),
         strings_of(opt("castor_mode", T::kString), {"luna"})},
        {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"});
+  add(t, OpKind::Conv1dInt,
+      {2, 3, 1, 1,
+       {req("scale_x", T::kFloat), req("scale_w", T::kFloat), opt("scale_o", T::kFloat), opt("dilations", T::kInts),
+        range(opt("group", T::kInt), 1, INT32_MAX), opt("kernel_shape", T::kInts), opt("pads", T::kInts),
+        opt("strides", T::kInts), data_bits(false), parameter_bits(), o_bits(), platform_quant(),
+        strings_of(opt("castor_mode", T::kString), {"luna"})},
+       {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"});
+  add(t, OpKind::ConvTranspose2dInt,
+      {2, 3, 1, 1,
+       {req("scale_x", T::kFloat), req("scale_w", T::kFloat), opt("scale_o", T::kFloat), opt("dilations", T::kInts),
+        range(opt("group", T::kInt), 1, INT32_MAX), opt("kernel_shape", T::kInts), opt("pads", T::kInts),
+        opt("output_padding", T::kInts), opt("strides", T::kInts), data_bits(false), parameter_bits(), o_bits(),
+        platform_quant()},
+       {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"});
+  add(t, OpKind::BatchNorm2dInt,
+      {3, 3, 1, 1,
+       {req("scale_x", T::kFloat), req("scale_w", T::kFloat), req("scale_o", T::kFloat), data_bits(false),
+        parameter_bits(), o_bits(), platform_quant()},
+       {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"});
   add(t, OpKind::LinearInt,
       {2, 3, 1, 1,
        {req("scale_x", T::kFloat), req("scale_w", T::kFloat), opt("scale_o", T::kFloat), data_bits(false),
@@ -88,7 +107,10 @@ Table make_table() {
         opt("value_floats", T::kFloats)},
        {}, ExponentRule::kNone, nullptr});
   add(t, OpKind::Shape, {1, 1, 1, 1, {opt("start", T::kInt), opt("end", T::kInt)}, {}, ExponentRule::kNone, nullptr});
-  add(t, OpKind::Cast, {1, 1, 1, 1, {ints_of(req("to", T::kInt), {onnx::kInt64})}, {}, ExponentRule::kNone, nullptr});
+  add(t, OpKind::Cast,
+      {1, 1, 1, 1,
+       {ints_of(req("to", T::kInt), {onnx::kFloat, onnx::kInt8, onnx::kInt16, onnx::kInt32, onnx::kInt64})},
+       {}, ExponentRule::kPassThrough, nullptr});
   return t;
 }
 

@@ -168,7 +168,9 @@ void Plan::propagate_exponent(const Node& node) {
   }
   for (int id : node.outputs) {
     ValueState& out = values_[static_cast<size_t>(id)];
-    if (!dtype_is_integer(out.dtype) || !q) continue;
+    // A float tensor keeps the exponent only through pass-through ops (the float
+    // side of torch's Cast(float) -> Relu -> Cast(int8) around an int8 ReLU).
+    if (!q || (!dtype_is_integer(out.dtype) && s.output_exponent != ExponentRule::kPassThrough)) continue;
     out.exponent = q;
     out.exponent_origin = origin;
   }

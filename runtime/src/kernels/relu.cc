@@ -1,4 +1,5 @@
-// Relu (standard, on int8/int16/int32): max(0, x); the exponent passes through.
+// Relu (standard): max(0, x) on int8/int16/int32, and on float32 (torch writes an int8 ReLU
+// below opset 14 as Cast(float) -> Relu -> Cast(int8)); the exponent passes through.
 #include "kernels/kernel.h"
 #include "linger/numerics/elementwise.h"
 
@@ -27,7 +28,7 @@ void relu_all(const Tensor& in, Tensor* out) {
 class ReluKernel final : public Kernel {
  public:
   void infer(InferContext& ctx) override {
-    ctx.expect_dtype(0, {DType::kInt8, DType::kInt16, DType::kInt32}, "input");
+    ctx.expect_dtype(0, {DType::kInt8, DType::kInt16, DType::kInt32, DType::kFloat32}, "input");
     ctx.set_output(0, ctx.dtype(0), ctx.dims(0));
   }
 
@@ -36,6 +37,7 @@ class ReluKernel final : public Kernel {
     switch (x.dtype()) {
       case DType::kInt8: relu_all<int8_t>(x, &ctx.out(0)); break;
       case DType::kInt16: relu_all<int16_t>(x, &ctx.out(0)); break;
+      case DType::kFloat32: relu_all<float>(x, &ctx.out(0)); break;
       default: relu_all<int32_t>(x, &ctx.out(0)); break;
     }
   }
