@@ -1,8 +1,13 @@
-"""The main job: a small CNN on Fashion-MNIST, trained in float, then with int8 QAT,
-exported to ONNX (thinker dialect) and run by linger's C++ integer runtime on the
-full 10,000-image test set.
+"""The main job: the two-stage linger workflow on Fashion-MNIST with a conv-bn CNN.
 
-    /usr/bin/python3 examples/fashion_mnist_demo.py [--epochs 3] [--qat-epochs 1] [--out demo_out]
+  0. float training (and, as the reference, the same further schedule in float)
+  1. stage 1: trace_layers (conv-bn fusion) + normalize_layers (weight/bias/output constraints),
+     the float checkpoint loaded with strict=True, fine-tuned in float
+  2. stage 2: linger.init (int8 QAT) at a 10x lower learning rate
+  3. export to ONNX (thinker dialect), run by linger's C++ integer runtime on the 10,000 test images,
+     compared bit for bit with the PyTorch eval forward
+
+    /usr/bin/python3 examples/fashion_mnist_demo.py [--epochs 3] [--stage1-epochs 1] [--qat-epochs 1]
 """
 from __future__ import annotations
 
@@ -21,18 +26,20 @@ from linger.runtime import InferenceSession  # noqa: E402
 from linger.tools.datasets import load_fashion_mnist  # noqa: E402
 
 
-class SmallCNN(nn.Module):
+class ConvBNCNN(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(16)
         self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(32)
         self.relu = nn.ReLU()
         self.pool = nn.MaxPool2d(2)
         self.fc = nn.Linear(32 * 7 * 7, 10)
 
     def forward(self, x):
-        x = self.pool(self.relu(self.conv1(x)))
-        x = self.pool(self.relu(self.conv2(x)))
+        x = self.pool(self.relu(self.bn1(self.conv1(x))))
+        x = self.pool(self.relu(self.bn2(self.conv2(x))))
         return self.fc(x.flatten(1))
 
 
@@ -59,6 +66,10 @@ def train(model, x, y, epochs, lr, tag, bs=64):
         log(f"  [{tag}] epoch {ep + 1} done: mean loss {total / n:.4f} ({time.time() - t0:.1f}s)")
 
 
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    return (logits.argmax(1) == labels).float().mean().item() * 100
+
+
 @torch.no_grad()
 def predict(model, x, bs=500):
     model.eval()
@@ -69,6 +80,7 @@ def predict(model, x, bs=500):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--stage1-epochs", type=int, default=1)
     ap.add_argument("--qat-epochs", type=int, default=1)
     ap.add_argument("--train-limit", type=int, default=None, help="use only the first N training images")
     ap.add_argument("--out", default="demo_out")
@@ -81,20 +93,30 @@ def main() -> None:
     xte, yte = load_fashion_mnist("test")
     log(f"  train {tuple(xtr.shape)}, test {tuple(xte.shape)}")
 
-    log("== stage 1: float training")
-    model = SmallCNN()
-    train(model, xtr, ytr, args.epochs, 0.02, "float")
-    float_logits = predict(model, xte)
-    float_acc = (float_logits.argmax(1) == yte).float().mean().item() * 100
-    float_model = SmallCNN()
-    float_model.load_state_dict(model.state_dict())
+    log("== float training")
+    float_model = ConvBNCNN()
+    train(float_model, xtr, ytr, args.epochs, 0.02, "float")
+    float_ckpt = {k: v.clone() for k, v in float_model.state_dict().items()}
+    # the float reference gets the same further schedule as the two stages (lr 0.01, then 0.001)
+    train(float_model, xtr, ytr, args.stage1_epochs, 0.01, "float")
+    train(float_model, xtr, ytr, args.qat_epochs, 0.001, "float")
+    float_acc = accuracy(predict(float_model, xte), yte)
     log(f"  float test accuracy {float_acc:.2f}%")
+
+    log("== stage 1: trace_layers (conv-bn fusion) + normalize_layers (constraints), float fine-tuning")
+    model = ConvBNCNN()
+    linger.trace_layers(model, model, (xtr[:2],))
+    linger.normalize_layers(model, normalize_weight_value=8, normalize_bias_value=8, normalize_output_value=8)
+    model.load_state_dict(float_ckpt, strict=True)  # the float checkpoint; key mapping by linger
+    train(model, xtr, ytr, args.stage1_epochs, 0.01, "stage1")
+    stage1_acc = accuracy(predict(model, xte), yte)
+    log(f"  stage-1 test accuracy {stage1_acc:.2f}%")
 
     log("== stage 2: int8 QAT (linger.init, learning rate / 10)")
     linger.init(model)
-    train(model, xtr, ytr, args.qat_epochs, 0.002, "qat")
+    train(model, xtr, ytr, args.qat_epochs, 0.001, "qat")
     qat_logits = predict(model, xte)
-    qat_acc = (qat_logits.argmax(1) == yte).float().mean().item() * 100
+    qat_acc = accuracy(qat_logits, yte)
     log(f"  QAT int8 eval accuracy {qat_acc:.2f}%")
 
     log("== export")
@@ -126,7 +148,8 @@ def main() -> None:
     torch_time = (time.perf_counter() - t0) / 2000
 
     rows = [
-        ("float accuracy (PyTorch)", f"{float_acc:.2f}%"),
+        ("float accuracy (PyTorch, same schedule)", f"{float_acc:.2f}%"),
+        ("stage-1 (constrained float) accuracy", f"{stage1_acc:.2f}%"),
         ("QAT int8 eval accuracy (PyTorch)", f"{qat_acc:.2f}%"),
         ("runtime int8 accuracy (C++)", f"{rt_acc:.2f}%"),
         ("images bit-exact runtime vs PyTorch eval", f"{exact:.2f}%"),
@@ -138,6 +161,7 @@ def main() -> None:
     for k, v in rows:
         log(f"{k:<{w}}  {v:>11}")
     log("-" * (w + 14))
+    log(f"runtime int8 vs float: {rt_acc - float_acc:+.2f} points")
     if exact != 100.0:
         raise SystemExit("runtime and PyTorch eval differ: run linger.tools.compare to find the first mismatch")
 
