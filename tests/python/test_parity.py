@@ -6,6 +6,8 @@ import os
 import re
 
 import numpy as np
+import onnx
+import onnx.numpy_helper
 import pytest
 import torch
 import torch.nn as nn
@@ -57,6 +59,14 @@ def _cases():
         "iqadd": ({"iqAdd"}, Add, (2, 3, 6, 6)),
         "batchnorm": ({"BatchNorm2dInt"}, lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)),
                       (4, 3, 7, 7)),
+        # fused by trace_layers: exported as one conv / linear with the BN folded in
+        "fused_conv2d_bn": ({"Conv2dInt"}, lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU()),
+                            (4, 3, 7, 7)),
+        "fused_conv1d_bn": ({"Conv1dInt"}, lambda: nn.Sequential(nn.Conv1d(3, 4, 3), nn.BatchNorm1d(4)), (4, 3, 15)),
+        "fused_convtranspose_bn": ({"ConvTranspose2dInt"},
+                                   lambda: nn.Sequential(nn.ConvTranspose2d(3, 4, 2, 2), nn.BatchNorm2d(4)),
+                                   (4, 3, 5, 5)),
+        "fused_linear_bn": ({"LinearInt"}, lambda: nn.Sequential(nn.Linear(6, 5), nn.BatchNorm1d(5)), (8, 6)),
     }
 
 
@@ -71,9 +81,16 @@ def test_every_op_in_ops_inc_has_a_parity_case():
     assert not missing, f"ops without a parity test: {sorted(missing)}"
 
 
-def prepare(factory, shape, seed, narrow):
+def prepare(factory, shape, seed, narrow, fused=False):
     torch.manual_seed(seed)
-    model = linger.init(Wrap(factory()))
+    model = Wrap(factory())
+    if fused:
+        model.train()
+        for _ in range(3):  # give the BNs non-trivial running statistics
+            model(torch.randn(shape) * 2 + 0.5)
+        linger.trace_layers(model, model, (torch.randn(shape),))
+        assert any(isinstance(m, linger.EmptyBatchNorm) for m in model.modules())
+    model = linger.init(model)
     data = [torch.randn(shape) * (1 + i % 3) for i in range(4)]
     for x in data:
         model(x)
@@ -101,8 +118,11 @@ def run_both(model, x):
 @pytest.mark.parametrize("narrow", [False, True])
 def test_op_parity_torch_eval_vs_runtime(name, seed, narrow):
     ops, factory, shape = _cases()[name]
-    model, x = prepare(factory, shape, seed, narrow)
-    ref, out, _ = run_both(model, x)
+    model, x = prepare(factory, shape, seed, narrow, fused=name.startswith("fused"))
+    ref, out, data = run_both(model, x)
+    if name.startswith("fused"):
+
+        assert not any("BatchNorm" in n.op_type for n in onnx.load_from_string(data).graph.node)
     assert ref.shape == out.shape and ref.dtype == out.dtype
     assert np.array_equal(ref, out), f"{name}: {int((ref != out).sum())} elements differ"
     if narrow and name != "avgpool":  # (avgpool averages the saturated conv codes)
@@ -140,7 +160,7 @@ def test_whole_model_parity_and_first_mismatch_report(isa):
     assert report.ok, str(report)
     assert len(report.compared) == 6  # 3 convs, iqAdd, avgpool, linear
     # corrupt one weight in the file: the report names the first differing op
-    import onnx
+
     proto = onnx.load_from_string(buf.getvalue())
     conv2 = [n for n in proto.graph.node if n.op_type == "Conv2dInt"][1]
     init = next(t for t in proto.graph.initializer if t.name == conv2.input[1])
