@@ -7,7 +7,6 @@
 #include "kernels/kernel.h"
 #include "kernels/limits.h"
 #include "linger/numerics/conv1d.h"
-#include "linger/numerics/quantize.h"
 
 namespace linger {
 namespace runtime {
@@ -71,24 +70,11 @@ class Conv1dIntKernel final : public Kernel {
       s1.groups = static_cast<int>(group);
       if (x[0] > 0 && !s1.valid()) ctx.fail("shape", "invalid convolution geometry for input " + shape_str(x));
       s_ = s1.to_conv2d();
-      if (!out_bits_) acc_.assign(static_cast<size_t>(dims_numel(y)), 0);
     }
     ctx.set_output(0, conv_out_dtype(out_bits_), y);
   }
 
-  void run(const RunContext& ctx) override {
-    if (s_.n == 0) return;
-    const int8_t* x = ctx.in(0).data<int8_t>();
-    const int8_t* w = ctx.in(1).data<int8_t>();
-    const int32_t* b = has_bias_ ? ctx.in(2).data<int32_t>() : nullptr;
-    if (out_bits_) {
-      opt::conv2d_int8(x, w, b, ctx.out(0).raw_data(), s_, shift_, false, out_bits_, ctx.isa, &workspace_);
-      return;
-    }
-    opt::conv2d_int8(x, w, b, acc_.data(), s_, 0, false, 32, ctx.isa, &workspace_);
-    float* y = ctx.out(0).data<float>();
-    for (size_t i = 0; i < acc_.size(); ++i) y[i] = numerics::dequantize(acc_[i], shift_);
-  }
+  void run(const RunContext& ctx) override { run_conv2d(ctx, s_, has_bias_, out_bits_, shift_, &acc_, &workspace_); }
 
  private:
   numerics::Conv2dShape s_;

@@ -5,6 +5,7 @@
 // numerics::conv2d_int) with the session's ISA.
 #include <vector>
 
+#include "kernels/conv_common.h"
 #include "kernels/kernel.h"
 #include "kernels/limits.h"
 #include "linger/numerics/conv.h"
@@ -17,15 +18,6 @@ namespace {
 
 int64_t out_extent(int64_t in, int64_t k, int64_t stride, int64_t dil, int64_t p0, int64_t p1) {
   return (in + p0 + p1 - dil * (k - 1) - 1) / stride + 1;
-}
-
-DType out_dtype(int bits) {
-  switch (bits) {
-    case 8: return DType::kInt8;
-    case 16: return DType::kInt16;
-    case 32: return DType::kInt32;
-    default: return DType::kFloat32;
-  }
 }
 
 class Conv2dIntKernel final : public Kernel {
@@ -83,8 +75,7 @@ class Conv2dIntKernel final : public Kernel {
                         pads[static_cast<size_t>(a)], pads[static_cast<size_t>(a + 2)]);
     }
     out_bits_ = static_cast<int>(n.attr_int("o_bits", 0));
-    const int q_sum = n.scale_exponent("scale_x") + n.scale_exponent("scale_w");
-    shift_ = out_bits_ ? q_sum - n.scale_exponent("scale_o") : q_sum;
+    shift_ = conv_shift(n, out_bits_);
     if (ctx.complete()) {
       s_.n = static_cast<int>(x[0]);
       s_.c = static_cast<int>(x[1]);
@@ -103,25 +94,11 @@ class Conv2dIntKernel final : public Kernel {
       s_.pad_right = static_cast<int>(pads[3]);
       s_.groups = static_cast<int>(group);
       if (x[0] > 0 && !s_.valid()) ctx.fail("shape", "invalid convolution geometry for input " + shape_str(x));
-      if (!out_bits_) acc_.assign(static_cast<size_t>(dims_numel(y)), 0);
     }
-    ctx.set_output(0, out_dtype(out_bits_), y);
+    ctx.set_output(0, conv_out_dtype(out_bits_), y);
   }
 
-  void run(const RunContext& ctx) override {
-    if (s_.n == 0) return;
-    const int8_t* x = ctx.in(0).data<int8_t>();
-    const int8_t* w = ctx.in(1).data<int8_t>();
-    const int32_t* b = has_bias_ ? ctx.in(2).data<int32_t>() : nullptr;
-    if (out_bits_) {
-      opt::conv2d_int8(x, w, b, ctx.out(0).raw_data(), s_, shift_, false, out_bits_, ctx.isa, &workspace_);
-      return;
-    }
-    // Float output: the saturated int32 accumulator (shift 0), scaled by 2^-(Qx+Qw).
-    opt::conv2d_int8(x, w, b, acc_.data(), s_, 0, false, 32, ctx.isa, &workspace_);
-    float* y = ctx.out(0).data<float>();
-    for (size_t i = 0; i < acc_.size(); ++i) y[i] = numerics::dequantize(acc_[i], shift_);
-  }
+  void run(const RunContext& ctx) override { run_conv2d(ctx, s_, has_bias_, out_bits_, shift_, &acc_, &workspace_); }
 
  private:
   numerics::Conv2dShape s_;

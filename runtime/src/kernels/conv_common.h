@@ -3,8 +3,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "kernels/kernel.h"
+#include "linger/numerics/conv.h"
+#include "linger/numerics/quantize.h"
 
 namespace linger {
 namespace runtime {
@@ -22,6 +25,25 @@ inline DType conv_out_dtype(int bits) {
 inline int conv_shift(const Node& n, int out_bits) {
   const int q_sum = n.scale_exponent("scale_x") + n.scale_exponent("scale_w");
   return out_bits ? q_sum - n.scale_exponent("scale_o") : q_sum;
+}
+
+// Runs a (1-D or 2-D) integer convolution through opt::conv2d_int8: integer
+// outputs directly; without o_bits, the saturated int32 accumulator (shift 0)
+// scaled by 2^-(Qx+Qw) into the float output.
+inline void run_conv2d(const RunContext& ctx, const numerics::Conv2dShape& s, bool has_bias, int out_bits, int shift,
+                       std::vector<int32_t>* acc, std::vector<int8_t>* workspace) {
+  if (s.n == 0) return;
+  const int8_t* x = ctx.in(0).data<int8_t>();
+  const int8_t* w = ctx.in(1).data<int8_t>();
+  const int32_t* b = has_bias ? ctx.in(2).data<int32_t>() : nullptr;
+  if (out_bits) {
+    opt::conv2d_int8(x, w, b, ctx.out(0).raw_data(), s, shift, false, out_bits, ctx.isa, workspace);
+    return;
+  }
+  acc->resize(static_cast<size_t>(ctx.out(0).numel()));
+  opt::conv2d_int8(x, w, b, acc->data(), s, 0, false, 32, ctx.isa, workspace);
+  float* y = ctx.out(0).data<float>();
+  for (size_t i = 0; i < acc->size(); ++i) y[i] = numerics::dequantize((*acc)[i], shift);
 }
 
 }  // namespace runtime
