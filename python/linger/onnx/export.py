@@ -9,6 +9,7 @@ unchanged afterwards and that a failed export leaves no partial file.
 """
 from __future__ import annotations
 
+import inspect
 import io
 import os
 import warnings
@@ -50,6 +51,8 @@ def export(model: torch.nn.Module, args: Any, f, *pos, opset_version: int = 12, 
     if args and isinstance(args[-1], dict):
         args = args + ({},)  # a trailing dict is an input, not keyword arguments (seed Q9)
     kwargs.pop("operator_export_type", None)  # the default (ONNX) is the right one; ATen fallback is not needed
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs.setdefault("dynamo", False)  # torch >= 2.5: the TorchScript exporter runs the thinker symbolics
     training = {m: m.training for m in model.modules()}
     buf = io.BytesIO()
     try:
