@@ -71,13 +71,13 @@ class IQTensor(torch.Tensor):
             args, kwargs = _dequant_args(args), {k: _dequant_args(v) for k, v in kwargs.items()}
         with torch._C.DisableTorchFunction():
             out = func(*args, **kwargs)
-        _invalidate_if_modified(func, args, kwargs, out)
-        return _result(out, args)
+        return _result(out, args, _invalidate_if_modified(func, args, kwargs, out))
 
 
-def _result(out: Any, args) -> Any:
-    """Plain result, except that an in-place op returns the very object it modified."""
-    if isinstance(out, IQTensor) and any(out is a for a in args):
+def _result(out: Any, args, inplace: bool) -> Any:
+    """A plain result; an in-place op returns the very object it modified (now unquantized). An op that returns
+    its input unchanged (e.g. dropout in eval) returns a plain alias and leaves the input quantized."""
+    if inplace and isinstance(out, IQTensor) and any(out is a for a in args):
         return out
     return _strip(out)
 
@@ -174,15 +174,21 @@ def _invalidate(t: IQTensor) -> None:
     t.scale_data = None
 
 
-def _invalidate_if_modified(func: Callable, args, kwargs, out: Any) -> None:
+def _is_inplace(func: Callable, kwargs) -> bool:
     name = getattr(func, "__name__", "")
-    inplace = (name.endswith("_") and not name.endswith("__")) or name.startswith("__i") or bool(kwargs.get("inplace"))
-    for a in args:
-        if isinstance(a, IQTensor) and (a is out or (inplace and a is (args[0] if args else None))):
-            _invalidate(a)
+    return (name.endswith("_") and not name.endswith("__")) or name.startswith("__i") or bool(kwargs.get("inplace"))
+
+
+def _invalidate_if_modified(func: Callable, args, kwargs, out: Any) -> bool:
+    """An in-place op that may move values off the grid strips the quantization of the tensor it modified.
+    Returns whether the op was in-place."""
+    inplace = _is_inplace(func, kwargs)
+    if inplace and args and isinstance(args[0], IQTensor):
+        _invalidate(args[0])
     o = kwargs.get("out")
     if isinstance(o, IQTensor):
         _invalidate(o)
+    return inplace
 
 
 def _preserve(func: Callable, args, kwargs):
@@ -190,8 +196,7 @@ def _preserve(func: Callable, args, kwargs):
     with torch._C.DisableTorchFunction():
         out = func(*args, **kwargs)
     if src is None:
-        _invalidate_if_modified(func, args, kwargs, out)
-        return _result(out, args)
+        return _result(out, args, _invalidate_if_modified(func, args, kwargs, out))
     return _wrap_like(out, src)
 
 
@@ -224,8 +229,7 @@ def _add(func: Callable, args, kwargs):
         return out
     with torch._C.DisableTorchFunction():
         out = func(*args, **kwargs)
-    _invalidate_if_modified(func, args, kwargs, out)
-    return _result(out, args)
+    return _result(out, args, _invalidate_if_modified(func, args, kwargs, out))
 
 
 _HANDLERS: Dict[Callable, Callable] = {}

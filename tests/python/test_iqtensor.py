@@ -137,3 +137,13 @@ def test_iqtensor_pickles():
     y = torch.load(buf)
     assert linger.is_iqtensor(y) and y.scale_data == x.scale_data
     assert torch.equal(y.as_subclass(torch.Tensor), x.as_subclass(torch.Tensor))
+
+
+def test_op_returning_its_input_unchanged_keeps_the_input_quantized():
+    """Dropout in eval returns its input: the result is plain, the input stays an IQTensor for other users."""
+    x = iq()
+    y = F.dropout(x, 0.5, training=False)
+    assert not isinstance(y, linger.IQTensor)
+    assert linger.is_iqtensor(x)
+    z = F.dropout(x, 0.5, training=True)
+    assert not isinstance(z, linger.IQTensor) and linger.is_iqtensor(x)
