@@ -49,6 +49,9 @@ class ConvTranspose2dIntKernel final : public Kernel {
       ctx.fail("shape", "input x has " + std::to_string(x[1]) + " channels but weight W " + shape_str(w) +
                             " expects " + std::to_string(w[0]));
     if (w[0] >= 0 && w[0] % group != 0) ctx.fail("shape", "input channels not divisible by group");
+    if (w[1] >= 0 && w[1] * group > kMaxSpatialDim)
+      ctx.fail("shape", "weight W " + shape_str(w) + " with group " + std::to_string(group) +
+                            " gives more output channels than supported");
     const int64_t o = w[1] >= 0 ? w[1] * group : kUnknownDim;
     if (has_bias_ && ctx.dims(2)[0] >= 0 && o >= 0 && ctx.dims(2)[0] != o)
       ctx.fail("shape", "bias B has " + std::to_string(ctx.dims(2)[0]) + " values, the output has " +
