@@ -13,43 +13,14 @@
 
 #include "linger/numerics/batchnorm.h"
 #include "linger/numerics/conv.h"
+#include "reference.h"
 #include "linger/numerics/conv1d.h"
 #include "linger/numerics/convtranspose.h"
 
 namespace {
 
 namespace nm = linger::numerics;
-using i128 = __int128;
-constexpr int32_t kI32Max = std::numeric_limits<int32_t>::max();
-constexpr int32_t kI32Min = std::numeric_limits<int32_t>::min();
-
-// ---------------------------------------------------------------- reference arithmetic
-i128 pow2(int e) { return static_cast<i128>(1) << e; }
-
-i128 floor_div(i128 a, i128 b) {  // b > 0
-  i128 q = a / b;
-  while (q * b > a) --q;
-  while ((q + 1) * b <= a) ++q;
-  return q;
-}
-
-i128 clamp_bits(i128 v, int bits) {
-  const i128 hi = pow2(bits - 1) - 1, lo = -pow2(bits - 1);
-  return v > hi ? hi : (v < lo ? lo : v);
-}
-
-// floor(v / 2^s + 1/2) for s > 0, v * 2^-s for s <= 0 (exact; |v| < 2^64, -60 <= s <= 120).
-i128 ref_rhu(i128 v, int s) {
-  if (s > 0) return floor_div(2 * v + pow2(s), pow2(s + 1));
-  return v * pow2(-s);
-}
-
-// v mod 2^32 in [-2^31, 2^31).
-i128 ref_wrap32(i128 v) {
-  i128 r = v % pow2(32);
-  if (r < 0) r += pow2(32);
-  return r >= pow2(31) ? r - pow2(32) : r;
-}
+using namespace linger_test;  // NOLINT: exact reference arithmetic
 
 // The conv-family requantisation of a raw (unwrapped) product sum, written from the contract.
 int64_t ref_conv_out(i128 sum, const int32_t* bias, int oc, int shift, bool relu, int out_bits) {

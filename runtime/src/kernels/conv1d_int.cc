@@ -17,15 +17,7 @@ class Conv1dIntKernel final : public Kernel {
  public:
   void infer(InferContext& ctx) override {
     const Node& n = ctx.node();
-    ctx.expect_dtype(0, {DType::kInt8}, "input x");
-    ctx.expect_rank(0, 3, "input x");
-    ctx.expect_dtype(1, {DType::kInt8}, "weight W");
-    ctx.expect_rank(1, 3, "weight W");
-    has_bias_ = ctx.has_input(2);
-    if (has_bias_) {
-      ctx.expect_dtype(2, {DType::kInt32}, "bias B");
-      ctx.expect_rank(2, 1, "bias B");
-    }
+    has_bias_ = expect_conv_inputs(ctx, 3);
     const int64_t stride = ctx.attr_ints("strides", 1, {1}, 1, kMaxStride)[0];
     const int64_t dil = ctx.attr_ints("dilations", 1, {1}, 1, kMaxDilation)[0];
     const std::vector<int64_t> pads = ctx.attr_ints("pads", 2, {0, 0}, 0, kMaxPad);

@@ -21,6 +21,19 @@ inline DType conv_out_dtype(int bits) {
   }
 }
 
+// The inputs of a conv-family node: int8 x and W of rank `rank`, optional int32
+// bias B of rank 1. Returns whether B is present.
+inline bool expect_conv_inputs(InferContext& ctx, size_t rank) {
+  ctx.expect_dtype(0, {DType::kInt8}, "input x");
+  ctx.expect_rank(0, rank, "input x");
+  ctx.expect_dtype(1, {DType::kInt8}, "weight W");
+  ctx.expect_rank(1, rank, "weight W");
+  if (!ctx.has_input(2)) return false;
+  ctx.expect_dtype(2, {DType::kInt32}, "bias B");
+  ctx.expect_rank(2, 1, "bias B");
+  return true;
+}
+
 // Output exponent shift: Qx+Qw-Qo with o_bits, Qx+Qw (float output) without.
 inline int conv_shift(const Node& n, int out_bits) {
   const int q_sum = n.scale_exponent("scale_x") + n.scale_exponent("scale_w");
