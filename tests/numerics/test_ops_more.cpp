@@ -34,27 +34,7 @@ std::mt19937& rng() {
   static std::mt19937 r(20240611);
   return r;
 }
-int rand_int(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng()); }
-
-// int8 with extra weight on the extremes -128 / 127.
-int8_t rand_i8() {
-  const int p = rand_int(0, 99);
-  if (p < 12) return -128;
-  if (p < 24) return 127;
-  return static_cast<int8_t>(rand_int(-128, 127));
-}
-std::vector<int8_t> rand_vec(size_t n) {
-  std::vector<int8_t> v(n);
-  for (auto& e : v) e = rand_i8();
-  return v;
-}
-int32_t rand_bias() {
-  switch (rand_int(0, 4)) {
-    case 0: return kI32Max - rand_int(0, 100000);
-    case 1: return kI32Min + rand_int(0, 100000);
-    default: return rand_int(-(1 << 20), 1 << 20);
-  }
-}
+#include "random_values.inc"  // NOLINT: needs rng() above
 std::vector<int32_t> rand_biases(size_t n) {
   std::vector<int32_t> b(n);
   for (auto& e : b) e = rand_bias();

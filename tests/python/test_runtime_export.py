@@ -5,27 +5,12 @@ import io
 import numpy as np
 import onnx
 import torch
-import torch.nn as nn
 
 import linger
 import linger.runtime as rt
 
 
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
-        self.conv2 = nn.Conv2d(4, 4, 3, padding=1)
-        self.relu = nn.ReLU()
-        self.pool = nn.MaxPool2d(2)
-        self.avg = nn.AvgPool2d(2)
-        self.fc = nn.Linear(4 * 2 * 2, 5)
-
-    def forward(self, x):
-        x = self.relu(self.conv1(x))
-        x = x + self.conv2(x)
-        x = self.avg(self.pool(x))
-        return self.fc(x.flatten(1))
+from test_export import Net  # noqa: E402  (the same small model as the export tests)
 
 
 def _exported():
