@@ -11,7 +11,6 @@
 #include "linger/numerics/batchnorm.h"
 #include "linger/numerics/conv.h"
 #include "linger/numerics/convtranspose.h"
-#include "linger/numerics/elementwise.h"
 #include "linger/numerics/linear.h"
 #include "linger/numerics/pool.h"
 #include "linger/numerics/quantize.h"
@@ -226,19 +225,6 @@ at::Tensor maxpool2d_int(const at::Tensor& x, at::IntArrayRef kernel, at::IntArr
   return y.to(x.device());
 }
 
-at::Tensor iqadd_int(const at::Tensor& a, const at::Tensor& b, int64_t shift_a, int64_t shift_b) {
-  auto ts = at::broadcast_tensors({a, b});
-  auto ac = cpu_contig(ts[0], at::kChar, "iqadd operand a");
-  auto bc = cpu_contig(ts[1], at::kChar, "iqadd operand b");
-  auto y = at::empty(ac.sizes(), ac.options());
-  const int8_t* ap = ac.data_ptr<int8_t>();
-  const int8_t* bp = bc.data_ptr<int8_t>();
-  int8_t* yp = y.data_ptr<int8_t>();
-  for (int64_t i = 0; i < ac.numel(); ++i)
-    yp[i] = ln::iqadd(ap[i], bp[i], static_cast<int>(shift_a), static_cast<int>(shift_b));
-  return y.to(a.device());
-}
-
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(linger, m) {
@@ -254,5 +240,4 @@ TORCH_LIBRARY_FRAGMENT(linger, m) {
   m.def("linear_int(Tensor x, Tensor w, Tensor? bias, int shift, int out_bits) -> Tensor", linear_int);
   m.def("avgpool2d_int(Tensor x, int[] kernel, int[] stride, int[] padding, bool ceil_mode) -> Tensor", avgpool2d_int);
   m.def("maxpool2d_int(Tensor x, int[] kernel, int[] stride, int[] padding, bool ceil_mode) -> Tensor", maxpool2d_int);
-  m.def("iqadd_int(Tensor a, Tensor b, int shift_a, int shift_b) -> Tensor", iqadd_int);
 }

@@ -4,12 +4,18 @@ from __future__ import annotations
 from . import onnx, tools
 from ._ext import ops
 from ._version import __version__
-from .config import (PlatFormQuant, QuantMode, SetBnMomentumUpdate, SetIQTensorAdd, SetPlatFormQuant, config)
+from .config import (PlatFormQuant, QuantMode, SetBnMomentumUpdate, SetFunctionBmmQuant,
+                     SetFunctionChannelShuffleQuant, SetIQTensorAdd, SetIQTensorCat, SetIQTensorClamp, SetIQTensorDiv,
+                     SetIQTensorLogSoftmax, SetIQTensorMul, SetIQTensorSigmoid, SetIQTensorSoftmax, SetIQTensorSum,
+                     SetIQTensorTanh, SetIQTensorVar, SetPlatFormQuant, config)
 from .context import get_current_module
 from .initialize import DefaultQuantIntXOP, SupportQuantTorchModules, disable_quant, init, quant_module
+from .iqfunctions import channel_shuffle, iqadd, iqcat, iqdiv, iqmul, iqsum
 from .iqtensor import IQTensor, from_torch_tensor, is_iqtensor
-from .nn import (AvgPool2dInt, BatchNorm2dInt, BatchNormInt, Conv1dInt, Conv2dInt, ConvBN1dInt, ConvBN2dInt,
-                 ConvTranspose2dInt, ConvTransposeBN2dInt, LinearBN1dInt, LinearInt, ModuleIntConfig, iqAddLayer)
+from .nn import (AvgPool2dInt, BatchNorm2dInt, BatchNormInt, BmmInt, Conv1dInt, Conv2dInt, ConvBN1dInt, ConvBN2dInt,
+                 ConvTranspose2dInt, ConvTransposeBN2dInt, LinearBN1dInt, LinearInt, ModuleIntConfig, iqAddLayer,
+                 iqCatLayer, iqClampLayer, iqDivLayer, iqMulLayer, iqSigmoidLayer, iqSumLayer, iqTanhLayer, iqVarLayer,
+                 logsoftmaxIntLayer, softmaxIntLayer)
 from .normalize import (DefaultNormalizeIntXModule, EmptyBatchNorm, NormalizeBatchNorm2d, NormalizeConv1d,
                         NormalizeConv2d, NormalizeConvBN1d, NormalizeConvBN2d, NormalizeConvTranspose2d,
                         NormalizeConvTransposeBN2d, NormalizeLinear, NormalizeLinearBN1d, disable_normalize,
@@ -27,4 +33,9 @@ __all__ = [
     "NormalizeConvBN1d", "NormalizeConvTransposeBN2d", "NormalizeLinearBN1d", "DefaultQuantIntXOP",
     "DefaultNormalizeIntXModule", "SupportQuantTorchModules", "get_current_module", "fake_quant",
     "exponent_for_range", "ops", "onnx", "tools", "__version__",
+    "SetIQTensorMul", "SetIQTensorDiv", "SetIQTensorSum", "SetIQTensorCat", "SetIQTensorClamp", "SetIQTensorSigmoid",
+    "SetIQTensorTanh", "SetIQTensorSoftmax", "SetIQTensorLogSoftmax", "SetIQTensorVar", "SetFunctionBmmQuant",
+    "SetFunctionChannelShuffleQuant", "iqadd", "iqmul", "iqdiv", "iqsum", "iqcat", "channel_shuffle", "BmmInt",
+    "iqMulLayer", "iqDivLayer", "iqSumLayer", "iqVarLayer", "iqCatLayer", "iqClampLayer", "iqSigmoidLayer",
+    "iqTanhLayer", "softmaxIntLayer", "logsoftmaxIntLayer",
 ]

@@ -16,14 +16,36 @@ class PlatFormQuant(enum.Enum):
     luna_quant = 1
 
 
+# The arithmetic switches of linger 1.x (spec §2.9): config field -> the ops it controls. Each is read at every
+# call, so it can be changed at any time. Off: the op runs in float (training and eval) between a Dequant and a
+# Quant of its own, so the exported file stays correct.
+SWITCHES = {
+    "iqadd": "`+`, `+=`, torch.add (iqAdd)",
+    "iqmul": "`*`, `*=`, torch.mul (iqMul)",
+    "iqdiv": "`/`, torch.div (iqDiv)",
+    "iqsum": "`.sum()`, torch.sum (iqSum)",
+    "iqcat": "torch.cat, torch.stack (iqCat)",
+    "iqclamp": "torch.clamp, clamp_, clip (iqClamp)",
+    "iqsigmoid": "torch.sigmoid, sigmoid_, nn.Sigmoid (iqSigmoid)",
+    "iqtanh": "torch.tanh, tanh_, nn.Tanh (iqTanh)",
+    "softmaxint": "softmax, nn.Softmax (SoftmaxInt)",
+    "logsoftmaxint": "log_softmax, nn.LogSoftmax (LogSoftmaxInt)",
+    "iqvar": "torch.var (iqVar)",
+    "bmm": "torch.bmm, torch.matmul, `@` (BmmInt)",
+    "channel_shuffle": "linger.channel_shuffle (ShuffleChannel)",
+}
+
+
 class _Config:
     def __init__(self) -> None:
         self.platform_quant = PlatFormQuant.luna_quant
-        self.iqadd = True
+        for name in SWITCHES:
+            setattr(self, name, True)
         self.bn_momentum_update_disabled = False
 
     def __repr__(self) -> str:
-        return (f"linger.config(platform_quant={self.platform_quant.name}, iqadd={self.iqadd}, "
+        flags = ", ".join(f"{n}={getattr(self, n)}" for n in SWITCHES)
+        return (f"linger.config(platform_quant={self.platform_quant.name}, {flags}, "
                 f"bn_momentum_update_disabled={self.bn_momentum_update_disabled})")
 
 
@@ -36,12 +58,76 @@ def SetPlatFormQuant(platform_quant: PlatFormQuant = PlatFormQuant.luna_quant) -
     config.platform_quant = platform_quant
 
 
-def SetIQTensorAdd(enable: bool = True) -> None:
-    """`+`, `+=`, `torch.add` on two quantized tensors inside a linger model become iqAdd (default on).
-    Read at every call, so it can be changed at any time."""
+def _set(field: str, setter: str, enable: bool) -> None:
     if not isinstance(enable, bool):
-        raise TypeError(f"linger.SetIQTensorAdd expects a bool, got {type(enable).__name__}")
-    config.iqadd = enable
+        raise TypeError(f"linger.{setter} expects a bool, got {type(enable).__name__}")
+    setattr(config, field, enable)
+
+
+def SetIQTensorAdd(enable: bool = True) -> None:
+    """`+`, `+=`, `torch.add` on quantized tensors inside a linger model become iqAdd (default on)."""
+    _set("iqadd", "SetIQTensorAdd", enable)
+
+
+def SetIQTensorMul(enable: bool = True) -> None:
+    """`*`, `*=`, `torch.mul` on quantized tensors become iqMul (default on)."""
+    _set("iqmul", "SetIQTensorMul", enable)
+
+
+def SetIQTensorDiv(enable: bool = True) -> None:
+    """`/`, `torch.div` on quantized tensors become iqDiv (default on)."""
+    _set("iqdiv", "SetIQTensorDiv", enable)
+
+
+def SetIQTensorSum(enable: bool = True) -> None:
+    """`.sum()` / `torch.sum` of a quantized tensor becomes iqSum (default on)."""
+    _set("iqsum", "SetIQTensorSum", enable)
+
+
+def SetIQTensorCat(enable: bool = True) -> None:
+    """`torch.cat` / `torch.stack` of quantized tensors become iqCat (default on)."""
+    _set("iqcat", "SetIQTensorCat", enable)
+
+
+def SetIQTensorClamp(enable: bool = True) -> None:
+    """`torch.clamp` / `clamp_` / `clip` with number bounds become iqClamp (default on)."""
+    _set("iqclamp", "SetIQTensorClamp", enable)
+
+
+def SetIQTensorSigmoid(enable: bool = True) -> None:
+    """`torch.sigmoid` / `sigmoid_` / `nn.Sigmoid` become iqSigmoid (default on)."""
+    _set("iqsigmoid", "SetIQTensorSigmoid", enable)
+
+
+def SetIQTensorTanh(enable: bool = True) -> None:
+    """`torch.tanh` / `tanh_` / `nn.Tanh` become iqTanh (default on)."""
+    _set("iqtanh", "SetIQTensorTanh", enable)
+
+
+def SetIQTensorSoftmax(enable: bool = True) -> None:
+    """softmax of a quantized tensor becomes SoftmaxInt (default on)."""
+    _set("softmaxint", "SetIQTensorSoftmax", enable)
+
+
+def SetIQTensorLogSoftmax(enable: bool = True) -> None:
+    """log_softmax of a quantized tensor becomes LogSoftmaxInt (default on)."""
+    _set("logsoftmaxint", "SetIQTensorLogSoftmax", enable)
+
+
+def SetIQTensorVar(enable: bool = True) -> None:
+    """`torch.var` of a quantized tensor becomes iqVar (default on)."""
+    _set("iqvar", "SetIQTensorVar", enable)
+
+
+def SetFunctionBmmQuant(enable: bool = True) -> None:
+    """`torch.bmm` / `torch.matmul` / `@` with a quantized operand become BmmInt. Default on (1.x: off, so a
+    float MatMul reached the exported file, which the chip cannot run)."""
+    _set("bmm", "SetFunctionBmmQuant", enable)
+
+
+def SetFunctionChannelShuffleQuant(enable: bool = True) -> None:
+    """`linger.channel_shuffle` exports one ShuffleChannel node (default on; off: Reshape/Transpose/Reshape)."""
+    _set("channel_shuffle", "SetFunctionChannelShuffleQuant", enable)
 
 
 def SetBnMomentumUpdate(disable: bool = True) -> None:

@@ -35,6 +35,7 @@ def hook_pre_forward(module: nn.Module, inputs) -> None:
         s.clear()  # a root forward starts clean even if an earlier forward raised
     s.append(module)
     module._linger_iq_tensor_index_ = 0
+    module._linger_funcint_bmm_index_ = 0
 
 
 def hook_forward(module: nn.Module, inputs, output):
@@ -42,22 +43,13 @@ def hook_forward(module: nn.Module, inputs, output):
     if s and s[-1] is module:
         s.pop()
     module._linger_iq_tensor_index_ = 0
-    if getattr(module, "_linger_root", False):
-        from .onnx.functions import exporting
-        if exporting():
-            return _dequant_outputs(output)  # quantized graph outputs leave through Dequant
+    module._linger_funcint_bmm_index_ = 0
+    if getattr(module, "_linger_root", False) and _exporting():
+        from .onnx.functions import dequant_outputs  # export path only
+        return dequant_outputs(output)
     return None
 
 
-def _dequant_outputs(out):
-    from .iqtensor import is_iqtensor
-    from .onnx.functions import dequant
-    if is_iqtensor(out):
-        return dequant(out, out.exponent)
-    if isinstance(out, tuple) and not hasattr(out, "_fields"):
-        return tuple(_dequant_outputs(o) for o in out)
-    if isinstance(out, list):
-        return [_dequant_outputs(o) for o in out]
-    if isinstance(out, dict):
-        return {k: _dequant_outputs(v) for k, v in out.items()}
-    return out
+def _exporting() -> bool:
+    import torch
+    return bool(torch.onnx.is_in_onnx_export())

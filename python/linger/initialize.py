@@ -27,7 +27,7 @@ from .nn.base import ModuleIntConfig
 from .nn.batchnorm_int import BatchNorm2dInt
 from .nn.conv_int import Conv1dInt, Conv2dInt, ConvTranspose2dInt
 from .nn.fused import ConvBN1dInt, ConvBN2dInt, ConvTransposeBN2dInt, LinearBN1dInt
-from .nn.iqadd import LazyLayerLoader
+from .iqfunctions import LazyLayerLoader
 from .nn.linear_int import LinearInt
 from .normalize import modules as nm
 

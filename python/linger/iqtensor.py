@@ -17,6 +17,8 @@ from typing import Any, Callable, Dict, Optional
 import torch
 import torch.nn.functional as F
 
+from ._tracing import exporting
+
 __all__ = ["IQTensor", "from_torch_tensor", "is_iqtensor", "exponent_of_scale"]
 
 
@@ -67,11 +69,7 @@ class IQTensor(torch.Tensor):
         handler = _HANDLERS.get(func)
         if handler is not None:
             return handler(func, args, kwargs)
-        if torch.onnx.is_in_onnx_export():
-            args, kwargs = _dequant_args(args), {k: _dequant_args(v) for k, v in kwargs.items()}
-        with torch._C.DisableTorchFunction():
-            out = func(*args, **kwargs)
-        return _result(out, args, _invalidate_if_modified(func, args, kwargs, out))
+        return fallback(func, args, kwargs)
 
 
 def _result(out: Any, args, inplace: bool) -> Any:
@@ -85,7 +83,7 @@ def _result(out: Any, args, inplace: bool) -> Any:
 def _dequant_args(a: Any) -> Any:
     """Export: a quantized tensor entering a float op leaves the integer graph through Dequant."""
     if is_iqtensor(a):
-        from .onnx.functions import dequant
+        from .onnx.functions import dequant  # export path only
         return dequant(a, a.exponent)
     if isinstance(a, (list, tuple)) and not hasattr(a, "_fields"):
         return type(a)(_dequant_args(x) for x in a)
@@ -210,26 +208,20 @@ def _preserve_to(func: Callable, args, kwargs):
     return _strip(out)
 
 
-def _add(func: Callable, args, kwargs):
-    from .config import config
-    from .context import get_current_module
-
-    a = args[0] if args else kwargs.get("input")
-    b = args[1] if len(args) > 1 else kwargs.get("other")
-    plain = ("alpha" in kwargs and kwargs["alpha"] != 1) or "out" in kwargs
-    module = get_current_module()
-    if config.iqadd and not plain and is_iqtensor(a) and is_iqtensor(b) and module is not None:
-        from .nn.iqadd import iqadd_in_module
-        out = iqadd_in_module(module, a, b)
-        if func is _T.add_:  # `a += b` / `a.add_(b)`: write the iqAdd result into `a`
-            with torch._C.DisableTorchFunction():
-                a.copy_(out)
-            a.scale_data, a.bits, a.running_data = out.scale_data, out.bits, out.running_data
-            return a
-        return out
+def fallback(func: Callable, args, kwargs):
+    """The default for an op without a quantized form: a plain (float) result; while exporting, quantized
+    inputs leave the integer graph through Dequant first."""
+    if exporting():
+        args, kwargs = _dequant_args(args), {k: _dequant_args(v) for k, v in kwargs.items()}
     with torch._C.DisableTorchFunction():
         out = func(*args, **kwargs)
     return _result(out, args, _invalidate_if_modified(func, args, kwargs, out))
+
+
+def register_handler(funcs, handler: Callable) -> None:
+    """Route these torch functions/methods, when called with an IQTensor, to `handler(func, args, kwargs)`."""
+    for f in funcs:
+        _HANDLERS[f] = handler
 
 
 _HANDLERS: Dict[Callable, Callable] = {}
@@ -248,5 +240,3 @@ for _f in (
 ):
     _HANDLERS[_f] = _preserve
 _HANDLERS[_T.to] = _preserve_to
-for _f in (_T.__add__, _T.__iadd__, _T.__radd__, _T.add, _T.add_, torch.add):
-    _HANDLERS[_f] = _add

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from ._ext import ops
-from .onnx.functions import tracing_paused
+from ._tracing import tracing_paused
 
 MOMENTUM = 0.1
 

@@ -154,5 +154,10 @@ PYBIND11_MODULE(_linger_runtime, m) {
       .def_property_readonly("isa", &PySession::isa)
       .def("model_info", &PySession::model_info);
 
+  m.def("supported_ops", [] {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& o : lr::supported_ops()) out.emplace_back(o.domain, o.op_type);
+    return out;
+  });
   m.def("isa_supported", [](const std::string& isa) { return lr::isa_supported(lr::parse_isa(isa)); });
 }

@@ -28,3 +28,16 @@ inline int8_t relu8(int8_t x) { return x < 0 ? int8_t{0} : x; }
 
 }  // namespace numerics
 }  // namespace linger
+
+namespace linger {
+namespace numerics {
+
+// iqClamp: integer thresholds lo <= hi (the bounds quantized at the input exponent,
+// quantize(min, Qx, 8) and quantize(max, Qx, 8)); Q passes through.
+inline int8_t iqclamp(int8_t x, int lo, int hi) { return x < lo ? static_cast<int8_t>(lo) : (x > hi ? static_cast<int8_t>(hi) : x); }
+
+// iqCat: each input rescaled on its own to Qo, sat8(rhu_shift(a, Qa - Qo)), then concatenated.
+inline int8_t iqcat_rescale(int8_t a, int shift) { return iq_rescale8(a, shift); }
+
+}  // namespace numerics
+}  // namespace linger

@@ -4,11 +4,13 @@ from .base import ModuleIntConfig
 from .batchnorm_int import BatchNorm2dInt
 from .conv_int import Conv1dInt, Conv2dInt, ConvTranspose2dInt
 from .fused import ConvBN1dInt, ConvBN2dInt, ConvTransposeBN2dInt, LinearBN1dInt
-from .iqadd import iqAddLayer
+from .iqops import (BmmInt, iqAddLayer, iqCatLayer, iqClampLayer, iqDivLayer, iqMulLayer, iqSigmoidLayer,
+                    iqSumLayer, iqTanhLayer, iqVarLayer, logsoftmaxIntLayer, softmaxIntLayer)
 from .linear_int import LinearInt
 
 BatchNormInt = BatchNorm2dInt  # linger 1.x name
 
 __all__ = ["ModuleIntConfig", "Conv2dInt", "Conv1dInt", "ConvTranspose2dInt", "LinearInt", "AvgPool2dInt",
            "BatchNorm2dInt", "BatchNormInt", "iqAddLayer", "ConvBN2dInt", "ConvBN1dInt", "ConvTransposeBN2dInt",
-           "LinearBN1dInt"]
+           "LinearBN1dInt", "iqMulLayer", "iqDivLayer", "iqSumLayer", "iqVarLayer", "iqCatLayer", "iqClampLayer",
+           "iqSigmoidLayer", "iqTanhLayer", "softmaxIntLayer", "logsoftmaxIntLayer", "BmmInt"]

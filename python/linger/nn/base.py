@@ -7,7 +7,7 @@ import torch
 
 from ..config import QuantMode
 from ..iqtensor import _make, is_iqtensor
-from ..onnx.functions import tracing_paused
+from .._tracing import tracing_paused
 from ..quant import exponent_for_range, fake_quant, observe
 
 STAT_PREFIXES = ("running_", "scale_")

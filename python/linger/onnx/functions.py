@@ -7,28 +7,15 @@ weights as constants. Nothing here changes a module, a parameter or a statistic.
 """
 from __future__ import annotations
 
-import contextlib
 from typing import Any, Callable, List, Optional
 
 import torch
 
+from .._tracing import exporting, tracing_paused  # noqa: F401  (re-exported)
+
 PLATFORM = "luna_quant"
 
 _ONNX_INT_TYPES = {8: torch.int8, 16: torch.int16, 32: torch.int32}
-
-
-@contextlib.contextmanager
-def tracing_paused():
-    state = torch._C._get_tracing_state()
-    torch._C._set_tracing_state(None)
-    try:
-        yield
-    finally:
-        torch._C._set_tracing_state(state)
-
-
-def exporting() -> bool:
-    return bool(torch.onnx.is_in_onnx_export())
 
 
 def set_type(value, like, dtype: torch.dtype, shape: Optional[List[int]]):
@@ -106,3 +93,32 @@ def dequant(x: torch.Tensor, exponent: int) -> torch.Tensor:
 
 def out_type(o_bits: Optional[int]) -> torch.dtype:
     return torch.float32 if o_bits is None else _ONNX_INT_TYPES[o_bits]
+
+
+def apply_node(compute: Callable[..., torch.Tensor], node, *xs: torch.Tensor) -> torch.Tensor:
+    """Export one op-family node (linger._dispatch.NodeSpec): `compute` gives the traced values, the node
+    is written as `domain::op_type(*xs, *consts)` with the spec's attributes."""
+    from ..ops_table import OPS
+
+    entry = OPS[node.op]
+
+    def symbolic(g, info, *vs):
+        inputs = list(vs) + [const(g, c) for c in node.consts]
+        out = g.op(entry.onnx_name, *inputs, **node.attrs)
+        return set_type(out, vs[0], node.out_dtype, info.out_shape)
+
+    return apply(ExportInfo(compute, symbolic), *xs)
+
+
+def dequant_outputs(out):
+    """Quantized graph outputs leave the integer graph through Dequant."""
+    from ..iqtensor import is_iqtensor
+    if is_iqtensor(out):
+        return dequant(out, out.exponent)
+    if isinstance(out, tuple) and not hasattr(out, "_fields"):
+        return tuple(dequant_outputs(o) for o in out)
+    if isinstance(out, list):
+        return [dequant_outputs(o) for o in out]
+    if isinstance(out, dict):
+        return {k: dequant_outputs(v) for k, v in out.items()}
+    return out

@@ -12,10 +12,15 @@ import torch.nn as nn
 
 from ..iqtensor import is_iqtensor
 from ..nn.base import ModuleIntConfig
-from ..nn.iqadd import iqAddLayer
+from ..nn.iqops import IQLayer
+from ..ops_table import OPS
 
 _ELEM = {8: onnx.TensorProto.INT8, 16: onnx.TensorProto.INT16, 32: onnx.TensorProto.INT32}
-_SKIP = {"Quant", "Dequant"}
+# thinker ops with no module of their own to record (pure data movement, graph boundary)
+_SKIP = {OPS[n].op_type for n in ("Quant", "Dequant", "ShuffleChannel")}
+# families whose output is float when the node has no o_bits
+_FLOAT_WITHOUT_OBITS = {"Conv2d", "Conv1d", "ConvTranspose2d", "Linear", "BatchNorm2d"}
+_FAMILY = {e.op_type: e.family for e in OPS.values() if e.domain == "thinker"}
 
 
 @dataclass
@@ -70,15 +75,16 @@ def compare(model: nn.Module, onnx_path: Union[str, bytes], inputs: Any, isa: st
     if not isinstance(inputs, (tuple, list)):
         inputs = (inputs,)
     # 1. PyTorch eval, recording each quantized op's output in execution order
-    records: List[Tuple[str, str, torch.Tensor]] = []
+    records: List[Tuple[str, str, np.ndarray]] = []
     handles = []
     names = {m: n for n, m in model.named_modules()}
 
     def hook(mod, inp, out):
-        records.append((names.get(mod, type(mod).__name__), type(mod).__name__, out))
+        # a copy, not the tensor: a later in-place op (ReLU(inplace=True), `+=`) must not change the record
+        records.append((names.get(mod, type(mod).__name__), type(mod).__name__, _as_numpy_codes(out).copy()))
 
     for m in model.modules():
-        if isinstance(m, (ModuleIntConfig, iqAddLayer)):
+        if isinstance(m, (ModuleIntConfig, IQLayer)):
             handles.append(m.register_forward_hook(hook))
     modes = {m: m.training for m in model.modules()}
     try:
@@ -90,7 +96,7 @@ def compare(model: nn.Module, onnx_path: Union[str, bytes], inputs: Any, isa: st
             h.remove()
         for m, t in modes.items():
             m.training = t
-    # iqAdd layers are created lazily under their module, so the hook above may miss new ones: fine.
+    # functional-op layers are created lazily under their module: they exist once the model has trained.
     torch_outs = list(torch_out) if isinstance(torch_out, (tuple, list)) else [torch_out]
 
     # 2. runtime, with every quantized node's output exposed as an extra graph output
@@ -101,7 +107,7 @@ def compare(model: nn.Module, onnx_path: Union[str, bytes], inputs: Any, isa: st
         if n.output[0] in existing:
             continue
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
-        bits = attrs.get("o_bits", 8 if n.op_type in ("iqAdd", "AvgPool2dInt") else None)
+        bits = attrs.get("o_bits", None if _FAMILY.get(n.op_type) in _FLOAT_WITHOUT_OBITS else 8)
         elem = _ELEM[bits] if bits in _ELEM else onnx.TensorProto.FLOAT
         proto.graph.output.append(onnx.helper.make_tensor_value_info(n.output[0], elem, None))
     sess = InferenceSession(proto.SerializeToString(), isa=isa)
@@ -112,7 +118,7 @@ def compare(model: nn.Module, onnx_path: Union[str, bytes], inputs: Any, isa: st
     report = CompareReport()
     for k, ((module, _, tout), node) in enumerate(zip(records, nodes)):
         report.compared.append((module, node.name))
-        a = _as_numpy_codes(tout)
+        a = tout
         b = results[node.output[0]]
         b = b.astype(np.int64) if b.dtype.kind == "i" else b
         if a.shape != b.shape or not np.array_equal(a, b):

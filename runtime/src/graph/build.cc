@@ -260,6 +260,11 @@ class Builder {
       const AttrSpec* spec = nullptr;
       for (const AttrSpec& sp : s.attrs)
         if (a.name == sp.name) spec = &sp;
+      const AttrSpec indexed_scale(s.per_input_scale_prefix ? s.per_input_scale_prefix : "", AttrType::kFloat, true);
+      if (!spec && s.per_input_scale_prefix) {
+        for (size_t i = 0; i < np.inputs.size() && !spec; ++i)
+          if (a.name == per_input_scale_name(s, static_cast<int>(i))) spec = &indexed_scale;
+      }
       if (!spec) n->fail("attribute-unknown", "attribute " + quoted(a.name) + " is not defined for " + n->op_type + " in the dialect");
       if (a.type != spec->type)
         n->fail("attribute-type", "attribute " + quoted(a.name) + " must be " + type_name(spec->type) + ", got " +
@@ -286,6 +291,11 @@ class Builder {
       if (a.name.rfind("scale_", 0) == 0) check_scale(*n, &attr);
       n->attrs.push_back(std::move(attr));
     }
+    if (s.per_input_scale_prefix)
+      for (size_t i = 0; i < np.inputs.size(); ++i) {
+        const std::string nm = per_input_scale_name(s, static_cast<int>(i));
+        if (!names.count(nm)) n->fail("attribute-missing", "required attribute '" + nm + "' (FLOAT) is missing");
+      }
     for (const AttrSpec& sp : s.attrs)
       if (sp.required && !names.count(sp.name))
         n->fail("attribute-missing", std::string("required attribute '") + sp.name + "' (" + type_name(sp.type) + ") is missing");

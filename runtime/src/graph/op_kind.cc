@@ -1,5 +1,8 @@
 #include "graph/op_kind.h"
 
+#include "graph/op_schema.h"
+#include "linger/runtime/session.h"
+
 namespace linger {
 namespace runtime {
 
@@ -11,7 +14,7 @@ struct OpName {
 };
 
 constexpr OpName kOpNames[] = {
-#define LINGER_OP(name, domain, op) {domain, op},
+#define LINGER_OP(name, domain, op, family) {domain, op},
 #include "linger/ops.inc"
 #undef LINGER_OP
 #define LINGER_STD_OP(name) {"", #name},
@@ -42,6 +45,13 @@ bool find_op_any_domain(const std::string& op_type, OpKind* kind) {
       return true;
     }
   return false;
+}
+
+std::vector<SupportedOp> supported_ops() {
+  std::vector<SupportedOp> out;
+  for (int i = 0; i < kOpKindCount; ++i)
+    if (op_schema(static_cast<OpKind>(i))) out.push_back({kOpNames[i].domain, kOpNames[i].op_type});
+  return out;
 }
 
 }  // namespace runtime

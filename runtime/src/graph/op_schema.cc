@@ -1,4 +1,5 @@
-// The op table of docs/onnx-dialect.md. Keep it in the order of that page.
+// The op table of docs/onnx-dialect.md: one schema per family of
+// include/linger/ops.inc (schema_<Family>) and per standard op (schema_<Name>).
 #include "graph/op_schema.h"
 
 #include <array>
@@ -32,85 +33,143 @@ AttrSpec data_bits(bool required) { return ints_of(required ? req("data_bits", T
 AttrSpec parameter_bits() { return range(opt("parameter_bits", T::kInt), 1, 8); }
 AttrSpec o_bits() { return ints_of(opt("o_bits", T::kInt), {8, 16, 32}); }
 
-using Table = std::array<std::unique_ptr<OpSchema>, kOpKindCount>;
+AttrSpec scale(const char* name) { return req(name, T::kFloat); }
+AttrSpec castor_mode() { return strings_of(opt("castor_mode", T::kString), {"luna"}); }
 
-void add(Table& t, OpKind kind, OpSchema s) { t[static_cast<size_t>(kind)] = std::make_unique<OpSchema>(std::move(s)); }
+std::vector<AttrSpec> conv_attrs(bool transpose) {
+  std::vector<AttrSpec> a = {scale("scale_x"), scale("scale_w"), opt("scale_o", T::kFloat), opt("dilations", T::kInts),
+                             range(opt("group", T::kInt), 1, INT32_MAX), opt("kernel_shape", T::kInts),
+                             opt("pads", T::kInts), opt("strides", T::kInts), data_bits(false), parameter_bits(),
+                             o_bits(), platform_quant()};
+  if (transpose) a.push_back(opt("output_padding", T::kInts));
+  else a.push_back(castor_mode());
+  return a;
+}
+
+// ---- one schema per family of include/linger/ops.inc (custom domain "thinker" unless noted) ----
+OpSchema schema_Quant(OpKind) {
+  return {1, 1, 1, 1, {data_bits(true), scale("scale_x"), platform_quant()}, {}, ExponentRule::kScaleAttr, "scale_x"};
+}
+OpSchema schema_Dequant(OpKind) {
+  return {1, 1, 1, 1, {scale("scale_o")}, {{0, "scale_o"}}, ExponentRule::kNone, nullptr};
+}
+OpSchema schema_Conv2d(OpKind) { return {2, 3, 1, 1, conv_attrs(false), {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"}; }
+OpSchema schema_Conv1d(OpKind) { return {2, 3, 1, 1, conv_attrs(false), {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"}; }
+OpSchema schema_ConvTranspose2d(OpKind) {
+  return {2, 3, 1, 1, conv_attrs(true), {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"};
+}
+OpSchema schema_BatchNorm2d(OpKind) {
+  return {3, 3, 1, 1,
+          {scale("scale_x"), scale("scale_w"), scale("scale_o"), data_bits(false), parameter_bits(), o_bits(),
+           platform_quant()},
+          {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"};
+}
+OpSchema schema_Linear(OpKind) {
+  return {2, 3, 1, 1,
+          {scale("scale_x"), scale("scale_w"), opt("scale_o", T::kFloat), data_bits(false), parameter_bits(), o_bits(),
+           platform_quant()},
+          {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"};
+}
+OpSchema schema_AvgPool2d(OpKind) {
+  return {1, 1, 1, 1,
+          {req("kernel_shape", T::kInts), opt("strides", T::kInts), opt("pads", T::kInts),
+           ints_of(opt("ceil_mode", T::kInt), {0, 1}), data_bits(false), scale("scale_x"), opt("scale_o", T::kFloat),
+           ints_of(opt("o_bits", T::kInt), {8}), platform_quant()},
+          {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_x"};
+}
+// iqAdd, iqMul, iqDiv: two int8 operands, each with its scale.
+OpSchema schema_Binary(OpKind) {
+  return {2, 2, 1, 1,
+          {scale("scale_x"), scale("scale_y"), scale("scale_o"), platform_quant(),
+           strings_of(opt("mode", T::kString), {"Non_t710_mode"})},
+          {{0, "scale_x"}, {1, "scale_y"}}, ExponentRule::kScaleAttr, "scale_o"};
+}
+// iqSum, iqVar: reduce `dims` (all when absent).
+OpSchema schema_Reduce(OpKind) {
+  return {1, 1, 1, 1,
+          {scale("scale_x"), scale("scale_o"), opt("dims", T::kInts), ints_of(opt("keepdim", T::kInt), {0, 1}),
+           ints_of(opt("unbiased", T::kInt), {0, 1}), platform_quant(), castor_mode()},
+          {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"};
+}
+// iqCat: scale_x_<i> per input.
+OpSchema schema_IqCat(OpKind) {
+  OpSchema s{1, INT32_MAX, 1, 1, {scale("scale_o"), req("dim", T::kInt), platform_quant()}, {},
+             ExponentRule::kScaleAttr, "scale_o"};
+  s.per_input_scale_prefix = "scale_x_";
+  return s;
+}
+OpSchema schema_Clamp(OpKind) {
+  return {1, 1, 1, 1, {req("min", T::kFloat), req("max", T::kFloat), scale("scale_x"), scale("scale_o"), platform_quant()},
+          {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"};
+}
+// iqSigmoid, iqTanh: int8 at scale_x in, int8 at Q7 out (scale_o must be 128).
+OpSchema schema_UnaryLut(OpKind) {
+  return {1, 1, 1, 1, {scale("scale_x"), scale("scale_o"), platform_quant(), castor_mode()}, {{0, "scale_x"}},
+          ExponentRule::kScaleAttr, "scale_o"};
+}
+OpSchema schema_Softmax(OpKind) {
+  return {1, 1, 1, 1,
+          {scale("scale_x"), scale("scale_o"), req("dim", T::kInt), data_bits(false), ints_of(opt("o_bits", T::kInt), {8}),
+           platform_quant()},
+          {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"};
+}
+OpSchema schema_Bmm(OpKind) {
+  return {2, 2, 1, 1,
+          {scale("scale_x"), scale("scale_y"), scale("scale_o"), data_bits(false), ints_of(opt("o_bits", T::kInt), {8}),
+           platform_quant()},
+          {{0, "scale_x"}, {1, "scale_y"}}, ExponentRule::kScaleAttr, "scale_o"};
+}
+OpSchema schema_ShuffleChannel(OpKind) {
+  return {1, 1, 1, 1, {range(req("groups", T::kInt), 1, INT32_MAX)}, {}, ExponentRule::kPassThrough, nullptr};
+}
+// standard domain
+OpSchema schema_MaxPool(OpKind) {
+  return {1, 1, 1, 1,
+          {req("kernel_shape", T::kInts), opt("strides", T::kInts), opt("pads", T::kInts),
+           ints_of(opt("ceil_mode", T::kInt), {0, 1}), opt("dilations", T::kInts),
+           strings_of(opt("auto_pad", T::kString), {"NOTSET"}), ints_of(opt("storage_order", T::kInt), {0})},
+          {}, ExponentRule::kPassThrough, nullptr};
+}
+OpSchema schema_Relu(OpKind) { return {1, 1, 1, 1, {}, {}, ExponentRule::kPassThrough, nullptr}; }
+
+// ---- standard data-movement ops of graph/std_ops.inc ----
+OpSchema schema_Reshape(OpKind) {
+  return {2, 2, 1, 1, {ints_of(opt("allowzero", T::kInt), {0, 1})}, {}, ExponentRule::kPassThrough, nullptr};
+}
+OpSchema schema_Flatten(OpKind) { return {1, 1, 1, 1, {opt("axis", T::kInt)}, {}, ExponentRule::kPassThrough, nullptr}; }
+OpSchema schema_Transpose(OpKind) { return {1, 1, 1, 1, {opt("perm", T::kInts)}, {}, ExponentRule::kPassThrough, nullptr}; }
+OpSchema schema_Squeeze(OpKind) { return {1, 2, 1, 1, {opt("axes", T::kInts)}, {}, ExponentRule::kPassThrough, nullptr}; }
+OpSchema schema_Unsqueeze(OpKind) { return {1, 2, 1, 1, {opt("axes", T::kInts)}, {}, ExponentRule::kPassThrough, nullptr}; }
+OpSchema schema_Slice(OpKind) { return {3, 5, 1, 1, {}, {}, ExponentRule::kPassThrough, nullptr}; }
+OpSchema schema_Gather(OpKind) { return {2, 2, 1, 1, {opt("axis", T::kInt)}, {}, ExponentRule::kPassThrough, nullptr}; }
+OpSchema schema_Concat(OpKind) { return {1, INT32_MAX, 1, 1, {req("axis", T::kInt)}, {}, ExponentRule::kAllInputs, nullptr}; }
+OpSchema schema_Identity(OpKind) { return {1, 1, 1, 1, {}, {}, ExponentRule::kPassThrough, nullptr}; }
+OpSchema schema_Constant(OpKind) {
+  return {0, 0, 1, 1,
+          {opt("value", T::kTensor), opt("value_int", T::kInt), opt("value_ints", T::kInts), opt("value_float", T::kFloat),
+           opt("value_floats", T::kFloats)},
+          {}, ExponentRule::kNone, nullptr};
+}
+OpSchema schema_Shape(OpKind) {
+  return {1, 1, 1, 1, {opt("start", T::kInt), opt("end", T::kInt)}, {}, ExponentRule::kNone, nullptr};
+}
+OpSchema schema_Cast(OpKind) {
+  return {1, 1, 1, 1,
+          {ints_of(req("to", T::kInt), {onnx::kFloat, onnx::kInt8, onnx::kInt16, onnx::kInt32, onnx::kInt64})},
+          {}, ExponentRule::kPassThrough, nullptr};
+}
+
+using Table = std::array<std::unique_ptr<OpSchema>, kOpKindCount>;
 
 Table make_table() {
   Table t;
-  // --- custom ops, domain "thinker" ---
-  add(t, OpKind::Quant,
-      {1, 1, 1, 1, {data_bits(true), req("scale_x", T::kFloat), platform_quant()}, {}, ExponentRule::kScaleAttr, "scale_x"});
-  add(t, OpKind::Dequant, {1, 1, 1, 1, {req("scale_o", T::kFloat)}, {{0, "scale_o"}}, ExponentRule::kNone, nullptr});
-  add(t, OpKind::Conv2dInt,
-      {2, 3, 1, 1,
-       {req("scale_x", T::kFloat), req("scale_w", T::kFloat), opt("scale_o", T::kFloat), opt("dilations", T::kInts),
-        range(opt("group", T::kInt), 1, INT32_MAX), opt("kernel_shape", T::kInts), opt("pads", T::kInts),
-        opt("strides", T::kInts), data_bits(false), parameter_bits(), o_bits(), platform_quant(),
-        strings_of(opt("castor_mode", T::kString), {"luna"})},
-       {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"});
-  add(t, OpKind::Conv1dInt,
-      {2, 3, 1, 1,
-       {req("scale_x", T::kFloat), req("scale_w", T::kFloat), opt("scale_o", T::kFloat), opt("dilations", T::kInts),
-        range(opt("group", T::kInt), 1, INT32_MAX), opt("kernel_shape", T::kInts), opt("pads", T::kInts),
-        opt("strides", T::kInts), data_bits(false), parameter_bits(), o_bits(), platform_quant(),
-        strings_of(opt("castor_mode", T::kString), {"luna"})},
-       {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"});
-  add(t, OpKind::ConvTranspose2dInt,
-      {2, 3, 1, 1,
-       {req("scale_x", T::kFloat), req("scale_w", T::kFloat), opt("scale_o", T::kFloat), opt("dilations", T::kInts),
-        range(opt("group", T::kInt), 1, INT32_MAX), opt("kernel_shape", T::kInts), opt("pads", T::kInts),
-        opt("output_padding", T::kInts), opt("strides", T::kInts), data_bits(false), parameter_bits(), o_bits(),
-        platform_quant()},
-       {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"});
-  add(t, OpKind::BatchNorm2dInt,
-      {3, 3, 1, 1,
-       {req("scale_x", T::kFloat), req("scale_w", T::kFloat), req("scale_o", T::kFloat), data_bits(false),
-        parameter_bits(), o_bits(), platform_quant()},
-       {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"});
-  add(t, OpKind::LinearInt,
-      {2, 3, 1, 1,
-       {req("scale_x", T::kFloat), req("scale_w", T::kFloat), opt("scale_o", T::kFloat), data_bits(false),
-        parameter_bits(), o_bits(), platform_quant()},
-       {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"});
-  add(t, OpKind::AvgPool2dInt,
-      {1, 1, 1, 1,
-       {req("kernel_shape", T::kInts), opt("strides", T::kInts), opt("pads", T::kInts),
-        ints_of(opt("ceil_mode", T::kInt), {0, 1}), data_bits(false), req("scale_x", T::kFloat),
-        opt("scale_o", T::kFloat), ints_of(opt("o_bits", T::kInt), {8}), platform_quant()},
-       {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_x"});
-  add(t, OpKind::iqAdd,
-      {2, 2, 1, 1,
-       {req("scale_x", T::kFloat), req("scale_y", T::kFloat), req("scale_o", T::kFloat), platform_quant(),
-        strings_of(opt("mode", T::kString), {"Non_t710_mode"})},
-       {{0, "scale_x"}, {1, "scale_y"}}, ExponentRule::kScaleAttr, "scale_o"});
-  // --- standard ops ---
-  add(t, OpKind::MaxPool,
-      {1, 1, 1, 1,
-       {req("kernel_shape", T::kInts), opt("strides", T::kInts), opt("pads", T::kInts),
-        ints_of(opt("ceil_mode", T::kInt), {0, 1}), opt("dilations", T::kInts),
-        strings_of(opt("auto_pad", T::kString), {"NOTSET"}), ints_of(opt("storage_order", T::kInt), {0})},
-       {}, ExponentRule::kPassThrough, nullptr});
-  add(t, OpKind::Relu, {1, 1, 1, 1, {}, {}, ExponentRule::kPassThrough, nullptr});
-  add(t, OpKind::Reshape, {2, 2, 1, 1, {ints_of(opt("allowzero", T::kInt), {0, 1})}, {}, ExponentRule::kPassThrough, nullptr});
-  add(t, OpKind::Flatten, {1, 1, 1, 1, {opt("axis", T::kInt)}, {}, ExponentRule::kPassThrough, nullptr});
-  add(t, OpKind::Transpose, {1, 1, 1, 1, {opt("perm", T::kInts)}, {}, ExponentRule::kPassThrough, nullptr});
-  add(t, OpKind::Squeeze, {1, 2, 1, 1, {opt("axes", T::kInts)}, {}, ExponentRule::kPassThrough, nullptr});
-  add(t, OpKind::Unsqueeze, {1, 2, 1, 1, {opt("axes", T::kInts)}, {}, ExponentRule::kPassThrough, nullptr});
-  add(t, OpKind::Slice, {3, 5, 1, 1, {}, {}, ExponentRule::kPassThrough, nullptr});
-  add(t, OpKind::Gather, {2, 2, 1, 1, {opt("axis", T::kInt)}, {}, ExponentRule::kPassThrough, nullptr});
-  add(t, OpKind::Concat, {1, INT32_MAX, 1, 1, {req("axis", T::kInt)}, {}, ExponentRule::kAllInputs, nullptr});
-  add(t, OpKind::Identity, {1, 1, 1, 1, {}, {}, ExponentRule::kPassThrough, nullptr});
-  add(t, OpKind::Constant,
-      {0, 0, 1, 1,
-       {opt("value", T::kTensor), opt("value_int", T::kInt), opt("value_ints", T::kInts), opt("value_float", T::kFloat),
-        opt("value_floats", T::kFloats)},
-       {}, ExponentRule::kNone, nullptr});
-  add(t, OpKind::Shape, {1, 1, 1, 1, {opt("start", T::kInt), opt("end", T::kInt)}, {}, ExponentRule::kNone, nullptr});
-  add(t, OpKind::Cast,
-      {1, 1, 1, 1,
-       {ints_of(req("to", T::kInt), {onnx::kFloat, onnx::kInt8, onnx::kInt16, onnx::kInt32, onnx::kInt64})},
-       {}, ExponentRule::kPassThrough, nullptr});
+  auto add = [&t](OpKind kind, OpSchema s) { t[static_cast<size_t>(kind)] = std::make_unique<OpSchema>(std::move(s)); };
+#define LINGER_OP(name, domain, op, family) add(OpKind::name, schema_##family(OpKind::name));
+#include "linger/ops.inc"
+#undef LINGER_OP
+#define LINGER_STD_OP(name) add(OpKind::name, schema_##name(OpKind::name));
+#include "graph/std_ops.inc"
+#undef LINGER_STD_OP
   return t;
 }
 
@@ -121,6 +180,10 @@ const OpSchema* op_schema(OpKind kind) {
   const int i = static_cast<int>(kind);
   if (i < 0 || i >= kOpKindCount) return nullptr;
   return table[static_cast<size_t>(i)].get();
+}
+
+std::string per_input_scale_name(const OpSchema& s, int i) {
+  return s.per_input_scale_prefix ? std::string(s.per_input_scale_prefix) + std::to_string(i) : std::string();
 }
 
 }  // namespace runtime

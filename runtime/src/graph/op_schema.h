@@ -46,7 +46,13 @@ struct OpSchema {
   std::vector<ScaleBinding> input_scales;
   ExponentRule output_exponent = ExponentRule::kNone;
   const char* output_scale_attr = nullptr;
+  // Variadic ops (iqCat): a required FLOAT attribute <prefix><i> per input i,
+  // bound to input i like input_scales.
+  const char* per_input_scale_prefix = nullptr;
 };
+
+// The name of input i's scale attribute on a node of this schema (nullptr: none).
+std::string per_input_scale_name(const OpSchema& s, int i);
 
 // nullptr when the runtime has no kernel for the op.
 const OpSchema* op_schema(OpKind kind);

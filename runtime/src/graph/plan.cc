@@ -129,6 +129,17 @@ void Plan::propagate_exponent(const Node& node) {
                                          graph_.values[static_cast<size_t>(id)].name + "' carries " +
                                          exponent_str(*in.exponent) + " from " + in.exponent_origin);
   }
+  if (s.per_input_scale_prefix)
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const int id = node.inputs[i];
+      if (id < 0) continue;
+      const ValueState& in = values_[static_cast<size_t>(id)];
+      const std::string attr = per_input_scale_name(s, static_cast<int>(i));
+      if (in.exponent && node.scale_exponent(attr) != *in.exponent)
+        node.fail("scale-consistency", "attribute '" + attr + "' = " + exponent_str(node.scale_exponent(attr)) +
+                                           " but input '" + graph_.values[static_cast<size_t>(id)].name +
+                                           "' carries " + exponent_str(*in.exponent) + " from " + in.exponent_origin);
+    }
   std::optional<int> q;
   std::string origin;
   switch (s.output_exponent) {

@@ -30,7 +30,7 @@ class AvgPool2dIntKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_avgpool2d_int_kernel() { return std::make_unique<AvgPool2dIntKernel>(); }
+std::unique_ptr<Kernel> make_kernel_AvgPool2d(OpKind) { return std::make_unique<AvgPool2dIntKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

@@ -54,7 +54,7 @@ class BatchNorm2dIntKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_batchnorm2d_int_kernel() { return std::make_unique<BatchNorm2dIntKernel>(); }
+std::unique_ptr<Kernel> make_kernel_BatchNorm2d(OpKind) { return std::make_unique<BatchNorm2dIntKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

@@ -89,7 +89,7 @@ class CastKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_cast_kernel() { return std::make_unique<CastKernel>(); }
+std::unique_ptr<Kernel> make_kernel_Cast(OpKind) { return std::make_unique<CastKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

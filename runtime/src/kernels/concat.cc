@@ -67,7 +67,7 @@ class ConcatKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_concat_kernel() { return std::make_unique<ConcatKernel>(); }
+std::unique_ptr<Kernel> make_kernel_Concat(OpKind) { return std::make_unique<ConcatKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

@@ -32,7 +32,7 @@ class ConstantKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_constant_kernel() { return std::make_unique<ConstantKernel>(); }
+std::unique_ptr<Kernel> make_kernel_Constant(OpKind) { return std::make_unique<ConstantKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

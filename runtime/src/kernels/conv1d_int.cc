@@ -79,7 +79,7 @@ class Conv1dIntKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_conv1d_int_kernel() { return std::make_unique<Conv1dIntKernel>(); }
+std::unique_ptr<Kernel> make_kernel_Conv1d(OpKind) { return std::make_unique<Conv1dIntKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

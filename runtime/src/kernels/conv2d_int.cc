@@ -103,7 +103,7 @@ class Conv2dIntKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_conv2d_int_kernel() { return std::make_unique<Conv2dIntKernel>(); }
+std::unique_ptr<Kernel> make_kernel_Conv2d(OpKind) { return std::make_unique<Conv2dIntKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

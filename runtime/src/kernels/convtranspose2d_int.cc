@@ -119,7 +119,7 @@ class ConvTranspose2dIntKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_convtranspose2d_int_kernel() { return std::make_unique<ConvTranspose2dIntKernel>(); }
+std::unique_ptr<Kernel> make_kernel_ConvTranspose2d(OpKind) { return std::make_unique<ConvTranspose2dIntKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

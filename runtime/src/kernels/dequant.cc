@@ -38,7 +38,7 @@ class DequantKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_dequant_kernel() { return std::make_unique<DequantKernel>(); }
+std::unique_ptr<Kernel> make_kernel_Dequant(OpKind) { return std::make_unique<DequantKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

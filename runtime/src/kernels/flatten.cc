@@ -29,7 +29,7 @@ class FlattenKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_flatten_kernel() { return std::make_unique<FlattenKernel>(); }
+std::unique_ptr<Kernel> make_kernel_Flatten(OpKind) { return std::make_unique<FlattenKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

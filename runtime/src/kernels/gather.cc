@@ -72,7 +72,7 @@ class GatherKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_gather_kernel() { return std::make_unique<GatherKernel>(); }
+std::unique_ptr<Kernel> make_kernel_Gather(OpKind) { return std::make_unique<GatherKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

@@ -19,7 +19,7 @@ class IdentityKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_identity_kernel() { return std::make_unique<IdentityKernel>(); }
+std::unique_ptr<Kernel> make_kernel_Identity(OpKind) { return std::make_unique<IdentityKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

@@ -73,7 +73,7 @@ class LinearIntKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_linear_int_kernel() { return std::make_unique<LinearIntKernel>(); }
+std::unique_ptr<Kernel> make_kernel_Linear(OpKind) { return std::make_unique<LinearIntKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

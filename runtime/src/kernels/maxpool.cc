@@ -27,7 +27,7 @@ class MaxPoolKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_maxpool_kernel() { return std::make_unique<MaxPoolKernel>(); }
+std::unique_ptr<Kernel> make_kernel_MaxPool(OpKind) { return std::make_unique<MaxPoolKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

@@ -35,7 +35,7 @@ class QuantKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_quant_kernel() { return std::make_unique<QuantKernel>(); }
+std::unique_ptr<Kernel> make_kernel_Quant(OpKind) { return std::make_unique<QuantKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

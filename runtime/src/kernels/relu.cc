@@ -45,7 +45,7 @@ class ReluKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_relu_kernel() { return std::make_unique<ReluKernel>(); }
+std::unique_ptr<Kernel> make_kernel_Relu(OpKind) { return std::make_unique<ReluKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

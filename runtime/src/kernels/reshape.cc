@@ -78,7 +78,7 @@ class ReshapeKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_reshape_kernel() { return std::make_unique<ReshapeKernel>(); }
+std::unique_ptr<Kernel> make_kernel_Reshape(OpKind) { return std::make_unique<ReshapeKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

@@ -42,7 +42,7 @@ class ShapeKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_shape_kernel() { return std::make_unique<ShapeKernel>(); }
+std::unique_ptr<Kernel> make_kernel_Shape(OpKind) { return std::make_unique<ShapeKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

@@ -92,7 +92,7 @@ class SliceKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_slice_kernel() { return std::make_unique<SliceKernel>(); }
+std::unique_ptr<Kernel> make_kernel_Slice(OpKind) { return std::make_unique<SliceKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

@@ -47,7 +47,7 @@ class SqueezeKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_squeeze_kernel() { return std::make_unique<SqueezeKernel>(); }
+std::unique_ptr<Kernel> make_kernel_Squeeze(OpKind) { return std::make_unique<SqueezeKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

@@ -48,7 +48,7 @@ class TransposeKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_transpose_kernel() { return std::make_unique<TransposeKernel>(); }
+std::unique_ptr<Kernel> make_kernel_Transpose(OpKind) { return std::make_unique<TransposeKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

@@ -37,7 +37,7 @@ class UnsqueezeKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_unsqueeze_kernel() { return std::make_unique<UnsqueezeKernel>(); }
+std::unique_ptr<Kernel> make_kernel_Unsqueeze(OpKind) { return std::make_unique<UnsqueezeKernel>(); }
 
 }  // namespace runtime
 }  // namespace linger

@@ -29,6 +29,14 @@ const char* isa_name(Isa isa);  // "auto", "scalar", "avx2", "avx512vnni"
 Isa parse_isa(const std::string& name);
 bool isa_supported(Isa isa);  // kAuto is always supported
 
+// Every (domain, op_type) this runtime runs ("" is the default ONNX domain):
+// the ops of include/linger/ops.inc and the standard ops it accepts. The
+// exporter checks a model against this list.
+struct SupportedOp {
+  std::string domain, op_type;
+};
+std::vector<SupportedOp> supported_ops();
+
 struct SessionOptions {
   Isa isa = Isa::kAuto;  // a specific ISA the CPU lacks is an InputError at session creation
   // Largest tensor (bytes) the session may create, input or intermediate; a
