@@ -66,10 +66,23 @@ class IQTensor(torch.Tensor):
     @classmethod
     def __torch_function__(cls, func: Callable, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if exporting():
+            args, kwargs = resolve(tuple(args)), {k: resolve(v) for k, v in kwargs.items()}
+            if not any(isinstance(a, IQTensor) for a in _flat(args, kwargs)):
+                with torch._C.DisableTorchFunction():
+                    return func(*args, **kwargs)
         handler = _HANDLERS.get(func)
         if handler is not None:
             return handler(func, args, kwargs)
         return fallback(func, args, kwargs)
+
+
+def _flat(args, kwargs):
+    for a in list(args) + list(kwargs.values()):
+        if isinstance(a, (list, tuple)):
+            yield from a
+        else:
+            yield a
 
 
 def _result(out: Any, args, inplace: bool) -> Any:
@@ -212,10 +225,29 @@ def fallback(func: Callable, args, kwargs):
     """The default for an op without a quantized form: a plain (float) result; while exporting, quantized
     inputs leave the integer graph through Dequant first."""
     if exporting():
+        target = args[0] if args and is_iqtensor(args[0]) and _is_inplace(func, kwargs) else None
         args, kwargs = _dequant_args(args), {k: _dequant_args(v) for k, v in kwargs.items()}
+        if target is not None:
+            # An in-place float op (LeakyReLU(inplace=True)) on a quantized tensor: it runs on the Dequant output,
+            # which from now on stands for the tensor in the export (later uses read it, not the int8 value).
+            with torch._C.DisableTorchFunction():
+                out = func(*args, **kwargs)
+            target._linger_export_alias = out
+            _invalidate(target)
+            return _strip(out)
     with torch._C.DisableTorchFunction():
         out = func(*args, **kwargs)
     return _result(out, args, _invalidate_if_modified(func, args, kwargs, out))
+
+
+def resolve(a: Any) -> Any:
+    """While exporting: the tensor that now stands for `a` after an in-place float op modified it."""
+    alias = getattr(a, "_linger_export_alias", None) if isinstance(a, IQTensor) else None
+    if alias is not None:
+        return alias
+    if isinstance(a, (list, tuple)) and not hasattr(a, "_fields"):
+        return type(a)(resolve(x) for x in a)
+    return a
 
 
 def register_handler(funcs, handler: Callable) -> None:
@@ -229,14 +261,138 @@ _HANDLERS: Dict[Callable, Callable] = {}
 _T = torch.Tensor
 for _f in (
     _T.view, _T.view_as, _T.reshape, _T.reshape_as, torch.reshape,
-    _T.squeeze, torch.squeeze, _T.unsqueeze, torch.unsqueeze,
     _T.transpose, torch.transpose, _T.permute, torch.permute, _T.t, torch.t,
     _T.flatten, torch.flatten, _T.contiguous, _T.__getitem__, _T.flip, torch.flip,
-    _T.split, torch.split, _T.chunk, torch.chunk, _T.unbind, torch.unbind, _T.narrow, torch.narrow,
+    _T.narrow, torch.narrow, _T.swapaxes, torch.swapaxes, _T.swapdims, torch.swapdims, _T.movedim, torch.movedim,
+    _T.moveaxis, torch.moveaxis, _T.squeeze_, _T.unsqueeze_,
     _T.expand, _T.expand_as, _T.repeat, _T.detach, _T.clone, torch.clone, _T.cpu, _T.cuda,
-    _T.relu, torch.relu, F.relu, _T.relu_, torch.relu_,
     F.max_pool1d, F.max_pool2d, torch.max_pool1d, torch.max_pool2d,
     _T.T.__get__,
 ):
     _HANDLERS[_f] = _preserve
 _HANDLERS[_T.to] = _preserve_to
+
+
+# ---- static splitting and squeezing (plain Slice / Squeeze / Unsqueeze in the export) -------------------------
+
+def _arg(args, kwargs, i: int, name: str, default: Any) -> Any:
+    return args[i] if len(args) > i else kwargs.get(name, default)
+
+
+def _split_static(func: Callable, args, kwargs):
+    """chunk / split / unbind as narrow() slices with sizes fixed at trace time: the export writes one Slice
+    per piece with constant bounds (torch writes Shape/Gather/Div/... for chunk)."""
+    x = _arg(args, kwargs, 0, "input", None)
+    if not is_iqtensor(x):
+        return fallback(func, args, kwargs)
+    name = getattr(func, "__name__", "")
+    from ._tracing import tracing_paused
+    with tracing_paused():
+        shape = [int(s) for s in x.shape]
+    if name == "unbind":
+        dim = _arg(args, kwargs, 1, "dim", 0)
+    else:
+        dim = _arg(args, kwargs, 2 if name != "split" else 2, "dim", 0)
+    rank = len(shape)
+    if not isinstance(dim, int) or not -rank <= dim < rank:
+        return fallback(func, args, kwargs)
+    dim %= rank
+    length = shape[dim]
+    if name == "chunk":
+        n = int(_arg(args, kwargs, 1, "chunks", 1))
+        step = -(-length // n) if n > 0 else length
+        sizes = [min(step, length - s) for s in range(0, length, step)] if length else [0]
+    elif name == "unbind":
+        sizes = [1] * length
+    else:
+        arg = _arg(args, kwargs, 1, "split_size_or_sections", _arg(args, kwargs, 1, "split_size", None))
+        if isinstance(arg, int):
+            sizes = [min(arg, length - s) for s in range(0, length, arg)] if length and arg > 0 else [length]
+        elif isinstance(arg, (list, tuple)) and all(isinstance(v, int) for v in arg) and sum(arg) == length:
+            sizes = list(arg)
+        else:
+            return fallback(func, args, kwargs)
+    with torch._C.DisableTorchFunction():
+        p = x.as_subclass(torch.Tensor)
+        pieces, start = [], 0
+        for size in sizes:
+            pieces.append(torch.narrow(p, dim, start, size))
+            start += size
+    out = [_make(t, x.scale_data, x.bits, x.running_data) for t in pieces]
+    if name == "unbind":
+        out = [_squeeze_iq(t, [dim]) for t in out]
+    return tuple(out)
+
+
+def _squeeze_iq(x: IQTensor, dims) -> IQTensor:
+    from ._tracing import tracing_paused
+    with tracing_paused():
+        shape = [int(s) for s in x.shape]
+    axes = [d % len(shape) for d in dims] if dims is not None else [i for i, s in enumerate(shape) if s == 1]
+    axes = sorted(a for a in set(axes) if shape[a] == 1)
+
+    def compute(v: torch.Tensor) -> torch.Tensor:
+        return v.reshape([s for i, s in enumerate(shape) if i not in axes])
+
+    if exporting() and axes:
+        from .onnx.functions import squeeze_like  # export path only
+        y = squeeze_like(x.as_subclass(torch.Tensor) if type(x) is not torch.Tensor else x, compute, axes, "Squeeze")
+    else:
+        with torch._C.DisableTorchFunction():
+            y = compute(x.as_subclass(torch.Tensor)) if axes else x.as_subclass(torch.Tensor).view_as(x)
+    return _make(y, x.scale_data, x.bits, x.running_data)
+
+
+def _squeeze(func: Callable, args, kwargs):
+    x = _arg(args, kwargs, 0, "input", None)
+    dim = _arg(args, kwargs, 1, "dim", None)
+    if not is_iqtensor(x) or not (dim is None or isinstance(dim, int) or
+                                  (isinstance(dim, (list, tuple)) and all(isinstance(d, int) for d in dim))):
+        return fallback(func, args, kwargs)
+    return _squeeze_iq(x, None if dim is None else ([dim] if isinstance(dim, int) else list(dim)))
+
+
+def _unsqueeze(func: Callable, args, kwargs):
+    x = _arg(args, kwargs, 0, "input", None)
+    dim = _arg(args, kwargs, 1, "dim", None)
+    if not is_iqtensor(x) or not isinstance(dim, int):
+        return fallback(func, args, kwargs)
+    from ._tracing import tracing_paused
+    with tracing_paused():
+        shape = [int(s) for s in x.shape]
+    d = dim % (len(shape) + 1)
+    new_shape = shape[:d] + [1] + shape[d:]
+
+    def compute(v: torch.Tensor) -> torch.Tensor:
+        return v.reshape(new_shape)
+
+    if exporting():
+        from .onnx.functions import squeeze_like  # export path only
+        y = squeeze_like(x.as_subclass(torch.Tensor), compute, [d], "Unsqueeze")
+    else:
+        with torch._C.DisableTorchFunction():
+            y = compute(x.as_subclass(torch.Tensor))
+    return _make(y, x.scale_data, x.bits, x.running_data)
+
+
+def _relu(func: Callable, args, kwargs):
+    """ReLU keeps the quantization. While exporting, a plain `Relu` node on the integer tensor is written at every
+    opset (torch writes Cast(float) -> Relu -> Cast(int8) below opset 14, which the chip's packer rejects)."""
+    x = _arg(args, kwargs, 0, "input", None)
+    if not is_iqtensor(x) or not exporting():
+        return _preserve(func, args, kwargs)
+    from .onnx.functions import int_relu  # export path only
+    y = _make(int_relu(x.as_subclass(torch.Tensor)), x.scale_data, x.bits, x.running_data)
+    if _is_inplace(func, kwargs):
+        x._linger_export_alias = y  # later uses of x read the Relu output in the graph
+    return y
+
+
+for _f in (_T.relu, torch.relu, F.relu, _T.relu_, torch.relu_):
+    _HANDLERS[_f] = _relu
+for _f in (_T.split, torch.split, _T.chunk, torch.chunk, _T.unbind, torch.unbind):
+    _HANDLERS[_f] = _split_static
+for _f in (_T.squeeze, torch.squeeze):
+    _HANDLERS[_f] = _squeeze
+for _f in (_T.unsqueeze, torch.unsqueeze):
+    _HANDLERS[_f] = _unsqueeze

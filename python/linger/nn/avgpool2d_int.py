@@ -11,8 +11,7 @@ from torch.nn.modules.utils import _pair
 from .._ext import ops
 from ..config import QuantMode
 from ..iqtensor import _make, is_iqtensor
-from ..onnx import functions as export_fn
-from ..onnx.functions import exporting
+from .._tracing import exporting, tracing_paused
 from .base import ModuleIntConfig, check_bits
 
 _STATS = ("running_x", "running_o", "scale_x", "scale_o")
@@ -57,10 +56,11 @@ class AvgPool2dInt(ModuleIntConfig, nn.AvgPool2d):
                 exact = q * (2.0 ** -qx)
             y = avg + (exact - avg).detach()  # value of the integer op, gradient of avg-pool
             return _make(y, 2.0 ** qx, 8, self._stat("running_x"))
-        with torch.no_grad(), export_fn.tracing_paused():
+        with torch.no_grad(), tracing_paused():
             self.running_o.copy_(self.running_x)
             self.scale_o.copy_(self.scale_x)
         if exporting():
+            from ..onnx import functions as export_fn  # export path only
             if not is_iqtensor(input):
                 x = export_fn.quant(x, qx, self.data_bits)
             y = export_fn.apply(export_fn.ExportInfo(lambda v: self._int_forward(v, qx), self._symbolic(qx)), x)
@@ -78,6 +78,8 @@ class AvgPool2dInt(ModuleIntConfig, nn.AvgPool2d):
         return ops.dequantize(ops.avgpool2d_int(xi, list(k), list(s), self._pads(), self.ceil_mode), qx)
 
     def _symbolic(self, qx: int):
+        from ..onnx import functions as export_fn  # export path only
+
         def write(g, info, x):
             k, s, _ = self._geometry()
             out = g.op("thinker::AvgPool2dInt", x, kernel_shape_i=list(k), strides_i=list(s), pads_i=self._pads(),

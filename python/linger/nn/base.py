@@ -6,7 +6,7 @@ from typing import Optional, Sequence, Tuple
 import torch
 
 from ..config import QuantMode
-from ..iqtensor import _make, is_iqtensor
+from ..iqtensor import _make, is_iqtensor, resolve
 from .._tracing import tracing_paused
 from ..quant import exponent_for_range, fake_quant, observe
 
@@ -58,6 +58,7 @@ class ModuleIntConfig:
         """Returns (float tensor on the input grid, Qx). Updates running_x/scale_x."""
         if not isinstance(input, torch.Tensor):
             raise TypeError(f"linger: module {self._label()} expects a tensor input, got {type(input).__name__}")
+        input = resolve(input)
         if is_iqtensor(input) and input.bits == self.data_bits:
             qx = input.exponent
             with torch.no_grad(), tracing_paused():

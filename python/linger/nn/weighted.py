@@ -16,7 +16,7 @@ import torch
 from .._ext import ops
 from ..iqtensor import _make, is_iqtensor
 from ..normalize.functions import clamp_output
-from ..onnx import functions as export_fn
+from .._tracing import exporting, tracing_paused
 from ..quant import fake_quant
 from .base import ModuleIntConfig
 
@@ -55,7 +55,8 @@ class WeightedIntMixin(ModuleIntConfig):
             return self._quant_output_train(clamp_output(y, self.clamp_data), self.ahead_relu)
         qo = None if self.o_bits is None else self._output_exponent(None)
         w, b = w.detach(), (b.detach() if b is not None else None)
-        if export_fn.exporting():
+        if exporting():
+            from ..onnx import functions as export_fn  # export path only
             if not is_iqtensor(input):
                 x = export_fn.quant(x, qx, self.data_bits)
             info = export_fn.ExportInfo(lambda v: self._int_forward(v, w, b, qx, qw, qo),
@@ -76,8 +77,10 @@ class WeightedIntMixin(ModuleIntConfig):
         return self._int_op(xi, wi, bi, qx, qw, qo)
 
     def _symbolic(self, w, b, qx: int, qw: int, qo: Optional[int]):
+        from ..onnx import functions as export_fn  # export path only
+
         def write(g, info, x):
-            with export_fn.tracing_paused(), torch.no_grad():
+            with tracing_paused(), torch.no_grad():
                 wi, bi = self._int_tensors(w, b, qx, qw)
             inputs = [x, export_fn.const(g, wi)] + ([export_fn.const(g, bi)] if bi is not None else [])
             attrs = dict(scale_x_f=2.0 ** qx, scale_w_f=2.0 ** qw, data_bits_i=self.data_bits,

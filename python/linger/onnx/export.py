@@ -4,8 +4,9 @@ Plain `torch.onnx.export(model, ...)` already writes the thinker dialect for a
 model prepared with `linger.init` (the quantized modules detect the export);
 this wrapper adds: opset 12 by default, eval mode forced, a trailing dict input
 kept as an input (seed Q9), integer weight constants stored as named
-initializers, and a guarantee that the model (parameters, statistics, mode) is
-unchanged afterwards and that a failed export leaves no partial file.
+initializers, a check that the linger runtime can run every node (onnx/check.py),
+and a guarantee that the model (parameters, statistics, mode) is unchanged
+afterwards and that a failed export leaves no partial file.
 """
 from __future__ import annotations
 
@@ -42,8 +43,11 @@ def _tidy(model_proto: "onnx.ModelProto") -> "onnx.ModelProto":
 
 
 def export(model: torch.nn.Module, args: Any, f, *pos, opset_version: int = 12, do_constant_folding: bool = True,
-           **kwargs) -> None:
-    """Same signature as torch.onnx.export. Writes `f` (path or file object) only if the export succeeds."""
+           check=True, **kwargs) -> None:
+    """Same signature as torch.onnx.export, plus `check`. Writes `f` (path or file object) only if the export
+    succeeds and (with `check=True`, the default) the linger runtime can run every node: otherwise a ValueError
+    names each node, the module that wrote it and what to use instead. `check="warn"` writes the file and warns
+    (files for another engine); `check=False` skips the check."""
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"linger.onnx.export expects an nn.Module, got {type(model).__name__}")
     if not isinstance(args, tuple):
@@ -67,6 +71,8 @@ def export(model: torch.nn.Module, args: Any, f, *pos, opset_version: int = 12, 
             m.training = t
     proto = _tidy(onnx.load_from_string(buf.getvalue()))
     data = proto.SerializeToString()
+    from .check import check_model
+    check_model(proto, data, check)
     if isinstance(f, (str, os.PathLike)):
         tmp = f"{os.fspath(f)}.tmp-{os.getpid()}"
         with open(tmp, "wb") as fh:

@@ -112,7 +112,8 @@ def apply_node(compute: Callable[..., torch.Tensor], node, *xs: torch.Tensor) ->
 
 def dequant_outputs(out):
     """Quantized graph outputs leave the integer graph through Dequant."""
-    from ..iqtensor import is_iqtensor
+    from ..iqtensor import is_iqtensor, resolve
+    out = resolve(out)
     if is_iqtensor(out):
         return dequant(out, out.exponent)
     if isinstance(out, tuple) and not hasattr(out, "_fields"):
@@ -122,3 +123,39 @@ def dequant_outputs(out):
     if isinstance(out, dict):
         return {k: dequant_outputs(v) for k, v in out.items()}
     return out
+
+
+def opset() -> int:
+    """The opset of the export in progress."""
+    try:
+        from torch.onnx._globals import GLOBALS
+        return int(GLOBALS.export_onnx_opset_version)
+    except ImportError:  # pragma: no cover - older layouts
+        from torch.onnx import symbolic_helper
+        return int(symbolic_helper._export_onnx_opset_version)
+
+
+def squeeze_like(x: torch.Tensor, out_compute: Callable[[torch.Tensor], torch.Tensor], axes: List[int],
+                 op_type: str) -> torch.Tensor:
+    """A plain Squeeze/Unsqueeze with constant axes (torch writes Equal/If when it cannot see a static shape)."""
+    def symbolic(g, info, v):
+        if opset() >= 13:
+            out = g.op(op_type, v, g.op("Constant", value_t=torch.tensor(axes, dtype=torch.int64)))
+        else:
+            out = g.op(op_type, v, axes_i=axes)
+        t = v.type()
+        if info.out_shape is not None and hasattr(t, "with_sizes"):
+            out.setType(t.with_sizes(info.out_shape))
+        return out
+
+    return apply(ExportInfo(out_compute, symbolic), x)
+
+
+def int_relu(x: torch.Tensor) -> torch.Tensor:
+    """A plain ONNX Relu on the integer tensor (thinker's engine runs Relu on int8)."""
+    def symbolic(g, info, v):
+        out = g.op("Relu", v)
+        out.setType(v.type())
+        return out
+
+    return apply(ExportInfo(lambda v: torch.relu(v), symbolic), x)
