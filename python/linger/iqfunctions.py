@@ -119,7 +119,10 @@ def _is_inplace(func: Callable) -> bool:
 def _finish(func: Callable, target: Any, out: IQTensor) -> Any:
     """In-place forms (`a += b`, `a.mul_(b)`, `x.sigmoid_()`) write the result into `a` (outside export: the
     exported graph takes the result, which `a += b` rebinds anyway)."""
-    if not _is_inplace(func) or not isinstance(target, IQTensor) or exporting():
+    if not _is_inplace(func) or not isinstance(target, IQTensor):
+        return out
+    if exporting():  # the graph takes the result; later uses of `a` read it (IQTensor resolves the alias)
+        target._linger_export_alias = out
         return out
     with torch._C.DisableTorchFunction():
         target.copy_(out)
@@ -153,7 +156,9 @@ def _binary(kind: str, cls: type, switch: str, names=("input", "other")):
         if module is None or extra or not _iq8(a) or not (_iq8(b) or _number(b)):
             return fallback(func, args, kwargs)
         layer = layer_in_module(module, kind, cls, a.device, operator=True)
-        out = _run(module, switch, layer, lambda: layer(_operand(a, func), b), func, args, kwargs)
+        a2 = _operand(a, func)
+        b2 = a2 if b is a else b  # `a += a`: both operands read the copy
+        out = _run(module, switch, layer, lambda: layer(a2, b2), func, args, kwargs)
         return _finish(func, args[0] if args else a, out)
     return handler
 

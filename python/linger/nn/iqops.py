@@ -64,12 +64,10 @@ class IQLayer(nn.Module):
             with tracing_paused():
                 qo = observe(plain(y).detach(), self.running_o, 8)
         else:
+            # A layer exists only once it ran in training (or was loaded from a checkpoint), so running_o == 0
+            # means its outputs were all zero: the defined exponent of a zero range (numerics.md §2).
             with tracing_paused():
                 r = float(self.running_o)
-            if not r > 0.0:
-                raise RuntimeError(
-                    f"linger: {self._label()} has no statistics (running_o is 0): it never ran in a training-mode "
-                    "forward. Run training batches before eval/export, or load a checkpoint saved after QAT.")
             qo = exponent_for_range(r, 8)
         with torch.no_grad(), tracing_paused():
             self.scale_o.fill_(2.0 ** qo)
@@ -398,8 +396,9 @@ class BmmInt(IQLayer):
             a8, b8 = fake_quant(fa, qa, 8), fake_quant(fb, qb, 8)
             f = torch.matmul(a8, b8)
             qo = self._out_exponent(f)
-            with torch.no_grad():  # float64: the exact integer accumulation for any practical inner size
-                exact = fake_quant(torch.matmul(a8.double(), b8.double()).float(), qo, 8)
+            with torch.no_grad():  # float64: the exact integer accumulation (|acc| < 2^53), rounded in float64
+                acc = torch.matmul(a8.double(), b8.double())
+                exact = (torch.clamp(torch.floor(acc * 2.0 ** qo + 0.5), -128, 127) * 2.0 ** -qo).float()
             return self._out(exact_ste(fake_quant(f, qo, 8), exact), qo)
         qo = self._out_exponent(None)
         quant_in = [not is_iqtensor(a), not is_iqtensor(b)]
