@@ -107,7 +107,8 @@ OpSchema schema_UnaryLut(OpKind) {
   return {1, 1, 1, 1, {scale("scale_x"), scale("scale_o"), platform_quant(), castor_mode()}, {{0, "scale_x"}},
           ExponentRule::kScaleAttr, "scale_o"};
 }
-OpSchema schema_Softmax(OpKind) {
+// SoftmaxInt, LogSoftmaxInt (family IntSoftmax: the standard float Softmax below owns schema_Softmax)
+OpSchema schema_IntSoftmax(OpKind) {
   return {1, 1, 1, 1,
           {scale("scale_x"), scale("scale_o"), req("dim", T::kInt), data_bits(false), ints_of(opt("o_bits", T::kInt), {8}),
            platform_quant()},
@@ -158,6 +159,37 @@ OpSchema schema_Cast(OpKind) {
           {ints_of(req("to", T::kInt), {onnx::kFloat, onnx::kInt8, onnx::kInt16, onnx::kInt32, onnx::kInt64})},
           {}, ExponentRule::kPassThrough, nullptr};
 }
+
+// ---- float ops of graph/std_ops.inc (switched-off arithmetic; no exponent) ----
+OpSchema schema_Add(OpKind) { return {2, 2, 1, 1, {}, {}, ExponentRule::kNone, nullptr}; }
+OpSchema schema_Sub(OpKind) { return {2, 2, 1, 1, {}, {}, ExponentRule::kNone, nullptr}; }
+OpSchema schema_Mul(OpKind) { return {2, 2, 1, 1, {}, {}, ExponentRule::kNone, nullptr}; }
+OpSchema schema_Div(OpKind) { return {2, 2, 1, 1, {}, {}, ExponentRule::kNone, nullptr}; }
+OpSchema schema_Sigmoid(OpKind) { return {1, 1, 1, 1, {}, {}, ExponentRule::kNone, nullptr}; }
+OpSchema schema_Tanh(OpKind) { return {1, 1, 1, 1, {}, {}, ExponentRule::kNone, nullptr}; }
+OpSchema schema_Exp(OpKind) { return {1, 1, 1, 1, {}, {}, ExponentRule::kNone, nullptr}; }
+OpSchema schema_Log(OpKind) { return {1, 1, 1, 1, {}, {}, ExponentRule::kNone, nullptr}; }
+OpSchema schema_Sqrt(OpKind) { return {1, 1, 1, 1, {}, {}, ExponentRule::kNone, nullptr}; }
+OpSchema schema_Neg(OpKind) { return {1, 1, 1, 1, {}, {}, ExponentRule::kNone, nullptr}; }
+OpSchema schema_Abs(OpKind) { return {1, 1, 1, 1, {}, {}, ExponentRule::kNone, nullptr}; }
+OpSchema schema_Softmax(OpKind) { return {1, 1, 1, 1, {opt("axis", T::kInt)}, {}, ExponentRule::kNone, nullptr}; }
+OpSchema schema_LogSoftmax(OpKind) { return {1, 1, 1, 1, {opt("axis", T::kInt)}, {}, ExponentRule::kNone, nullptr}; }
+// axes: an attribute before opset 13, an input from 13 on (the kernel checks the form against the opset)
+OpSchema schema_ReduceSum(OpKind) {
+  return {1, 2, 1, 1,
+          {opt("axes", T::kInts), ints_of(opt("keepdims", T::kInt), {0, 1}),
+           ints_of(opt("noop_with_empty_axes", T::kInt), {0, 1})},
+          {}, ExponentRule::kNone, nullptr};
+}
+OpSchema schema_ReduceMean(OpKind) {
+  return {1, 1, 1, 1, {opt("axes", T::kInts), ints_of(opt("keepdims", T::kInt), {0, 1})}, {}, ExponentRule::kNone, nullptr};
+}
+OpSchema schema_ReduceProd(OpKind) {
+  return {1, 1, 1, 1, {opt("axes", T::kInts), ints_of(opt("keepdims", T::kInt), {0, 1})}, {}, ExponentRule::kNone, nullptr};
+}
+OpSchema schema_MatMul(OpKind) { return {2, 2, 1, 1, {}, {}, ExponentRule::kNone, nullptr}; }
+// opset 11+: min and max are optional inputs
+OpSchema schema_Clip(OpKind) { return {1, 3, 1, 1, {}, {}, ExponentRule::kNone, nullptr}; }
 
 using Table = std::array<std::unique_ptr<OpSchema>, kOpKindCount>;
 

@@ -52,7 +52,7 @@ class SoftmaxKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_kernel_Softmax(OpKind kind) { return std::make_unique<SoftmaxKernel>(kind); }
+std::unique_ptr<Kernel> make_kernel_IntSoftmax(OpKind kind) { return std::make_unique<SoftmaxKernel>(kind); }
 
 }  // namespace runtime
 }  // namespace linger
