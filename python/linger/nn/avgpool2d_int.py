@@ -11,6 +11,7 @@ from torch.nn.modules.utils import _pair
 from .._ext import ops
 from ..config import QuantMode
 from ..iqtensor import _make, is_iqtensor
+from ..ops_table import OPS
 from .._tracing import exporting, tracing_paused
 from .base import ModuleIntConfig, check_bits
 
@@ -82,7 +83,7 @@ class AvgPool2dInt(ModuleIntConfig, nn.AvgPool2d):
 
         def write(g, info, x):
             k, s, _ = self._geometry()
-            out = g.op("thinker::AvgPool2dInt", x, kernel_shape_i=list(k), strides_i=list(s), pads_i=self._pads(),
+            out = g.op(OPS["AvgPool2dInt"].onnx_name, x, kernel_shape_i=list(k), strides_i=list(s), pads_i=self._pads(),
                        ceil_mode_i=int(self.ceil_mode), data_bits_i=self.data_bits, scale_x_f=2.0 ** qx,
                        scale_o_f=2.0 ** qx, o_bits_i=8, platform_quant_s=export_fn.PLATFORM)
             return export_fn.set_type(out, x, torch.int8, info.out_shape)

@@ -17,6 +17,7 @@ from .._ext import ops
 from ..iqtensor import _make, is_iqtensor
 from ..normalize.functions import clamp_output
 from .._tracing import exporting, tracing_paused
+from ..ops_table import OPS
 from ..quant import fake_quant
 from .base import ModuleIntConfig
 
@@ -88,6 +89,6 @@ class WeightedIntMixin(ModuleIntConfig):
             if qo is not None:
                 attrs.update(scale_o_f=2.0 ** qo, o_bits_i=self.o_bits)
             attrs.update(self._onnx_attrs())
-            out = g.op("thinker::" + self._onnx_op, *inputs, **attrs)
+            out = g.op(OPS[self._onnx_op].onnx_name, *inputs, **attrs)
             return export_fn.set_type(out, x, export_fn.out_type(self.o_bits), info.out_shape)
         return write

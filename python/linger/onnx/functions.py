@@ -66,12 +66,13 @@ def const(g, t: torch.Tensor):
 def quant(x: torch.Tensor, exponent: int, bits: int = 8) -> torch.Tensor:
     """thinker::Quant: float enters the integer graph."""
     from .._ext import ops
+    from ..ops_table import OPS
 
     def compute(v):
         return ops.dequantize(ops.quantize(v, exponent, bits), exponent)
 
     def symbolic(g, info, v):
-        out = g.op("thinker::Quant", v, data_bits_i=bits, scale_x_f=float(2.0 ** exponent),
+        out = g.op(OPS["Quant"].onnx_name, v, data_bits_i=bits, scale_x_f=float(2.0 ** exponent),
                    platform_quant_s=PLATFORM)
         return set_type(out, v, _ONNX_INT_TYPES[bits], info.out_shape)
 
@@ -80,12 +81,13 @@ def quant(x: torch.Tensor, exponent: int, bits: int = 8) -> torch.Tensor:
 
 def dequant(x: torch.Tensor, exponent: int) -> torch.Tensor:
     """thinker::Dequant: an integer tensor leaves the integer graph."""
+    from ..ops_table import OPS
 
     def compute(v):
         return v.clone()
 
     def symbolic(g, info, v):
-        out = g.op("thinker::Dequant", v, scale_o_f=float(2.0 ** exponent))
+        out = g.op(OPS["Dequant"].onnx_name, v, scale_o_f=float(2.0 ** exponent))
         return set_type(out, v, torch.float32, info.out_shape)
 
     return apply(ExportInfo(compute, symbolic), x)
