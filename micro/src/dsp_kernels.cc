@@ -1,0 +1,119 @@
+// Dual 16-bit MAC kernels (see dsp_kernels.h). Operands: weights stay int8 in the
+// reference layout (rows of OIHW / [N,K]) and are widened two lanes at a time
+// by SXTB16 from one 32-bit load; the activations are widened once into an
+// int16 row in the "reordered" lane order that matches (dsp::reordered_slot).
+#include "dsp_kernels.h"
+
+#include "dsp.h"
+#include "internal.h"
+#include "linger/numerics/linear.h"
+#include "linger/numerics/quantize.h"
+#include "out_store.h"
+
+namespace lm {
+
+namespace {
+
+// acc += dot(w[0..k), col) for a reordered int16 col, int32 wrapping (SMLAD).
+inline int32_t dot_wrap(const int8_t* w, const int16_t* col, uint32_t k) {
+  int32_t acc = 0;
+  const uint32_t full = k & ~3u;
+  for (uint32_t j = 0; j < full; j += 4) {
+    const uint32_t wv = dsp::load32(w + j);
+    acc = dsp::smlad(dsp::sxtb16(wv), dsp::load32(col + j), acc);
+    acc = dsp::smlad(dsp::sxtb16_ror8(wv), dsp::load32(col + j + 2), acc);
+  }
+  for (uint32_t j = full; j < k; ++j)
+    acc = static_cast<int32_t>(static_cast<uint32_t>(acc) +
+                               static_cast<uint32_t>(static_cast<int32_t>(w[j]) * col[dsp::reordered_slot(j)]));
+  return acc;
+}
+
+// Two rows at once: the activation words are loaded once for both.
+inline void dot_wrap2(const int8_t* w0, const int8_t* w1, const int16_t* col, uint32_t k, int32_t* a0, int32_t* a1) {
+  int32_t acc0 = 0, acc1 = 0;
+  const uint32_t full = k & ~3u;
+  for (uint32_t j = 0; j < full; j += 4) {
+    const uint32_t c02 = dsp::load32(col + j), c13 = dsp::load32(col + j + 2);
+    const uint32_t u = dsp::load32(w0 + j), v = dsp::load32(w1 + j);
+    acc0 = dsp::smlad(dsp::sxtb16(u), c02, acc0);
+    acc1 = dsp::smlad(dsp::sxtb16(v), c02, acc1);
+    acc0 = dsp::smlad(dsp::sxtb16_ror8(u), c13, acc0);
+    acc1 = dsp::smlad(dsp::sxtb16_ror8(v), c13, acc1);
+  }
+  for (uint32_t j = full; j < k; ++j) {
+    const int32_t xv = col[dsp::reordered_slot(j)];
+    acc0 = static_cast<int32_t>(static_cast<uint32_t>(acc0) + static_cast<uint32_t>(static_cast<int32_t>(w0[j]) * xv));
+    acc1 = static_cast<int32_t>(static_cast<uint32_t>(acc1) + static_cast<uint32_t>(static_cast<int32_t>(w1[j]) * xv));
+  }
+  *a0 = acc0;
+  *a1 = acc1;
+}
+
+inline int64_t dot_wide(const int8_t* w, const int16_t* row, uint32_t k, int64_t acc) {
+  const uint32_t full = k & ~3u;
+  for (uint32_t j = 0; j < full; j += 4) {
+    const uint32_t wv = dsp::load32(w + j);
+    acc = dsp::smlald(dsp::sxtb16(wv), dsp::load32(row + j), acc);
+    acc = dsp::smlald(dsp::sxtb16_ror8(wv), dsp::load32(row + j + 2), acc);
+  }
+  for (uint32_t j = full; j < k; ++j) acc += static_cast<int32_t>(w[j]) * row[dsp::reordered_slot(j)];
+  return acc;
+}
+
+}  // namespace
+
+void conv2d_dsp(const int8_t* x, const int8_t* w, const int32_t* bias, void* y, const linger::numerics::Conv2dShape& s,
+                int shift, bool relu, int out_bits, int16_t* col) {
+  const int cpg = s.c / s.groups, opg = s.o / s.groups;
+  const int oh = s.out_h(), ow = s.out_w();
+  const uint32_t k = static_cast<uint32_t>(cpg) * static_cast<uint32_t>(s.kh) * static_cast<uint32_t>(s.kw);
+  for (uint32_t j = k; j < round_up4(k); ++j) col[dsp::reordered_slot(j)] = 0;
+  for (int n = 0; n < s.n; ++n)
+    for (int oy = 0; oy < oh; ++oy)
+      for (int ox = 0; ox < ow; ++ox)
+        for (int g = 0; g < s.groups; ++g) {
+          uint32_t kk = 0;  // im2col of this output position and group, zero for padding
+          for (int ic = 0; ic < cpg; ++ic) {
+            const int8_t* plane = x + (static_cast<int64_t>(n) * s.c + g * cpg + ic) * s.h * s.w;
+            for (int ky = 0; ky < s.kh; ++ky) {
+              const int iy = oy * s.stride_h - s.pad_top + ky * s.dil_h;
+              const bool row_in = iy >= 0 && iy < s.h;
+              for (int kx = 0; kx < s.kw; ++kx, ++kk) {
+                const int ix = ox * s.stride_w - s.pad_left + kx * s.dil_w;
+                col[dsp::reordered_slot(kk)] =
+                    (row_in && ix >= 0 && ix < s.w) ? static_cast<int16_t>(plane[iy * s.w + ix]) : int16_t{0};
+              }
+            }
+          }
+          const int oc_end = (g + 1) * opg;
+          int oc = g * opg;
+          for (; oc + 1 < oc_end; oc += 2) {
+            int32_t a0, a1;
+            dot_wrap2(w + static_cast<int64_t>(oc) * k, w + static_cast<int64_t>(oc + 1) * k, col, k, &a0, &a1);
+            const int64_t i0 = ((static_cast<int64_t>(n) * s.o + oc) * oh + oy) * ow + ox;
+            store_conv_out(y, i0, a0, bias ? bias[oc] : 0, relu, shift, out_bits);
+            store_conv_out(y, i0 + static_cast<int64_t>(oh) * ow, a1, bias ? bias[oc + 1] : 0, relu, shift, out_bits);
+          }
+          if (oc < oc_end) {
+            const int32_t a = dot_wrap(w + static_cast<int64_t>(oc) * k, col, k);
+            const int64_t i0 = ((static_cast<int64_t>(n) * s.o + oc) * oh + oy) * ow + ox;
+            store_conv_out(y, i0, a, bias ? bias[oc] : 0, relu, shift, out_bits);
+          }
+        }
+}
+
+void linear_dsp(const int8_t* x, const int8_t* w, const int32_t* bias, void* y, uint32_t m, uint32_t k, uint32_t n,
+                int shift, int out_bits, int16_t* row) {
+  for (uint32_t j = k; j < round_up4(k); ++j) row[dsp::reordered_slot(j)] = 0;
+  for (uint32_t r = 0; r < m; ++r) {
+    const int8_t* xr = x + static_cast<uint64_t>(r) * k;
+    for (uint32_t j = 0; j < k; ++j) row[dsp::reordered_slot(j)] = xr[j];
+    for (uint32_t c = 0; c < n; ++c) {
+      const int64_t acc = dot_wide(w + static_cast<uint64_t>(c) * k, row, k, bias ? bias[c] : 0);
+      store_linear_out(y, static_cast<int64_t>(r) * n + c, acc, shift, out_bits);
+    }
+  }
+}
+
+}  // namespace lm
