@@ -13,10 +13,10 @@
 
 namespace {
 
-alignas(8) uint8_t g_model[1u << 20];
-alignas(8) uint8_t g_arena[1u << 20];
-alignas(8) uint8_t g_inputs[1u << 20];
-alignas(8) uint8_t g_outputs[1u << 20];
+alignas(8) uint8_t g_model[768u << 10];
+alignas(8) uint8_t g_arena[768u << 10];
+alignas(8) uint8_t g_inputs[768u << 10];
+alignas(8) uint8_t g_outputs[512u << 10];
 
 struct Line {
   char buf[256];
@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
   Line().s("lm: platform ").s(plat_name()).s(", model ").u(model_size).s(" bytes, arena ").u(need).s(" bytes, ").u(n)
       .s(" inputs of ").u(in.nbytes).s(" bytes, output ").u(out.nbytes).s(" bytes").print();
 
+  plat_ticks();  // starts the counter
   const uint64_t c0 = plat_ticks();
   calibration_loop();
   Line().s("lm: calibration 2000000 instructions = ").u(plat_ticks() - c0).s(" ticks").print();

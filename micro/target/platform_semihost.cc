@@ -66,6 +66,8 @@ uint64_t plat_ticks() {
     kSyst[1] = 0x00FFFFFFu;  // reload
     kSyst[2] = 0;            // clear current
     kSyst[0] = 0x7u;         // processor clock, interrupt, enable
+    while (kSyst[2] == 0) {
+    }  // the first reload has happened: CVR now counts down from 0xFFFFFF
     g_started = true;
   }
   uint32_t w, v;
