@@ -251,13 +251,18 @@ extern "C" lm_status lm_output(const lm_model* m, uint32_t index, lm_tensor* out
 }
 
 extern "C" lm_status lm_invoke(lm_model* m, lm_kernels kernels, lm_error* err) {
+  return lm_invoke_ops(m, 0, m ? m->op_count : 0, kernels, err);
+}
+
+extern "C" lm_status lm_invoke_ops(lm_model* m, uint32_t begin, uint32_t end, lm_kernels kernels, lm_error* err) {
   report(err, LM_OK, "", -1, -1);
   if (!m) return report(err, LM_ERR_ARGUMENT, "model is null");
   if (!m->ready) return report(err, LM_ERR_NOT_READY, "lm_model_init did not succeed");
   if (kernels != LM_KERNELS_AUTO && kernels != LM_KERNELS_PORTABLE && kernels != LM_KERNELS_DSP)
     return report(err, LM_ERR_ARGUMENT, "unknown kernel choice");
+  if (begin > end || end > m->op_count) return report(err, LM_ERR_ARGUMENT, "op range outside the model");
   Tensor ts[LPK_MAX_OP_INPUTS + 1];
-  for (uint32_t i = 0; i < m->op_count; ++i) {
+  for (uint32_t i = begin; i < end; ++i) {
     const Op op = op_at(*m, i);
     const OpInfo* info = op_info(op.code);
     OpRun r;
@@ -303,6 +308,16 @@ extern "C" const char* lm_status_name(lm_status s) {
     case LM_ERR_NOT_READY: return "LM_ERR_NOT_READY";
   }
   return "LM_ERR_?";
+}
+
+extern "C" uint32_t lm_op_count(const lm_model* m) { return m && m->ready ? m->op_count : 0; }
+
+extern "C" lm_status lm_op_describe(const lm_model* m, uint32_t index, const char** name, const char** type) {
+  if (!m || !m->ready || index >= m->op_count) return LM_ERR_ARGUMENT;
+  const Op op = op_at(*m, index);
+  if (name) *name = string_at(*m, op.name);
+  if (type) *type = op_info(op.code)->name;
+  return LM_OK;
 }
 
 extern "C" const char* lm_op_type_name(uint32_t code) {

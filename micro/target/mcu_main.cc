@@ -108,6 +108,19 @@ int main(int argc, char** argv) {
     }
     if (memcmp(g_outputs + 2 * k * out.nbytes, g_outputs + (2 * k + 1) * out.nbytes, out.nbytes) != 0) ++mismatched;
   }
+  // Where the instructions go: ops one at a time, on the first input.
+  for (int path = 0; path < 2; ++path) {
+    memcpy(in.data, g_inputs, in.nbytes);
+    for (uint32_t i = 0; i < lm_op_count(&m); ++i) {
+      const uint64_t t0 = plat_ticks();
+      if (lm_invoke_ops(&m, i, i + 1, path == 0 ? LM_KERNELS_PORTABLE : LM_KERNELS_DSP, &e) != LM_OK)
+        return fail("lm_invoke_ops", &e);
+      const uint64_t t = plat_ticks() - t0;
+      const char *name = "", *type = "";
+      lm_op_describe(&m, i, &name, &type);
+      Line().s("lm: op ").u(i).s(" ").s(type).s(" '").s(name).s("' ").s(path == 0 ? "portable" : "dsp").s(" ticks ").u(t).print();
+    }
+  }
   if (!plat_write_file(outputs_path, g_outputs, 2 * n * out.nbytes)) return fail("writing the outputs", nullptr);
   Line().s("lm: ticks per inference portable ").u(ticks[0] / n).s(" dsp ").u(ticks[1] / n).print();
   Line().s("lm: portable vs dsp bit-exact ").u(n - mismatched).s("/").u(n).print();

@@ -102,6 +102,12 @@ lm_status lm_output(const lm_model* model, uint32_t index, lm_tensor* out);
  * invoke: buffers are reused, so an invoke overwrites its inputs. */
 lm_status lm_invoke(lm_model* model, lm_kernels kernels, lm_error* err);
 
+/* Runs ops [begin, end) only (profiling, or yielding between ops); lm_invoke = [0, op_count). */
+lm_status lm_invoke_ops(lm_model* model, uint32_t begin, uint32_t end, lm_kernels kernels, lm_error* err);
+uint32_t lm_op_count(const lm_model* model);
+/* The node name and op type of op `index`. */
+lm_status lm_op_describe(const lm_model* model, uint32_t index, const char** name, const char** type);
+
 const char* lm_status_name(lm_status status);
 /* "Conv2dInt", ... or "?" */
 const char* lm_op_type_name(uint32_t op_code);
