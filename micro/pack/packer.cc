@@ -66,7 +66,7 @@ uint32_t align8(uint64_t v) {
 // estimate). The op table references every kernel, so a firmware links all ops: the estimate does not
 // depend on the model. Support = the libm / libgcc / libc helpers it pulls in (soft double for Quant
 // and float outputs, 64-bit division, memcpy).
-constexpr uint32_t kCodeMicroRuntime = 32800, kCodeSupport = 8250;
+constexpr uint32_t kCodeMicroRuntime = 38050, kCodeSupport = 8250;
 
 class Packer {
  public:
@@ -161,7 +161,7 @@ class Packer {
     TensorRec t;
     t.name = n.name + ":scratch";
     t.dtype = LPK_INT16;
-    t.dims = {round_up4(elems)};
+    t.dims = {elems};
     t.nbytes = 2 * t.dims[0];
     tensors_.push_back(std::move(t));
     return static_cast<int>(tensors_.size()) - 1;
@@ -265,13 +265,13 @@ void Packer::lower_node(const rt::Node& n) {
     const int bits = out_bits();
     const std::vector<int64_t>& wd = val(n.inputs[1]).dims;
     if (t == "Conv2dInt") {
-      add_op(n, LPK_OP_CONV2D, in, out, static_cast<int>(wd[1] * wd[2] * wd[3]));
+      add_op(n, LPK_OP_CONV2D, in, out, static_cast<int>(2 * round_up4(static_cast<uint32_t>(wd[1] * wd[2] * wd[3]))));
       const auto s = ints("strides", {1, 1}), p = ints("pads", {0, 0, 0, 0}), d = ints("dilations", {1, 1});
       int32_t* q = params();
       const int64_t v[12] = {s[0], s[1], p[0], p[1], p[2], p[3], d[0], d[1], n.attr_int("group", 1), conv_shift(bits), relu, bits};
       for (int i = 0; i < 12; ++i) q[i] = static_cast<int32_t>(v[i]);
     } else if (t == "Conv1dInt") {
-      add_op(n, LPK_OP_CONV1D, in, out, static_cast<int>(wd[1] * wd[2]));
+      add_op(n, LPK_OP_CONV1D, in, out, static_cast<int>(2 * round_up4(static_cast<uint32_t>(wd[1] * wd[2]))));
       const auto s = ints("strides", {1}), p = ints("pads", {0, 0}), d = ints("dilations", {1});
       int32_t* q = params();
       const int64_t v[8] = {s[0], p[0], p[1], d[0], n.attr_int("group", 1), conv_shift(bits), relu, bits};
@@ -289,7 +289,7 @@ void Packer::lower_node(const rt::Node& n) {
     std::vector<int> in{n.inputs[0], n.inputs[1]};
     if (n.inputs.size() > 2 && n.inputs[2] >= 0) in.push_back(n.inputs[2]);
     const int bits = out_bits();
-    add_op(n, LPK_OP_LINEAR, in, n.outputs[0], static_cast<int>(val(n.inputs[1]).dims[1]));
+    add_op(n, LPK_OP_LINEAR, in, n.outputs[0], static_cast<int>(round_up4(static_cast<uint32_t>(val(n.inputs[1]).dims[1]))));
     params()[0] = conv_shift(bits);
     params()[1] = bits;
   } else if (t == "BatchNorm2dInt") {

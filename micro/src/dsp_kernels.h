@@ -13,7 +13,7 @@
 namespace lm {
 
 // Conv2dInt: int32 wrapping accumulation with SMLAD (SMLAD wraps like the
-// reference's int32 accumulator). `col` holds round_up(C/g*KH*KW, 4) int16.
+// reference's int32 accumulator). `col` holds 2 * round_up(C/g*KH*KW, 4) int16 (two output positions).
 void conv2d_dsp(const int8_t* x, const int8_t* w, const int32_t* bias, void* y,
                 const linger::numerics::Conv2dShape& s, int shift, bool relu, int out_bits, int16_t* col);
 

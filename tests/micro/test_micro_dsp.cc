@@ -66,7 +66,7 @@ void check_conv(const nm::Conv2dShape& s, int shift, bool relu, int bits, std::m
             lm::store_conv_out(want.data(), static_cast<int64_t>(i), nm::conv2d_acc_at(x.data(), w.data(), s, n, oc, oy, ox),
                                b[static_cast<size_t>(oc)], relu, shift, 0);
   }
-  std::vector<int16_t> col((k + 3) / 4 * 4 + 4, 0x5555);
+  std::vector<int16_t> col(2 * ((k + 3) / 4 * 4), 0x5555);
   lm::conv2d_dsp(x.data(), w.data(), b.data(), got.data(), s, shift, relu, bits, col.data());
   ASSERT_EQ(std::memcmp(want.data(), got.data(), ny * sizeof(OutT)), 0)
       << "c " << s.c << " o " << s.o << " k " << s.kh << "x" << s.kw << " groups " << s.groups << " bits " << bits;

@@ -20,8 +20,8 @@ inline lm_status check_conv_records(const OpCheck& c, const linger::numerics::Co
   if (od == 0 || c.out.dtype != od || !dims_are(c.out, rank, out_dims))
     return c.fail("conv: output dtype / shape does not match the geometry and out bits");
   const uint64_t k = static_cast<uint64_t>(s.c / s.groups) * s.kh * s.kw;
-  if (!c.scratch_fits(2u * round_up4(static_cast<uint32_t>(k))))
-    return c.fail("conv: scratch must hold round_up(C/g*KH*KW, 4) int16");
+  if (!c.scratch_fits(4u * static_cast<uint64_t>(round_up4(static_cast<uint32_t>(k)))))
+    return c.fail("conv: scratch must hold 2 * round_up(C/g*KH*KW, 4) int16");
   return LM_OK;
 }
 

@@ -82,7 +82,7 @@ enum LpkStorage { LPK_ARENA = 0, LPK_WEIGHTS = 1 };
  *   CONV2D    in: x int8 NCHW, w int8 OIHW (weights), [b int32 (weights)]; out int8/16/32, or f32
  *             p0..1 stride h,w  p2..5 pad top,left,bottom,right  p6..7 dilation h,w  p8 groups
  *             p9 shift (Qx+Qw-Qo; Qx+Qw for f32 out)  p10 fused relu (0/1)  p11 out bits (8/16/32, 0 = f32)
- *             scratch: int16 im2col row of round_up(C/g*KH*KW, 4) elements
+ *             scratch: two int16 im2col rows of round_up(C/g*KH*KW, 4) elements
  *   CONV1D    as CONV2D on rank-3 tensors (H = KH = 1): p0 stride, p1 pad left, p2 pad right, p3 dilation,
  *             p4 groups, p5 shift, p6 relu, p7 out bits
  *   CONVT2D   in: x, w [C,O/g,KH,KW], [b]; p0..1 stride, p2..5 pads, p6..7 output padding, p8..9 dilation,
