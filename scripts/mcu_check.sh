@@ -137,5 +137,5 @@ PYEOF
 
 if [ "${MCU_FUZZ_SECONDS:-0}" -gt 0 ]; then
   echo "== packed-file loader fuzzer (${MCU_FUZZ_SECONDS}s)"
-  LPK_FUZZ_DIR="$BUILD/fuzz-lpk" bash tests/fuzz/lpk/run.sh "$MCU_FUZZ_SECONDS" "$WORK"/seed_opset*.lpk
+  LPK_FUZZ_DIR="$BUILD/fuzz-lpk" LPK_PACK="$PACK" bash tests/fuzz/lpk/run.sh "$MCU_FUZZ_SECONDS" "$WORK"/seed_opset*.lpk
 fi

@@ -10,6 +10,10 @@
 #include "linger/micro/lpk_format.h"
 #include "linger/micro/micro.h"
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the micro runtime reads weights in place: it needs a little-endian target (as Cortex-M is)"
+#endif
+
 namespace lm {
 
 inline uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }

@@ -16,6 +16,11 @@ nice "$CXX" -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-
   -fno-exceptions -fno-rtti -Imicro/include -Iinclude -Imicro/src \
   tests/fuzz/fuzz_lpk_loader.cc micro/src/*.cc micro/src/ops/*.cc -o "$OUT/fuzz_lpk_loader"
 for s in "$@"; do cp "$s" "$OUT/corpus/"; done
+# Small seeds covering every micro op (fast to run), when linger-pack is built.
+PACK="${LPK_PACK:-build/micro/linger-pack}"
+if [ -x "$PACK" ] && /usr/bin/python3 tests/fuzz/lpk/make_seeds.py "$OUT/seeds" 2>/dev/null; then
+  for m in "$OUT"/seeds/*.onnx; do "$PACK" "$m" -o "$OUT/corpus/$(basename "$m" .onnx).lpk" --quiet; done
+fi
 # -max_len: the seeds are a few tens of KiB; -timeout: one input (load + two invokes) must stay fast.
 "$OUT/fuzz_lpk_loader" "$OUT/corpus" -max_total_time="$SECONDS_TO_RUN" -max_len=65536 -timeout=20 \
   -rss_limit_mb=2048 -print_final_stats=1 -close_fd_mask=1 2>&1 | tail -n 12
