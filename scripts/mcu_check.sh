@@ -27,7 +27,8 @@ HOSTRUN="$BUILD/micro/linger-micro-run"
 if [ ! -x "$PACK" ] || [ ! -x "$HOSTRUN" ]; then
   cmake --build "$BUILD" --target linger-pack linger-micro-run >/dev/null
 fi
-WORK="$BUILD/mcu"
+mkdir -p "$BUILD"
+WORK="$(cd "$BUILD" && pwd)/mcu"
 rm -rf "$WORK"
 mkdir -p "$WORK/fw/lib"
 
@@ -67,7 +68,7 @@ for opset in $OPSETS; do
   cp "$D/model.lpk" "$WORK/seed_opset$opset.lpk"
   (cd "$D" && timeout 600 qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
       -semihosting-config enable=on,target=native -icount shift=0,align=off,sleep=off \
-      -kernel "$ROOT/$WORK/fw/fw.elf") > "$D/qemu.txt" 2>&1 || { cat "$D/qemu.txt"; echo "mcu_check: the firmware failed"; exit 1; }
+      -kernel "$WORK/fw/fw.elf") > "$D/qemu.txt" 2>&1 || { cat "$D/qemu.txt"; echo "mcu_check: the firmware failed"; exit 1; }
   sed 's/^/  [cortex-m4] /' "$D/qemu.txt"
   "$HOSTRUN" "$D/model.lpk" "$D/inputs.bin" "$D/host_outputs.bin" > "$D/host.txt" || { cat "$D/host.txt"; exit 1; }
 done

@@ -157,16 +157,17 @@ class Packer {
     return idx;
   }
 
-  int new_scratch(const rt::Node& n, uint32_t elems) {
+  int new_scratch(const rt::Node& n, uint64_t elems) {
+    if (elems > (uint64_t{1} << 29)) n.fail("micro-size", "the kernel's scratch row would exceed 1 GiB");
     TensorRec t;
     t.name = n.name + ":scratch";
     t.dtype = LPK_INT16;
-    t.dims = {elems};
+    t.dims = {static_cast<uint32_t>(elems)};
     t.nbytes = 2 * t.dims[0];
     tensors_.push_back(std::move(t));
     return static_cast<int>(tensors_.size()) - 1;
   }
-  static uint32_t round_up4(uint32_t v) { return (v + 3u) & ~3u; }
+  static uint64_t round_up4(uint64_t v) { return (v + 3u) & ~uint64_t{3}; }
 
   // Conv-family output: fuses a following int8 Relu (or torch's Cast(float)->Relu->Cast(int8)
   // around it) when it is the only consumer. Returns the value the op writes; sets *relu.
@@ -206,7 +207,7 @@ class Packer {
     return relu;
   }
 
-  void add_op(const rt::Node& n, uint16_t code, std::vector<int> in_values, int out_value, int scratch_elems = -1) {
+  void add_op(const rt::Node& n, uint16_t code, std::vector<int> in_values, int out_value, int64_t scratch_elems = -1) {
     OpRec op;
     op.code = code;
     op.name = n.name;
@@ -214,7 +215,7 @@ class Packer {
     for (int id : in_values) op.in.push_back(id >= 0 ? tensor_of(id, &n) : -1);
     op.out = tensor_of(out_value, &n);
     if (tensors_[static_cast<size_t>(op.out)].weights) n.fail("micro-unsupported", "the output is constant");
-    if (scratch_elems >= 0) op.scratch = new_scratch(n, static_cast<uint32_t>(scratch_elems));
+    if (scratch_elems >= 0) op.scratch = new_scratch(n, static_cast<uint64_t>(scratch_elems));
     ops_.push_back(op);
   }
   int32_t* params() { return ops_.back().p; }
@@ -265,13 +266,13 @@ void Packer::lower_node(const rt::Node& n) {
     const int bits = out_bits();
     const std::vector<int64_t>& wd = val(n.inputs[1]).dims;
     if (t == "Conv2dInt") {
-      add_op(n, LPK_OP_CONV2D, in, out, static_cast<int>(2 * round_up4(static_cast<uint32_t>(wd[1] * wd[2] * wd[3]))));
+      add_op(n, LPK_OP_CONV2D, in, out, static_cast<int64_t>(2 * round_up4(static_cast<uint64_t>(wd[1] * wd[2] * wd[3]))));
       const auto s = ints("strides", {1, 1}), p = ints("pads", {0, 0, 0, 0}), d = ints("dilations", {1, 1});
       int32_t* q = params();
       const int64_t v[12] = {s[0], s[1], p[0], p[1], p[2], p[3], d[0], d[1], n.attr_int("group", 1), conv_shift(bits), relu, bits};
       for (int i = 0; i < 12; ++i) q[i] = static_cast<int32_t>(v[i]);
     } else if (t == "Conv1dInt") {
-      add_op(n, LPK_OP_CONV1D, in, out, static_cast<int>(2 * round_up4(static_cast<uint32_t>(wd[1] * wd[2]))));
+      add_op(n, LPK_OP_CONV1D, in, out, static_cast<int64_t>(2 * round_up4(static_cast<uint64_t>(wd[1] * wd[2]))));
       const auto s = ints("strides", {1}), p = ints("pads", {0, 0}), d = ints("dilations", {1});
       int32_t* q = params();
       const int64_t v[8] = {s[0], p[0], p[1], d[0], n.attr_int("group", 1), conv_shift(bits), relu, bits};
@@ -289,7 +290,7 @@ void Packer::lower_node(const rt::Node& n) {
     std::vector<int> in{n.inputs[0], n.inputs[1]};
     if (n.inputs.size() > 2 && n.inputs[2] >= 0) in.push_back(n.inputs[2]);
     const int bits = out_bits();
-    add_op(n, LPK_OP_LINEAR, in, n.outputs[0], static_cast<int>(round_up4(static_cast<uint32_t>(val(n.inputs[1]).dims[1]))));
+    add_op(n, LPK_OP_LINEAR, in, n.outputs[0], static_cast<int64_t>(round_up4(static_cast<uint64_t>(val(n.inputs[1]).dims[1]))));
     params()[0] = conv_shift(bits);
     params()[1] = bits;
   } else if (t == "BatchNorm2dInt") {
