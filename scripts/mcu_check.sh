@@ -36,11 +36,13 @@ echo "== firmware: micro runtime + driver for Cortex-M4 (arm-none-eabi-g++ -O2, 
 ARCH=(-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16)
 CXXFLAGS=(-std=c++17 -O2 -Wall -Wextra -Wshadow -Werror -fno-exceptions -fno-rtti -fno-threadsafe-statics
           -ffunction-sections -fdata-sections -Imicro/include -Iinclude)
+pids=()
 for src in micro/src/*.cc micro/src/ops/*.cc; do
   arm-none-eabi-g++ "${ARCH[@]}" "${CXXFLAGS[@]}" -c "$src" -o "$WORK/fw/lib/$(basename "$src" .cc).o" &
-  [ "$(jobs -r | wc -l)" -ge 2 ] && wait -n
+  pids+=($!)
+  if [ "${#pids[@]}" -ge 2 ]; then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
 done
-wait
+for p in "${pids[@]}"; do wait "$p"; done
 arm-none-eabi-ar rcs "$WORK/fw/liblinger_micro.a" "$WORK"/fw/lib/*.o
 for src in micro/target/mcu_main.cc micro/target/platform_semihost.cc; do
   arm-none-eabi-g++ "${ARCH[@]}" "${CXXFLAGS[@]}" -c "$src" -o "$WORK/fw/$(basename "$src" .cc).o"
