@@ -66,7 +66,7 @@ uint32_t align8(uint64_t v) {
 // estimate). The op table references every kernel, so a firmware links all ops: the estimate does not
 // depend on the model. Support = the libm / libgcc / libc helpers it pulls in (soft double for Quant
 // and float outputs, 64-bit division, memcpy).
-constexpr uint32_t kCodeMicroRuntime = 38050, kCodeSupport = 8250;
+constexpr uint32_t kCodeMicroRuntime = 38740, kCodeSupport = 8250;
 
 class Packer {
  public:

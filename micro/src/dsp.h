@@ -6,6 +6,7 @@
 //   sxtb16_ror8(x) = (sext(x[15:8]), sext(x[31:24]))
 //   smlad(a,b,acc) = acc + a.lo*b.lo + a.hi*b.hi   mod 2^32  (SMLAD wraps; the Q flag is ignored)
 //   smlald(a,b,acc)= acc + a.lo*b.lo + a.hi*b.hi   in int64  (SMLALD)
+//   max_s8x4(a,b)  = per byte lane max of signed int8         (SSUB8 + SEL)
 #pragma once
 
 #include <stdint.h>
@@ -40,6 +41,10 @@ inline int32_t smlad(uint32_t a, uint32_t b, int32_t acc) {
 inline int64_t smlald(uint32_t a, uint32_t b, int64_t acc) {
   return __smlald(static_cast<int16x2_t>(a), static_cast<int16x2_t>(b), acc);
 }
+inline uint32_t max_s8x4(uint32_t a, uint32_t b) {  // SSUB8 sets GE[i] where a[i] >= b[i]; SEL picks a there
+  __ssub8(static_cast<int8x4_t>(a), static_cast<int8x4_t>(b));
+  return __sel(a, b);
+}
 #else
 inline int32_t lo16(uint32_t v) { return static_cast<int16_t>(static_cast<uint16_t>(v & 0xffffu)); }
 inline int32_t hi16(uint32_t v) { return static_cast<int16_t>(static_cast<uint16_t>(v >> 16)); }
@@ -55,6 +60,14 @@ inline int32_t smlad(uint32_t a, uint32_t b, int32_t acc) {
 }
 inline int64_t smlald(uint32_t a, uint32_t b, int64_t acc) {
   return acc + static_cast<int64_t>(lo16(a) * lo16(b)) + static_cast<int64_t>(hi16(a) * hi16(b));
+}
+inline uint32_t max_s8x4(uint32_t a, uint32_t b) {
+  uint32_t r = 0;
+  for (int i = 0; i < 32; i += 8) {
+    const int8_t x = static_cast<int8_t>((a >> i) & 0xffu), y = static_cast<int8_t>((b >> i) & 0xffu);
+    r |= static_cast<uint32_t>(static_cast<uint8_t>(x >= y ? x : y)) << i;
+  }
+  return r;
 }
 #endif
 

@@ -178,4 +178,34 @@ void linear_dsp(const int8_t* x, const int8_t* w, const int32_t* bias, void* y, 
   }
 }
 
+bool pool_2x2_fits(const linger::numerics::Pool2dShape& s) {
+  return s.kh == 2 && s.kw == 2 && s.stride_h == 2 && s.stride_w == 2 && s.pad_top == 0 && s.pad_left == 0 &&
+         s.pad_bottom == 0 && s.pad_right == 0 && s.out_h() == s.h / 2 && s.out_w() == s.w / 2;
+}
+
+void maxpool2x2_dsp(const int8_t* x, int8_t* y, const linger::numerics::Pool2dShape& s) {
+  const int oh = s.out_h(), ow = s.out_w();
+  for (int64_t p = 0; p < static_cast<int64_t>(s.n) * s.c; ++p) {
+    const int8_t* plane = x + p * s.h * s.w;
+    int8_t* out = y + p * oh * ow;
+    for (int oy = 0; oy < oh; ++oy) {
+      const int8_t* r0 = plane + 2 * oy * s.w;
+      const int8_t* r1 = r0 + s.w;
+      int8_t* o = out + oy * ow;
+      int ox = 0;
+      for (; ox + 1 < ow; ox += 2) {  // columns 2ox .. 2ox+3 of both rows
+        const uint32_t v = dsp::max_s8x4(dsp::load32(r0 + 2 * ox), dsp::load32(r1 + 2 * ox));
+        const uint32_t h = dsp::max_s8x4(v, v >> 8);  // lanes 0 and 2: the two windows
+        o[ox] = static_cast<int8_t>(h & 0xffu);
+        o[ox + 1] = static_cast<int8_t>((h >> 16) & 0xffu);
+      }
+      if (ox < ow) {
+        const int8_t a = r0[2 * ox] > r0[2 * ox + 1] ? r0[2 * ox] : r0[2 * ox + 1];
+        const int8_t b = r1[2 * ox] > r1[2 * ox + 1] ? r1[2 * ox] : r1[2 * ox + 1];
+        o[ox] = a > b ? a : b;
+      }
+    }
+  }
+}
+
 }  // namespace lm

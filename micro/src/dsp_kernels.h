@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "linger/numerics/conv.h"
+#include "linger/numerics/pool.h"
 
 namespace lm {
 
@@ -20,5 +21,11 @@ void conv2d_dsp(const int8_t* x, const int8_t* w, const int32_t* bias, void* y,
 // LinearInt: int64 accumulation with SMLALD. x [m, k], w [n, k]; `row` holds round_up(k, 4) int16.
 void linear_dsp(const int8_t* x, const int8_t* w, const int32_t* bias, void* y, uint32_t m, uint32_t k, uint32_t n,
                 int shift, int out_bits, int16_t* row);
+
+// MaxPool with a 2x2 window, stride 2, no padding (every window inside the input), the
+// common case: four int8 lanes at a time with SSUB8 + SEL. Same integers as
+// numerics::maxpool2d_int for such shapes (pool_2x2_fits).
+bool pool_2x2_fits(const linger::numerics::Pool2dShape& s);
+void maxpool2x2_dsp(const int8_t* x, int8_t* y, const linger::numerics::Pool2dShape& s);
 
 }  // namespace lm

@@ -11,6 +11,7 @@
 #include "dsp_kernels.h"
 #include "linger/numerics/conv.h"
 #include "linger/numerics/linear.h"
+#include "linger/numerics/pool.h"
 #include "out_store.h"
 
 namespace {
@@ -35,6 +36,14 @@ TEST(MicroDsp, EmulatedPrimitivesMatchTheirDefinitions) {
     EXPECT_EQ(lane(r, 1), static_cast<int8_t>(a >> 24));
   }
   for (uint32_t k = 0; k < 16; ++k) EXPECT_EQ(lm::dsp::reordered_slot(lm::dsp::reordered_slot(k)), k);
+  for (int i = 0; i < 20000; ++i) {
+    const uint32_t a = i < 36 ? edge[i % 6] : rng(), b = i < 36 ? edge[i / 6] : rng();
+    const uint32_t m = lm::dsp::max_s8x4(a, b);
+    for (int l = 0; l < 4; ++l) {
+      const int8_t x = static_cast<int8_t>(a >> (8 * l)), y = static_cast<int8_t>(b >> (8 * l));
+      EXPECT_EQ(static_cast<int8_t>(m >> (8 * l)), x > y ? x : y);
+    }
+  }
 }
 
 std::vector<int8_t> random_i8(size_t n, std::mt19937& rng) {
@@ -114,6 +123,33 @@ TEST(MicroDsp, ConvInt32WrapMatches) {
   const std::vector<int8_t> x(static_cast<size_t>(s.c) * 9, -128), w(static_cast<size_t>(s.o) * s.c * 9, -128);
   check_conv<int32_t>(s, 0, false, 32, rng, &x, &w);
   check_conv<int8_t>(s, 20, false, 8, rng, &x, &w);
+}
+
+TEST(MicroDsp, MaxPool2x2MatchesTheReference) {
+  std::mt19937 rng(5);
+  int fast = 0;
+  for (int t = 0; t < 300; ++t) {
+    nm::Pool2dShape s;
+    s.n = 1 + static_cast<int>(rng() % 2);
+    s.c = 1 + static_cast<int>(rng() % 3);
+    s.h = 2 + static_cast<int>(rng() % 9);
+    s.w = 2 + static_cast<int>(rng() % 11);
+    s.kh = s.kw = 2;
+    s.stride_h = s.stride_w = 2;
+    s.ceil_mode = rng() % 2;
+    if (t % 5 == 0) s.pad_left = 1;  // not the fast path's shape
+    std::vector<int8_t> x = random_i8(static_cast<size_t>(s.n) * s.c * s.h * s.w, rng);
+    if (t % 3 == 0)
+      for (int8_t& v : x) v = static_cast<int8_t>(rng() % 2 ? -128 : 127);
+    const size_t ny = static_cast<size_t>(s.n) * s.c * s.out_h() * s.out_w();
+    std::vector<int8_t> want(ny), got(ny, 0x55);
+    nm::maxpool2d_int(x.data(), want.data(), s);
+    if (!lm::pool_2x2_fits(s)) continue;
+    ++fast;
+    lm::maxpool2x2_dsp(x.data(), got.data(), s);
+    ASSERT_EQ(want, got) << "h " << s.h << " w " << s.w << " ceil " << s.ceil_mode;
+  }
+  EXPECT_GT(fast, 100);
 }
 
 TEST(MicroDsp, LinearMatchesTheReference) {
