@@ -9,7 +9,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 PKGS=(cmake ninja-build g++ ccache python3-dev libtorch-dev python3-torch python3-onnx pybind11-dev
-      python3-pytest python3-numpy python3-torchvision libgtest-dev libbenchmark-dev dataset-fashion-mnist)
+      python3-pytest python3-numpy python3-torchvision libgtest-dev libbenchmark-dev dataset-fashion-mnist
+      gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
+      clang libclang-rt-14-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -17,3 +17,6 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir bu
 
 echo "== Python tests"
 /usr/bin/python3 -m pytest -q tests/python
+
+echo "== Microcontroller: demo model on an emulated Cortex-M4 vs the x86 runtime, packed-file fuzzer"
+MCU_FUZZ_SECONDS=15 bash scripts/mcu_check.sh 4
