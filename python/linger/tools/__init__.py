@@ -4,8 +4,8 @@ from . import datasets
 __all__ = ["datasets", "compare"]
 
 
-def __getattr__(name):  # `linger.tools.compare` imports the runtime bindings lazily
+def __getattr__(name: str):  # `linger.tools.compare` imports the runtime bindings lazily
     if name == "compare":
-        from . import compare as _compare
-        return _compare
-    raise AttributeError(name)
+        import importlib
+        return importlib.import_module(__name__ + ".compare")  # not `from . import`: that re-enters __getattr__
+    raise AttributeError(f"module 'linger.tools' has no attribute {name!r}")
