@@ -98,11 +98,17 @@ struct RunContext {
   [[noreturn]] void fail(const std::string& detail) const;
 };
 
+// run() must not change the kernel: one plan may run on several threads at
+// once, so per-run scratch memory is local to run() and declared (for the
+// memory plan and its bounds) by workspace_bytes().
 class Kernel {
  public:
   virtual ~Kernel() = default;
   virtual void infer(InferContext& ctx) = 0;
   virtual void run(const RunContext& ctx) = 0;
+  // Bytes of scratch memory one run() allocates besides its outputs, for the
+  // shapes of the last complete infer() (overflow-checked, saturating at 2^62).
+  virtual int64_t workspace_bytes(opt::Isa /*isa*/) const { return 0; }
 };
 
 // The kernel of node.kind (kernels/registry.cc).

@@ -34,6 +34,24 @@ struct SessionOptions {
   // Largest tensor (bytes) the session may create, input or intermediate; a
   // model or input needing more is rejected with an error.
   int64_t max_tensor_bytes = int64_t{1} << 31;
+  // Bound on everything the session allocates for one run (ONNX Runtime has no
+  // such option; its arena's max_mem is the nearest): the weights and
+  // constants plus the plan's peak of live intermediate tensors and kernel
+  // workspace. A model above it is rejected when the plan is built (at
+  // creation for fixed input shapes, else at the first run with new shapes),
+  // with a ValidationError naming the node running at the peak. Concurrent
+  // runs each need their own peak.
+  int64_t max_memory_bytes = int64_t{1} << 32;
+};
+
+// The memory plan of a session, known before the first run when every input
+// dimension is fixed (`known`); see docs/runtime.md, "Memory".
+struct MemoryInfo {
+  bool known = false;
+  int64_t weights_bytes = 0;  // initializers and constants, held for the session's life
+  int64_t peak_bytes = 0;     // per run: the largest set of live intermediates + one kernel's workspace
+  std::string peak_node;      // where that peak occurs, e.g. "node 'conv1' (Conv2dInt)"
+  int64_t max_tensor_bytes = 0, max_memory_bytes = 0;  // the session's limits
 };
 
 // A graph input or output: name, element type and shape. A dimension that is
@@ -68,12 +86,16 @@ class Session {
   const std::vector<TensorInfo>& outputs() const;
   const ModelInfo& model_info() const;
   Isa isa() const;  // the ISA actually used (never kAuto)
+  MemoryInfo memory_info() const;
 
   // Runs the model. `feeds` must hold exactly the graph inputs, with the
   // declared dtype and a shape matching the declared one (InputError
   // otherwise). Returns the requested outputs in the order asked for (all
   // graph outputs, in declaration order, when output_names is empty).
-  // Thread-safe: concurrent calls on one session are serialised.
+  // Thread-safe: concurrent calls on one session run in parallel, each with
+  // its own intermediate tensors (allocated lazily, freed after last use);
+  // the session is read-only while running. Moving or destroying the session
+  // while a run is in flight is not allowed.
   std::vector<Tensor> run(const std::map<std::string, Tensor>& feeds,
                           const std::vector<std::string>& output_names = {});
 
