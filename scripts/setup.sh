@@ -9,7 +9,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 PKGS=(cmake ninja-build g++ ccache python3-dev libtorch-dev python3-torch python3-onnx pybind11-dev
-      python3-pytest python3-numpy libgtest-dev libbenchmark-dev dataset-fashion-mnist)
+      python3-pytest python3-numpy libgtest-dev libbenchmark-dev dataset-fashion-mnist clang)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -46,9 +46,7 @@ class iqAddLayer(nn.Module):
             raise RuntimeError(
                 f"linger: iqAdd {self._linger_name!r} has no statistics (running_o is 0): it never ran in a "
                 "training-mode forward. Run training batches before eval/export, or load a QAT checkpoint.")
-        qo = exponent_for_range(r, 8)
-        with torch.no_grad(), export_fn.tracing_paused():
-            self.scale_o.fill_(2.0 ** qo)
+        qo = exponent_for_range(r, 8)  # eval / export: computed, never stored (the model does not change)
         if export_fn.exporting():
             y = export_fn.apply(export_fn.ExportInfo(lambda u, v: self._int_forward(u, v, qa, qb, qo),
                                                      self._symbolic(qa, qb, qo)), fa, fb)
