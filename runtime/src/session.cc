@@ -2,6 +2,7 @@
 #include "linger/runtime/session.h"
 
 #include <mutex>
+#include <new>
 
 #include "graph/graph.h"
 #include "graph/plan.h"
@@ -87,6 +88,16 @@ Session Session::from_file(const std::string& path, const SessionOptions& option
 }
 
 Session Session::from_bytes(const void* data, size_t size, const SessionOptions& options) {
+  try {
+    return load(data, size, options);
+  } catch (const std::bad_alloc&) {
+    throw ModelError("out of memory while loading the model (" + std::to_string(size) +
+                     " bytes); lower SessionOptions.max_tensor_bytes / max_memory_bytes to refuse such a model "
+                     "with an error naming the node");
+  }
+}
+
+Session Session::load(const void* data, size_t size, const SessionOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   if (options.max_tensor_bytes <= 0) throw InputError("SessionOptions.max_tensor_bytes must be positive");
@@ -197,7 +208,11 @@ std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& feeds, con
     std::lock_guard<std::mutex> lock(s.mutex);
     if (!s.dynamic_plan || s.dynamic_dims != dims) {
       s.dynamic_plan.reset();  // a run in flight keeps its own reference
-      s.dynamic_plan = std::make_shared<const Plan>(g, dims, to_opt(s.isa), s.limits);
+      try {
+        s.dynamic_plan = std::make_shared<const Plan>(g, dims, to_opt(s.isa), s.limits);
+      } catch (const std::bad_alloc&) {
+        throw ExecutionError("out of memory while planning the model for the input shapes given");
+      }
       s.dynamic_dims = dims;
     }
     plan = s.dynamic_plan;

@@ -102,6 +102,7 @@ class Session {
  private:
   struct Impl;
   explicit Session(std::unique_ptr<Impl> impl);
+  static Session load(const void* data, size_t size, const SessionOptions& options);
   std::unique_ptr<Impl> impl_;
 };
 
