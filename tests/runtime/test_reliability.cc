@@ -200,6 +200,19 @@ TEST(SessionMemory, SymbolicShapesArePlannedAtTheFirstRun) {
   EXPECT_NE(msg.find("node 'relu' (Relu): rule 'memory-limit'"), std::string::npos) << msg;
 }
 
+// The same conv on constant inputs is folded at load: its workspace is bounded too.
+TEST(ConvWorkspace, BoundedWhenFoldingConstants) {
+  tb::Model m = padded_conv(65536);
+  m.inputs.clear();
+  m.init(tb::tensor<int8_t>("x", tb::kInt8, {1, 1, 1, 1}, {5}));
+  const std::string msg = message_of<lr::ValidationError>([&] { load(m); });
+  EXPECT_NE(msg.find("node 'conv' (Conv2dInt): rule 'workspace-size'"), std::string::npos) << msg;
+  m = padded_conv(2);
+  m.inputs.clear();
+  m.init(tb::tensor<int8_t>("x", tb::kInt8, {1, 1, 1, 1}, {5}));
+  EXPECT_EQ(load(m).run({})[0].to_vector<int8_t>(), (std::vector<int8_t>{0, 0, 0, 0, 10, 0, 0, 0, 0}));
+}
+
 // The planner's workspace figure is what the kernel really allocates.
 TEST(ConvWorkspace, PlannedBytesEqualTheKernelsAllocation) {
   namespace opt = linger::runtime::opt;

@@ -47,6 +47,17 @@ Plan::Plan(const Graph& graph, const std::vector<Dims>& input_dims, opt::Isa isa
   plan_memory();
 }
 
+int64_t Plan::workspace_of(const Node& node, const Kernel& kernel) const {
+  const int64_t ws = kernel.workspace_bytes(isa_);
+  if (ws > limits_.max_tensor_bytes)
+    node.fail("workspace-size", "the kernel needs a workspace of " + std::to_string(ws) +
+                                    " bytes for these shapes, above the limit of " +
+                                    std::to_string(limits_.max_tensor_bytes) +
+                                    " bytes (SessionOptions.max_tensor_bytes); check the node's padding, strides and "
+                                    "input shape, or raise the limit");
+  return ws;
+}
+
 int64_t Plan::value_bytes(int id) const {
   const ValueState& v = values_[static_cast<size_t>(id)];
   return sat_mul(dims_numel(v.dims), static_cast<int64_t>(dtype_size(v.dtype)));
@@ -71,13 +82,7 @@ void Plan::plan_memory() {
   int64_t live = 0;
   for (size_t i = 0; i < steps_.size(); ++i) {
     Step& step = steps_[i];
-    const int64_t ws = step.kernel->workspace_bytes(isa_);
-    if (ws > limits_.max_tensor_bytes)
-      step.node->fail("workspace-size", "the kernel needs a workspace of " + std::to_string(ws) +
-                                            " bytes for these shapes, above the limit of " +
-                                            std::to_string(limits_.max_tensor_bytes) +
-                                            " bytes (SessionOptions.max_tensor_bytes); check the node's padding, "
-                                            "strides and input shape, or raise the limit");
+    const int64_t ws = workspace_of(*step.node, *step.kernel);
     for (int id : step.node->outputs) live = sat_add(live, value_bytes(id));
     if (sat_add(live, ws) > memory_.peak_bytes) {
       memory_.peak_bytes = sat_add(live, ws);
@@ -144,7 +149,7 @@ void Plan::infer_node(const Node& node) {
 void Plan::fold(const Node& node, Kernel* kernel) {
   std::vector<const Tensor*> in;
   for (int id : node.inputs) in.push_back(id >= 0 ? values_[static_cast<size_t>(id)].constant.get() : nullptr);
-  int64_t bytes = kernel->workspace_bytes(isa_);
+  int64_t bytes = workspace_of(node, *kernel);
   for (int id : node.outputs) {
     if (!dims_known(values_[static_cast<size_t>(id)].dims))
       node.fail("internal", "constant inputs gave an output of unknown shape");

@@ -20,6 +20,7 @@
 
 #include "graph/graph.h"
 #include "kernels/kernel.h"
+#include "size_math.h"
 
 namespace linger {
 namespace runtime {
@@ -35,7 +36,7 @@ struct MemoryPlan {
   int64_t weights_bytes = 0;  // initializers and constants (folded at load), held by the session
   int64_t peak_bytes = 0;     // largest live set of intermediate tensors + one kernel's workspace
   std::string peak_node;      // the node running at that peak ("node 'conv1' (Conv2dInt)")
-  int64_t total_bytes() const { return weights_bytes + peak_bytes; }
+  int64_t total_bytes() const { return sat_add(weights_bytes, peak_bytes); }
 };
 
 class Plan {
@@ -70,6 +71,8 @@ class Plan {
   void check_declared();
   void plan_memory();
   int64_t value_bytes(int id) const;
+  // The kernel's workspace for the inferred shapes; rule 'workspace-size' above max_tensor_bytes.
+  int64_t workspace_of(const Node& node, const Kernel& kernel) const;
 
   const Graph& graph_;
   opt::Isa isa_;
