@@ -115,6 +115,9 @@ class PySession {
     d["weights_bytes"] = m.weights_bytes;
     d["peak_bytes"] = m.peak_bytes;
     d["peak_node"] = m.peak_node;
+    d["tensors_bytes"] = m.tensors_bytes;
+    d["workspace_bytes"] = m.workspace_bytes;
+    d["workspace_node"] = m.workspace_node;
     d["max_tensor_bytes"] = m.max_tensor_bytes;
     d["max_memory_bytes"] = m.max_memory_bytes;
     return d;

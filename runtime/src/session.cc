@@ -158,8 +158,11 @@ MemoryInfo Session::memory_info() const {
   const MemoryPlan& p = impl_->static_plan->memory();
   m.known = true;
   m.weights_bytes = p.weights_bytes;
-  m.peak_bytes = p.peak_bytes;
-  m.peak_node = p.peak_node;
+  m.peak_bytes = p.peak_bytes();
+  m.peak_node = p.tensors_node;
+  m.tensors_bytes = p.tensors_bytes;
+  m.workspace_bytes = p.workspace_bytes;
+  m.workspace_node = p.workspace_node;
   return m;
 }
 Isa Session::isa() const { return impl_->isa; }

@@ -100,8 +100,10 @@ void print_info(const lr::Session& s) {
     std::cout << "output " << o.name << " " << lr::dtype_name(o.dtype) << " " << shape_text(o) << "\n";
   const lr::MemoryInfo mem = s.memory_info();
   if (mem.known)
-    std::cout << "memory: weights " << mem.weights_bytes << " bytes, peak per run " << mem.peak_bytes
-              << " bytes (at " << (mem.peak_node.empty() ? "no node" : mem.peak_node) << "), total "
+    std::cout << "memory: weights " << mem.weights_bytes << " bytes, peak per run " << mem.peak_bytes << " bytes ("
+              << mem.tensors_bytes << " of live tensors at " << (mem.peak_node.empty() ? "no node" : mem.peak_node)
+              << " + a workspace of " << mem.workspace_bytes
+              << (mem.workspace_node.empty() ? std::string() : " for " + mem.workspace_node) << "), total "
               << mem.weights_bytes + mem.peak_bytes << " bytes\n";
   else
     std::cout << "memory: planned at the first run (the inputs have symbolic dimensions)\n";

@@ -88,12 +88,14 @@ def test_one_session_from_four_threads_matches_sequential_runs():
 def test_memory_plan_and_limit():
     sess = rt.InferenceSession(_linear(), isa="scalar")
     info = sess.get_memory_info()
-    # weights: w (32) + b (16); peak at fc: xq (16) + q (8) + the int32 block of LinearInt (2x4x4 = 32)
-    assert info["known"] and info["weights_bytes"] == 48 and info["peak_bytes"] == 56
-    assert info["peak_node"] == "node 'fc' (LinearInt)"
-    rt.InferenceSession(_linear(), isa="scalar", max_memory_bytes=104)
-    with pytest.raises(rt.ModelValidationError, match=r"node 'fc' \(LinearInt\): rule 'memory-limit'"):
-        rt.InferenceSession(_linear(), isa="scalar", max_memory_bytes=103)
+    # weights: w (32) + b (16); live tensors peak at dequant: q (8) + y (32 float); workspace: the int32 block
+    # of LinearInt (2x4x4 = 32), a scratch buffer every node of the run reuses
+    assert info["known"] and info["weights_bytes"] == 48 and info["peak_bytes"] == 72
+    assert info["tensors_bytes"] == 40 and info["peak_node"] == "node 'dequant' (Dequant)"
+    assert info["workspace_bytes"] == 32 and info["workspace_node"] == "node 'fc' (LinearInt)"
+    rt.InferenceSession(_linear(), isa="scalar", max_memory_bytes=120)
+    with pytest.raises(rt.ModelValidationError, match=r"node 'dequant' \(Dequant\): rule 'memory-limit'"):
+        rt.InferenceSession(_linear(), isa="scalar", max_memory_bytes=119)
     with pytest.raises(ValueError, match="max_memory_bytes must be a positive"):
         rt.InferenceSession(_linear(), max_memory_bytes=0)
 

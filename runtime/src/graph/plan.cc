@@ -83,10 +83,14 @@ void Plan::plan_memory() {
   for (size_t i = 0; i < steps_.size(); ++i) {
     Step& step = steps_[i];
     const int64_t ws = workspace_of(*step.node, *step.kernel);
+    if (ws > memory_.workspace_bytes) {
+      memory_.workspace_bytes = ws;
+      memory_.workspace_node = step.node->label();
+    }
     for (int id : step.node->outputs) live = sat_add(live, value_bytes(id));
-    if (sat_add(live, ws) > memory_.peak_bytes) {
-      memory_.peak_bytes = sat_add(live, ws);
-      memory_.peak_node = step.node->label();
+    if (live > memory_.tensors_bytes || memory_.tensors_node.empty()) {
+      memory_.tensors_bytes = live;
+      memory_.tensors_node = step.node->label();
     }
     step.release.clear();
     auto release = [&](int id) {
@@ -102,14 +106,15 @@ void Plan::plan_memory() {
     for (int id : step.node->outputs) release(id);  // never consumed and not a graph output
   }
   if (memory_.total_bytes() > limits_.max_memory_bytes) {
-    const std::string detail = "one run needs " + std::to_string(memory_.total_bytes()) + " bytes (" +
-                               std::to_string(memory_.weights_bytes) + " of weights and constants, a peak of " +
-                               std::to_string(memory_.peak_bytes) +
-                               " of live tensors and workspace while this node runs), above the limit of " +
-                               std::to_string(limits_.max_memory_bytes) +
-                               " bytes (SessionOptions.max_memory_bytes); raise the limit or use smaller input shapes";
+    std::string detail = "one run needs " + std::to_string(memory_.total_bytes()) + " bytes (" +
+                         std::to_string(memory_.weights_bytes) + " of weights and constants, " +
+                         std::to_string(memory_.tensors_bytes) + " of live tensors while this node runs";
+    if (memory_.workspace_bytes)
+      detail += ", a kernel workspace of " + std::to_string(memory_.workspace_bytes) + " for " + memory_.workspace_node;
+    detail += "), above the limit of " + std::to_string(limits_.max_memory_bytes) +
+              " bytes (SessionOptions.max_memory_bytes); raise the limit or use smaller input shapes";
     for (const Step& step : steps_)
-      if (step.node->label() == memory_.peak_node) step.node->fail("memory-limit", detail);
+      if (step.node->label() == memory_.tensors_node) step.node->fail("memory-limit", detail);
     throw ValidationError("model", "", "", "memory-limit", detail);
   }
 }
@@ -261,6 +266,37 @@ void Plan::check_declared() {
   }
 }
 
+namespace {
+
+// Takes a scratch buffer from the plan's pool (or a new one) for one run and
+// gives it back when the run ends, normally or by an exception.
+class ScratchLease {
+ public:
+  using Pool = std::vector<std::unique_ptr<std::vector<int8_t>>>;
+  ScratchLease(std::mutex& mutex, Pool& pool) : mutex_(mutex), pool_(pool) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!pool_.empty()) {
+      buf_ = std::move(pool_.back());
+      pool_.pop_back();
+    }
+    if (!buf_) buf_ = std::make_unique<std::vector<int8_t>>();
+  }
+  ~ScratchLease() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pool_.push_back(std::move(buf_));
+  }
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+  std::vector<int8_t>* get() const { return buf_.get(); }
+
+ private:
+  std::mutex& mutex_;
+  Pool& pool_;
+  std::unique_ptr<std::vector<int8_t>> buf_;
+};
+
+}  // namespace
+
 std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, const std::vector<int>& wanted) const {
   std::vector<const Tensor*> slots = constant_slots_;
   for (size_t k = 0; k < inputs.size(); ++k) slots[static_cast<size_t>(graph_.inputs[k])] = inputs[k];
@@ -269,6 +305,8 @@ std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, const st
   std::vector<Tensor*> out;
   RunContext rc;
   rc.isa = isa_;
+  ScratchLease scratch(scratch_mutex_, scratch_);
+  rc.workspace = scratch.get();
   for (const Step& step : steps_) {
     in.clear();
     for (int id : step.node->inputs) in.push_back(id >= 0 ? slots[static_cast<size_t>(id)] : nullptr);
@@ -276,7 +314,8 @@ std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, const st
     try {
       for (int id : step.node->outputs) {
         const ValueState& v = values_[static_cast<size_t>(id)];
-        buffers[static_cast<size_t>(id)] = std::make_unique<Tensor>(v.dtype, v.dims);
+        // Not zero-filled: every kernel writes its outputs in full.
+        buffers[static_cast<size_t>(id)] = std::make_unique<Tensor>(Tensor::uninitialized(v.dtype, v.dims));
         slots[static_cast<size_t>(id)] = buffers[static_cast<size_t>(id)].get();
         out.push_back(buffers[static_cast<size_t>(id)].get());
       }
@@ -286,7 +325,7 @@ std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, const st
       step.kernel->run(rc);
     } catch (const std::bad_alloc&) {
       throw ExecutionError(step.node->label() + ": out of memory (the plan's peak is " +
-                           std::to_string(memory_.peak_bytes) +
+                           std::to_string(memory_.peak_bytes()) +
                            " bytes besides the weights; lower SessionOptions.max_memory_bytes to refuse such a model "
                            "at load)");
     }

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -32,11 +33,17 @@ struct MemoryLimits {
 };
 
 // What one run of an executable plan allocates, known before the first run.
+// A run's scratch buffer is reused from node to node (and from run to run),
+// so it holds the largest workspace throughout: the peak is the largest set of
+// live intermediate tensors plus the largest workspace (an upper bound).
 struct MemoryPlan {
-  int64_t weights_bytes = 0;  // initializers and constants (folded at load), held by the session
-  int64_t peak_bytes = 0;     // largest live set of intermediate tensors + one kernel's workspace
-  std::string peak_node;      // the node running at that peak ("node 'conv1' (Conv2dInt)")
-  int64_t total_bytes() const { return sat_add(weights_bytes, peak_bytes); }
+  int64_t weights_bytes = 0;    // initializers and constants (folded at load), held by the session
+  int64_t tensors_bytes = 0;    // largest set of live intermediate tensors ...
+  std::string tensors_node;     // ... while this node runs ("node 'conv1' (Conv2dInt)")
+  int64_t workspace_bytes = 0;  // largest kernel workspace ...
+  std::string workspace_node;   // ... of this node
+  int64_t peak_bytes() const { return sat_add(tensors_bytes, workspace_bytes); }
+  int64_t total_bytes() const { return sat_add(weights_bytes, peak_bytes()); }
 };
 
 class Plan {
@@ -54,8 +61,9 @@ class Plan {
   // Runs the plan on the graph inputs (graph.inputs order, shapes as given to
   // the constructor) and returns the values `wanted` (value ids). Thread-safe:
   // each call allocates its own intermediate tensors when their producer runs
-  // and frees each after its last consumer (peak: memory().peak_bytes); the
-  // kernels are not changed by running.
+  // and frees each after its last consumer, and takes a scratch buffer of its
+  // own from a mutex-protected pool (peak: memory().peak_bytes()); the kernels
+  // are not changed by running.
   std::vector<Tensor> run(const std::vector<const Tensor*>& inputs, const std::vector<int>& wanted) const;
 
  private:
@@ -81,6 +89,9 @@ class Plan {
   std::vector<ValueState> values_;
   std::vector<Step> steps_;
   std::vector<const Tensor*> constant_slots_;  // per value id: its constant tensor, if any
+  // Scratch buffers of finished runs, handed to the next ones (one per run in flight).
+  mutable std::mutex scratch_mutex_;
+  mutable std::vector<std::unique_ptr<std::vector<int8_t>>> scratch_;
   int64_t folded_bytes_ = 0;
   MemoryPlan memory_;
 };

@@ -44,19 +44,20 @@ inline int conv_shift(const Node& n, int out_bits) {
 // Runs a (1-D or 2-D) integer convolution through opt::conv2d_int8: integer
 // outputs directly; without o_bits, the saturated int32 accumulator (shift 0)
 // scaled by 2^-(Qx+Qw) into the float output.
-// The scratch memory is local to the call (kernels are shared between threads).
+// Scratch memory: the run's own workspace (RunContext), else a local one.
 inline void run_conv2d(const RunContext& ctx, const numerics::Conv2dShape& s, bool has_bias, int out_bits, int shift) {
   if (s.n == 0) return;
   const int8_t* x = ctx.in(0).data<int8_t>();
   const int8_t* w = ctx.in(1).data<int8_t>();
   const int32_t* b = has_bias ? ctx.in(2).data<int32_t>() : nullptr;
-  std::vector<int8_t> workspace;
+  std::vector<int8_t> local;
+  std::vector<int8_t>* workspace = ctx.workspace ? ctx.workspace : &local;
   if (out_bits) {
-    opt::conv2d_int8(x, w, b, ctx.out(0).raw_data(), s, shift, false, out_bits, ctx.isa, &workspace);
+    opt::conv2d_int8(x, w, b, ctx.out(0).raw_data(), s, shift, false, out_bits, ctx.isa, workspace);
     return;
   }
   std::vector<int32_t> acc(static_cast<size_t>(ctx.out(0).numel()));
-  opt::conv2d_int8(x, w, b, acc.data(), s, 0, false, 32, ctx.isa, &workspace);
+  opt::conv2d_int8(x, w, b, acc.data(), s, 0, false, 32, ctx.isa, workspace);
   float* y = ctx.out(0).data<float>();
   for (size_t i = 0; i < acc.size(); ++i) y[i] = numerics::dequantize(acc[i], shift);
 }

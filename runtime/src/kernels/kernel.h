@@ -90,6 +90,10 @@ struct RunContext {
   const Tensor* const* inputs = nullptr;  // nullptr entries for omitted optional inputs
   Tensor* const* outputs = nullptr;
   opt::Isa isa = opt::Isa::kScalar;
+  // Scratch bytes owned by the current run (reused from run to run, never
+  // shared by two runs at once); null when folding constants. A kernel may
+  // grow it up to its workspace_bytes().
+  std::vector<int8_t>* workspace = nullptr;
 
   const Tensor& in(int i) const { return *inputs[i]; }
   const Tensor* in_opt(int i) const { return inputs[i]; }

@@ -49,8 +49,11 @@ struct SessionOptions {
 struct MemoryInfo {
   bool known = false;
   int64_t weights_bytes = 0;  // initializers and constants, held for the session's life
-  int64_t peak_bytes = 0;     // per run: the largest set of live intermediates + one kernel's workspace
-  std::string peak_node;      // where that peak occurs, e.g. "node 'conv1' (Conv2dInt)"
+  int64_t peak_bytes = 0;     // per run: tensors_bytes + workspace_bytes (an upper bound)
+  std::string peak_node;      // where the live tensors peak, e.g. "node 'conv1' (Conv2dInt)"
+  int64_t tensors_bytes = 0;  // the largest set of live intermediate tensors (at peak_node)
+  int64_t workspace_bytes = 0;  // the largest kernel workspace (a run's scratch buffer is reused by every node)
+  std::string workspace_node;   // whose workspace that is ("" when no node needs one)
   int64_t max_tensor_bytes = 0, max_memory_bytes = 0;  // the session's limits
 };
 
