@@ -31,8 +31,10 @@ bool isa_supported(Isa isa);  // kAuto is always supported
 
 struct SessionOptions {
   Isa isa = Isa::kAuto;  // a specific ISA the CPU lacks is an InputError at session creation
-  // Largest tensor (bytes) the session may create, input or intermediate; a
-  // model or input needing more is rejected with an error.
+  // Largest tensor (bytes) the session may create, input or intermediate, and
+  // largest kernel workspace; a model or input needing more is rejected with an
+  // error naming the node or input. A zero dimension counts as 1 here (so
+  // [0, 2^40, 2^40] is refused: its strides would overflow).
   int64_t max_tensor_bytes = int64_t{1} << 31;
   // Bound on everything the session allocates for one run (ONNX Runtime has no
   // such option; its arena's max_mem is the nearest): the weights and
