@@ -524,7 +524,9 @@ std::vector<uint8_t> pack_model(const void* onnx_bytes, size_t size, PackReport*
                                       "(export with fixed sizes)");
     dims.push_back(info.shape);
   }
-  const rt::Plan plan(g, dims, rt::opt::Isa::kScalar, kMaxTensorBytes);  // the desktop runtime's validation
+  rt::MemoryLimits limits;
+  limits.max_tensor_bytes = kMaxTensorBytes;
+  const rt::Plan plan(g, dims, rt::opt::Isa::kScalar, limits);  // the desktop runtime's validation
   Packer p(g, plan);
   p.lower();
   p.plan();

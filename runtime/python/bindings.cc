@@ -58,15 +58,24 @@ class PySession {
  public:
   PySession(lr::Session s) : s_(std::move(s)) {}
 
-  static PySession from_file(const std::string& path, const std::string& isa) {
+  static lr::SessionOptions options(const std::string& isa, int64_t max_tensor_bytes, int64_t max_memory_bytes) {
     lr::SessionOptions o;
     o.isa = lr::parse_isa(isa);
+    if (max_tensor_bytes) o.max_tensor_bytes = max_tensor_bytes;  // 0: the default
+    if (max_memory_bytes) o.max_memory_bytes = max_memory_bytes;
+    return o;
+  }
+  static PySession from_file(const std::string& path, const std::string& isa, int64_t max_tensor_bytes,
+                             int64_t max_memory_bytes) {
+    const lr::SessionOptions o = options(isa, max_tensor_bytes, max_memory_bytes);
+    py::gil_scoped_release release;
     return PySession(lr::Session::from_file(path, o));
   }
-  static PySession from_bytes(const py::bytes& data, const std::string& isa) {
-    lr::SessionOptions o;
-    o.isa = lr::parse_isa(isa);
+  static PySession from_bytes(const py::bytes& data, const std::string& isa, int64_t max_tensor_bytes,
+                              int64_t max_memory_bytes) {
+    const lr::SessionOptions o = options(isa, max_tensor_bytes, max_memory_bytes);
     const std::string bytes = data;
+    py::gil_scoped_release release;
     return PySession(lr::Session::from_bytes(bytes.data(), bytes.size(), o));
   }
 
@@ -86,6 +95,8 @@ class PySession {
     }
     std::vector<lr::Tensor> outs;
     {
+      // Session::run is thread-safe: other Python threads (and other runs of
+      // this session) go on while the kernels run.
       py::gil_scoped_release release;
       outs = s_.run(inputs, output_names);
     }
@@ -97,6 +108,20 @@ class PySession {
   py::list inputs() const { return infos(s_.inputs()); }
   py::list outputs() const { return infos(s_.outputs()); }
   std::string isa() const { return lr::isa_name(s_.isa()); }
+  py::dict memory_info() const {
+    const lr::MemoryInfo m = s_.memory_info();
+    py::dict d;
+    d["known"] = m.known;
+    d["weights_bytes"] = m.weights_bytes;
+    d["peak_bytes"] = m.peak_bytes;
+    d["peak_node"] = m.peak_node;
+    d["tensors_bytes"] = m.tensors_bytes;
+    d["workspace_bytes"] = m.workspace_bytes;
+    d["workspace_node"] = m.workspace_node;
+    d["max_tensor_bytes"] = m.max_tensor_bytes;
+    d["max_memory_bytes"] = m.max_memory_bytes;
+    return d;
+  }
   py::dict model_info() const {
     const lr::ModelInfo& m = s_.model_info();
     py::dict d;
@@ -146,8 +171,11 @@ PYBIND11_MODULE(_linger_runtime, m) {
   });
 
   py::class_<PySession>(m, "Session")
-      .def_static("from_file", &PySession::from_file, py::arg("path"), py::arg("isa") = "auto")
-      .def_static("from_bytes", &PySession::from_bytes, py::arg("data"), py::arg("isa") = "auto")
+      .def_static("from_file", &PySession::from_file, py::arg("path"), py::arg("isa") = "auto",
+                  py::arg("max_tensor_bytes") = 0, py::arg("max_memory_bytes") = 0)
+      .def_static("from_bytes", &PySession::from_bytes, py::arg("data"), py::arg("isa") = "auto",
+                  py::arg("max_tensor_bytes") = 0, py::arg("max_memory_bytes") = 0)
+      .def("memory_info", &PySession::memory_info)
       .def("run", &PySession::run, py::arg("feeds"), py::arg("output_names"))
       .def("inputs", &PySession::inputs)
       .def("outputs", &PySession::outputs)

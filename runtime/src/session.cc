@@ -2,12 +2,14 @@
 #include "linger/runtime/session.h"
 
 #include <mutex>
+#include <new>
 
 #include "graph/graph.h"
 #include "graph/plan.h"
 #include "kernels/opt/opt_kernels.h"
 #include "linger/runtime/npy.h"
 #include "loader/onnx_proto.h"
+#include "size_math.h"
 
 namespace linger {
 namespace runtime {
@@ -55,11 +57,24 @@ struct Session::Impl {
   SessionOptions options;
   Isa isa = Isa::kScalar;
   std::vector<TensorInfo> outputs;
-  std::unique_ptr<Plan> static_plan;   // when every declared input dim is fixed
-  std::unique_ptr<Plan> dynamic_plan;  // the plan of the last symbolic-shape run
+  MemoryLimits limits;
+  std::shared_ptr<const Plan> static_plan;  // when every declared input dim is fixed
+  // The plan of the last symbolic-shape run; runs in flight keep theirs alive.
+  std::shared_ptr<const Plan> dynamic_plan;
   std::vector<Dims> dynamic_dims;
-  std::mutex mutex;
+  std::mutex mutex;  // guards dynamic_plan / dynamic_dims only: runs themselves go in parallel
 };
+
+namespace {
+
+// The tensor-size rule for graph inputs (declared, or given to run()).
+std::string input_size_problem(const std::vector<int64_t>& shape, DType dtype, int64_t max_tensor_bytes) {
+  if (extent_bytes(shape, static_cast<int64_t>(dtype_size(dtype))) <= max_tensor_bytes) return "";
+  return "shape " + shape_str(shape) + " of " + dtype_name(dtype) + " exceeds the tensor size limit of " +
+         std::to_string(max_tensor_bytes) + " bytes (SessionOptions.max_tensor_bytes; a zero dimension counts as 1)";
+}
+
+}  // namespace
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::Session(Session&&) noexcept = default;
@@ -68,13 +83,27 @@ Session::~Session() = default;
 
 Session Session::from_file(const std::string& path, const SessionOptions& options) {
   const std::string bytes = read_file(path);
+  if (bytes.empty()) throw ParseError("'" + path + "' is an empty file (0 bytes), not an ONNX model");
   return from_bytes(bytes.data(), bytes.size(), options);
 }
 
 Session Session::from_bytes(const void* data, size_t size, const SessionOptions& options) {
+  try {
+    return load(data, size, options);
+  } catch (const std::bad_alloc&) {
+    throw ModelError("out of memory while loading the model (" + std::to_string(size) +
+                     " bytes); lower SessionOptions.max_tensor_bytes / max_memory_bytes to refuse such a model "
+                     "with an error naming the node");
+  }
+}
+
+Session Session::load(const void* data, size_t size, const SessionOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   if (options.max_tensor_bytes <= 0) throw InputError("SessionOptions.max_tensor_bytes must be positive");
+  if (options.max_memory_bytes <= 0) throw InputError("SessionOptions.max_memory_bytes must be positive");
+  impl->limits.max_tensor_bytes = options.max_tensor_bytes;
+  impl->limits.max_memory_bytes = options.max_memory_bytes;
   if (options.isa == Isa::kAuto) {
     impl->isa = from_opt(opt::best_isa());
   } else {
@@ -83,6 +112,7 @@ Session Session::from_bytes(const void* data, size_t size, const SessionOptions&
     impl->isa = options.isa;
   }
   if (size > 0 && !data) throw InputError("model bytes pointer is null");
+  if (size == 0) throw ParseError("the model is empty (0 bytes), not an ONNX model");
   const onnx::ModelProto model = onnx::decode_model(static_cast<const uint8_t*>(data), size);
   impl->graph = build_graph(model, options.max_tensor_bytes);
   const Graph& g = impl->graph;
@@ -90,18 +120,11 @@ Session Session::from_bytes(const void* data, size_t size, const SessionOptions&
   std::vector<Dims> declared;
   for (size_t k = 0; k < g.inputs.size(); ++k) {
     const TensorInfo& info = g.input_infos[k];
-    int64_t bytes = static_cast<int64_t>(dtype_size(info.dtype));
-    for (int64_t d : info.shape) {
-      if (d <= 0) continue;
-      bytes = bytes > options.max_tensor_bytes / d ? options.max_tensor_bytes + 1 : bytes * d;
-    }
-    if (bytes > options.max_tensor_bytes)
-      throw ValidationError("graph input '" + info.name + "'", "", "", "tensor-size",
-                            "shape " + shape_str(info.shape) + " exceeds the tensor size limit of " +
-                                std::to_string(options.max_tensor_bytes) + " bytes");
+    const std::string problem = input_size_problem(info.shape, info.dtype, options.max_tensor_bytes);
+    if (!problem.empty()) throw ValidationError("graph input '" + info.name + "'", "", "", "tensor-size", problem);
     declared.push_back(info.shape);
   }
-  auto plan = std::make_unique<Plan>(g, declared, to_opt(impl->isa), options.max_tensor_bytes);
+  auto plan = std::make_shared<const Plan>(g, declared, to_opt(impl->isa), impl->limits);
 
   // Output descriptions: inferred types, symbolic names from the declarations.
   for (size_t k = 0; k < g.outputs.size(); ++k) {
@@ -126,6 +149,22 @@ Session Session::from_bytes(const void* data, size_t size, const SessionOptions&
 const std::vector<TensorInfo>& Session::inputs() const { return impl_->graph.input_infos; }
 const std::vector<TensorInfo>& Session::outputs() const { return impl_->outputs; }
 const ModelInfo& Session::model_info() const { return impl_->graph.info; }
+
+MemoryInfo Session::memory_info() const {
+  MemoryInfo m;
+  m.max_tensor_bytes = impl_->limits.max_tensor_bytes;
+  m.max_memory_bytes = impl_->limits.max_memory_bytes;
+  if (!impl_->static_plan) return m;
+  const MemoryPlan& p = impl_->static_plan->memory();
+  m.known = true;
+  m.weights_bytes = p.weights_bytes;
+  m.peak_bytes = p.peak_bytes();
+  m.peak_node = p.tensors_node;
+  m.tensors_bytes = p.tensors_bytes;
+  m.workspace_bytes = p.workspace_bytes;
+  m.workspace_node = p.workspace_node;
+  return m;
+}
 Isa Session::isa() const { return impl_->isa; }
 
 std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& feeds, const std::vector<std::string>& output_names) {
@@ -161,27 +200,27 @@ std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& feeds, con
     if (!ok)
       throw InputError("input '" + info.name + "' has shape " + shape_str(t.shape()) + ", the model expects " +
                        shape_str(info.shape));
-    if (static_cast<int64_t>(t.nbytes()) > s.options.max_tensor_bytes)
-      throw InputError("input '" + info.name + "' exceeds the tensor size limit");
+    const std::string problem = input_size_problem(t.shape(), t.dtype(), s.limits.max_tensor_bytes);
+    if (!problem.empty()) throw InputError("input '" + info.name + "': " + problem);
     inputs.push_back(&t);
     dims.push_back(t.shape());
   }
 
-  std::lock_guard<std::mutex> lock(s.mutex);
-  Plan* plan = s.static_plan.get();
+  std::shared_ptr<const Plan> plan = s.static_plan;
   if (!plan) {
+    std::lock_guard<std::mutex> lock(s.mutex);
     if (!s.dynamic_plan || s.dynamic_dims != dims) {
-      s.dynamic_plan.reset();
-      s.dynamic_plan = std::make_unique<Plan>(g, dims, to_opt(s.isa), s.options.max_tensor_bytes);
+      s.dynamic_plan.reset();  // a run in flight keeps its own reference
+      try {
+        s.dynamic_plan = std::make_shared<const Plan>(g, dims, to_opt(s.isa), s.limits);
+      } catch (const std::bad_alloc&) {
+        throw ExecutionError("out of memory while planning the model for the input shapes given");
+      }
       s.dynamic_dims = dims;
     }
-    plan = s.dynamic_plan.get();
+    plan = s.dynamic_plan;
   }
-  plan->run(inputs);
-  std::vector<Tensor> out;
-  out.reserve(wanted.size());
-  for (int id : wanted) out.push_back(plan->result(id));
-  return out;
+  return plan->run(inputs, wanted);
 }
 
 }  // namespace runtime

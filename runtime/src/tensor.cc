@@ -55,13 +55,19 @@ std::string shape_str(const std::vector<int64_t>& shape) {
 
 Tensor::Tensor() : dtype_(DType::kFloat32), shape_{0}, numel_(0) {}
 
-Tensor::Tensor(DType dtype, std::vector<int64_t> shape)
+Tensor::Tensor(DType dtype, std::vector<int64_t> shape, NoFill)
     : dtype_(dtype), shape_(std::move(shape)), numel_(shape_numel(shape_)) {
   const size_t size = dtype_size(dtype_);
   if (static_cast<uint64_t>(numel_) > static_cast<uint64_t>(std::numeric_limits<std::ptrdiff_t>::max()) / size)
     throw InputError("tensor of shape " + shape_str(shape_) + " is too large");
-  bytes_.resize(static_cast<size_t>(numel_) * size);
+  bytes_.resize(static_cast<size_t>(numel_) * size);  // default-initialised: not zeroed
 }
+
+Tensor::Tensor(DType dtype, std::vector<int64_t> shape) : Tensor(dtype, std::move(shape), NoFill{}) {
+  if (!bytes_.empty()) std::memset(bytes_.data(), 0, bytes_.size());
+}
+
+Tensor Tensor::uninitialized(DType dtype, std::vector<int64_t> shape) { return Tensor(dtype, std::move(shape), NoFill{}); }
 
 Tensor Tensor::from_bytes(DType dtype, std::vector<int64_t> shape, const void* data, size_t nbytes) {
   const int64_t n = shape_numel(shape);

@@ -21,11 +21,14 @@ namespace {
 
 const char kUsage[] =
     "usage: linger-run MODEL.onnx [--info] [--isa auto|scalar|avx2|avx512vnni] [--repeat N]\n"
+    "                  [--max-memory-bytes N] [--max-tensor-bytes N]\n"
     "                  [--input [NAME=]FILE]... [--output [NAME=]FILE]...\n"
     "  FILE ending in .npy is a NumPy array; .bin or .raw is raw little-endian data of the\n"
     "  model's declared dtype and shape. NAME may be omitted when the model has one input\n"
     "  (one output). Without --output, a summary of every output is printed.\n"
-    "  --repeat N runs the model N more times and prints the mean time per run.\n";
+    "  --repeat N runs the model N more times and prints the mean time per run.\n"
+    "  --info also prints the planned memory (weights, peak per run and where it occurs);\n"
+    "  --max-memory-bytes N and --max-tensor-bytes N set the session's limits (SessionOptions).\n";
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -95,6 +98,24 @@ void print_info(const lr::Session& s) {
     std::cout << "input  " << i.name << " " << lr::dtype_name(i.dtype) << " " << shape_text(i) << "\n";
   for (const lr::TensorInfo& o : s.outputs())
     std::cout << "output " << o.name << " " << lr::dtype_name(o.dtype) << " " << shape_text(o) << "\n";
+  const lr::MemoryInfo mem = s.memory_info();
+  if (mem.known)
+    std::cout << "memory: weights " << mem.weights_bytes << " bytes, peak per run " << mem.peak_bytes << " bytes ("
+              << mem.tensors_bytes << " of live tensors at " << (mem.peak_node.empty() ? "no node" : mem.peak_node)
+              << " + a workspace of " << mem.workspace_bytes
+              << (mem.workspace_node.empty() ? std::string() : " for " + mem.workspace_node) << "), total "
+              << mem.weights_bytes + mem.peak_bytes << " bytes\n";
+  else
+    std::cout << "memory: planned at the first run (the inputs have symbolic dimensions)\n";
+  std::cout << "limits: max_tensor_bytes " << mem.max_tensor_bytes << ", max_memory_bytes " << mem.max_memory_bytes
+            << "\n";
+}
+
+int64_t parse_bytes(const std::string& opt, const std::string& v) {
+  char* end = nullptr;
+  const long long n = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || n <= 0) throw UsageError(opt + " needs a positive byte count, got '" + v + "'");
+  return n;
 }
 
 int run_main(int argc, char** argv) {
@@ -118,6 +139,10 @@ int run_main(int argc, char** argv) {
       options.isa = lr::parse_isa(value("--isa"));
     } else if (a.rfind("--isa=", 0) == 0) {
       options.isa = lr::parse_isa(a.substr(6));
+    } else if (a == "--max-memory-bytes") {
+      options.max_memory_bytes = parse_bytes(a, value("--max-memory-bytes"));
+    } else if (a == "--max-tensor-bytes") {
+      options.max_tensor_bytes = parse_bytes(a, value("--max-tensor-bytes"));
     } else if (a == "--repeat") {
       const std::string v = value("--repeat");
       char* end = nullptr;

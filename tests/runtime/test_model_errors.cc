@@ -256,7 +256,7 @@ TEST(ModelErrors, Opsets) {
   m = tmodels::small_cnn();
   m.ir_version = 2;
   expect_invalid(m.bytes(), "model", "ir-version");
-  EXPECT_THROW(load(""), lr::ValidationError);  // an empty file is an empty ModelProto
+  EXPECT_THROW(load(""), lr::ParseError);  // empty bytes: "the model is empty", not "ir_version 0"
 }
 
 TEST(ModelErrors, TypeMismatch) {

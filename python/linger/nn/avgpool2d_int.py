@@ -57,9 +57,7 @@ class AvgPool2dInt(ModuleIntConfig, nn.AvgPool2d):
                 exact = q * (2.0 ** -qx)
             y = avg + (exact - avg).detach()  # value of the integer op, gradient of avg-pool
             return _make(y, 2.0 ** qx, 8, self._stat("running_x"))
-        with torch.no_grad(), tracing_paused():
-            self.running_o.copy_(self.running_x)
-            self.scale_o.copy_(self.scale_x)
+        # eval / export: nothing is stored (the model does not change)
         if exporting():
             from ..onnx import functions as export_fn  # export path only
             if not is_iqtensor(input):

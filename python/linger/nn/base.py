@@ -49,6 +49,13 @@ class ModuleIntConfig:
             "forward), or load a checkpoint saved after QAT training."
         )
 
+    def _record(self, name: str, value: float) -> None:
+        """Writes the statistics buffer `name` in training mode only: an eval forward, and so an export, never
+        changes the model (docs/numerics.md §4.4). The eval exponents are computed, not stored."""
+        if self.training:
+            with torch.no_grad(), tracing_paused():
+                getattr(self, name).fill_(value)
+
     def _stat(self, name: str) -> float:
         with tracing_paused():
             return float(getattr(self, name))
@@ -61,8 +68,7 @@ class ModuleIntConfig:
         input = resolve(input)
         if is_iqtensor(input) and input.bits == self.data_bits:
             qx = input.exponent
-            with torch.no_grad(), tracing_paused():
-                self.running_x.fill_(input.running_data)
+            self._record("running_x", input.running_data)
             with torch._C.DisableTorchFunction():
                 x = input.as_subclass(torch.Tensor)
         else:
@@ -80,8 +86,7 @@ class ModuleIntConfig:
                 qx = exponent_for_range(r, self.data_bits)
         if self.training:
             x = fake_quant(x, qx, self.data_bits)
-        with torch.no_grad(), tracing_paused():
-            self.scale_x.fill_(2.0 ** qx)
+        self._record("scale_x", 2.0 ** qx)
         return x, qx
 
     def _weight_exponent(self, w: torch.Tensor) -> int:
@@ -91,8 +96,7 @@ class ModuleIntConfig:
             from .._ext import ops
             with tracing_paused():
                 qw = int(ops.weight_exponent(w.detach(), self.parameter_bits))
-        with torch.no_grad(), tracing_paused():
-            self.scale_w.fill_(2.0 ** qw)
+        self._record("scale_w", 2.0 ** qw)
         return qw
 
     def _output_exponent(self, y: Optional[torch.Tensor], positive_only: bool = False) -> int:
@@ -105,8 +109,7 @@ class ModuleIntConfig:
             if not r > 0.0:
                 raise self._missing_stats("running_o")
             qo = exponent_for_range(r, self.o_bits)
-        with torch.no_grad(), tracing_paused():
-            self.scale_o.fill_(2.0 ** qo)
+        self._record("scale_o", 2.0 ** qo)
         return qo
 
     def _quant_output_train(self, y: torch.Tensor, positive_only: bool = False) -> torch.Tensor:

@@ -69,8 +69,9 @@ class IQLayer(nn.Module):
             with tracing_paused():
                 r = float(self.running_o)
             qo = exponent_for_range(r, 8)
-        with torch.no_grad(), tracing_paused():
-            self.scale_o.fill_(2.0 ** qo)
+        if self.training:  # eval / export compute, never store (the model does not change)
+            with torch.no_grad(), tracing_paused():
+                self.scale_o.fill_(2.0 ** qo)
         return qo
 
     def _out(self, y: torch.Tensor, qo: int) -> IQTensor:
@@ -263,10 +264,10 @@ class iqClampLayer(IQLayer):
             raise ValueError(f"linger: {self._label()}: min={min} is above max={max}")
         with tracing_paused():
             lo, hi = (int(ops.quantize(torch.tensor([v]), qx, 8)[0]) for v in (lo_f, hi_f))
-        with torch.no_grad(), tracing_paused():
-            self.running_o.fill_(x.running_data)
-            self.scale_o.fill_(2.0 ** qx)
         if self.training:
+            with torch.no_grad(), tracing_paused():
+                self.running_o.fill_(x.running_data)
+                self.scale_o.fill_(2.0 ** qx)
             y = torch.clamp(fake_quant(fx, qx, 8), lo * 2.0 ** -qx, hi * 2.0 ** -qx)
             return _make(y, 2.0 ** qx, 8, x.running_data)
 
@@ -292,14 +293,13 @@ class _LutLayer(IQLayer):
         self._check8(x)
         fx, qx = plain(x), x.exponent
         op = code(self.OP)
-        with torch.no_grad(), tracing_paused():
-            self.running_o.fill_(1.0)
-            self.scale_o.fill_(2.0 ** LUT_QO)
-
         def compute(u: torch.Tensor) -> torch.Tensor:
             return ops.dequantize(ops.lut_int(_codes(u, qx), op, qx), LUT_QO)
 
         if self.training:
+            with torch.no_grad(), tracing_paused():
+                self.running_o.fill_(1.0)
+                self.scale_o.fill_(2.0 ** LUT_QO)
             f = type(self).FLOAT(fake_quant(fx, qx, 8))
             with torch.no_grad(), tracing_paused():
                 exact = compute(fx)
@@ -374,8 +374,9 @@ class BmmInt(IQLayer):
     def _operand(self, t: torch.Tensor, running: torch.Tensor, scale: torch.Tensor) -> Tuple[torch.Tensor, int]:
         if is_iqtensor(t) and t.bits == 8:
             q = t.exponent
-            with torch.no_grad(), tracing_paused():
-                running.fill_(t.running_data)
+            if self.training:
+                with torch.no_grad(), tracing_paused():
+                    running.fill_(t.running_data)
         elif self.training:
             q = observe(plain(t), running, 8)
         else:
@@ -385,8 +386,9 @@ class BmmInt(IQLayer):
                 raise RuntimeError(f"linger: {self._label()} has no statistics for a float operand; run training "
                                    "batches before eval/export")
             q = exponent_for_range(r, 8)
-        with torch.no_grad(), tracing_paused():
-            scale.fill_(2.0 ** q)
+        if self.training:
+            with torch.no_grad(), tracing_paused():
+                scale.fill_(2.0 ** q)
         return plain(t), q
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> IQTensor:

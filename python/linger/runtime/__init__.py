@@ -76,13 +76,19 @@ class InferenceSession:
     """A loaded, fully validated model. `path_or_bytes`: a file path (str / os.PathLike) or the model's bytes."""
 
     def __init__(self, path_or_bytes: Union[str, "os.PathLike[str]", bytes, bytearray, memoryview],
-                 isa: str = "auto") -> None:
+                 isa: str = "auto", *, max_tensor_bytes: Optional[int] = None,
+                 max_memory_bytes: Optional[int] = None) -> None:
         if not isinstance(isa, str):
             raise TypeError(f"isa must be a string (auto, scalar, avx2, avx512vnni), got {type(isa).__name__}")
+        limits = []
+        for name, value in (("max_tensor_bytes", max_tensor_bytes), ("max_memory_bytes", max_memory_bytes)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+                raise ValueError(f"{name} must be a positive number of bytes or None (the default), got {value!r}")
+            limits.append(value or 0)
         if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
-            self._sess = _rt.Session.from_bytes(bytes(path_or_bytes), isa)
+            self._sess = _rt.Session.from_bytes(bytes(path_or_bytes), isa, *limits)
         elif isinstance(path_or_bytes, (str, os.PathLike)):
-            self._sess = _rt.Session.from_file(os.fspath(path_or_bytes), isa)
+            self._sess = _rt.Session.from_file(os.fspath(path_or_bytes), isa, *limits)
         else:
             raise TypeError(f"InferenceSession expects a path or bytes, got {type(path_or_bytes).__name__}")
         self._inputs = [NodeArg(*i) for i in self._sess.inputs()]
@@ -102,8 +108,16 @@ class InferenceSession:
     def get_modelmeta(self) -> Dict[str, object]:
         return dict(self._sess.model_info())
 
+    def get_memory_info(self) -> Dict[str, object]:
+        """The memory plan: weights_bytes, peak_bytes (per run) and peak_node, known (False until the first
+        run for symbolic input shapes), and the limits max_tensor_bytes / max_memory_bytes."""
+        return dict(self._sess.memory_info())
+
     def run(self, output_names: Optional[Sequence[str]], input_feed: Dict[str, np.ndarray]) -> List[np.ndarray]:
-        """Runs the model; returns the outputs named in `output_names` (all when None), in that order."""
+        """Runs the model; returns the outputs named in `output_names` (all when None), in that order.
+
+        Thread-safe: several threads may call run() on one session at once (the GIL is released while the
+        kernels run); each run has its own intermediate tensors. See docs/runtime.md, "Threads"."""
         if not isinstance(input_feed, dict):
             raise TypeError(f"input_feed must be a dict of name -> numpy array, got {type(input_feed).__name__}")
         if isinstance(output_names, str):
@@ -118,5 +132,6 @@ class InferenceSession:
             want = expected[name].dtype
             if arr.dtype != want:
                 raise InvalidArgument(f"input '{name}' must be {want} ({expected[name].type}), got {arr.dtype}")
-            feeds[name] = np.ascontiguousarray(arr)
+            # np.ascontiguousarray would turn a 0-d array into shape (1,); keep the shape as given.
+            feeds[name] = arr if arr.flags.c_contiguous else arr.copy(order="C")
         return self._sess.run(feeds, list(output_names) if output_names else [])

@@ -75,6 +75,8 @@ TensorInfo tensor_info(const onnx::ValueInfoProto& v, const DeclaredType& d) {
 }
 
 void check_opsets(const onnx::ModelProto& m, Graph* g) {
+  if (m.ir_version == 0 && !m.has_graph && m.opset_imports.empty())
+    fail_graph("model", "ir-version", "no ir_version, opset_import or graph: these bytes are not an ONNX model");
   if (m.ir_version < 3)
     fail_graph("model", "ir-version", "ir_version " + std::to_string(m.ir_version) + " is not supported (need >= 3)");
   std::unordered_set<std::string> seen;

@@ -1,7 +1,12 @@
 #include "graph/plan.h"
 
+#include <limits>
+#include <new>
+#include <set>
+
 #include "graph/op_schema.h"
 #include "linger/runtime/errors.h"
+#include "size_math.h"
 
 namespace linger {
 namespace runtime {
@@ -12,8 +17,8 @@ std::string exponent_str(int q) { return "2^" + std::to_string(q) + " (Q=" + std
 
 }  // namespace
 
-Plan::Plan(const Graph& graph, const std::vector<Dims>& input_dims, opt::Isa isa, int64_t max_tensor_bytes)
-    : graph_(graph), isa_(isa), executable_(true), values_(graph.values.size()), slots_(graph.values.size(), nullptr) {
+Plan::Plan(const Graph& graph, const std::vector<Dims>& input_dims, opt::Isa isa, const MemoryLimits& limits)
+    : graph_(graph), isa_(isa), limits_(limits), executable_(true), values_(graph.values.size()) {
   for (size_t k = 0; k < graph.inputs.size(); ++k) {
     ValueState& v = values_[static_cast<size_t>(graph.inputs[k])];
     v.defined = true;
@@ -30,28 +35,91 @@ Plan::Plan(const Graph& graph, const std::vector<Dims>& input_dims, opt::Isa isa
     v.dims = gv.initializer->shape();
     v.constant = gv.initializer;
   }
-  for (const Node& node : graph.nodes) infer_node(node, max_tensor_bytes);
+  for (const Node& node : graph.nodes) infer_node(node);
   check_declared();
   if (!executable_) {
     steps_.clear();
     return;
   }
-  buffers_.resize(graph.values.size());
+  constant_slots_.assign(values_.size(), nullptr);
   for (size_t id = 0; id < values_.size(); ++id)
-    if (values_[id].constant) slots_[id] = values_[id].constant.get();
-  for (Step& step : steps_) {
-    for (int id : step.node->outputs) {
-      const ValueState& v = values_[static_cast<size_t>(id)];
-      buffers_[static_cast<size_t>(id)] = std::make_unique<Tensor>(v.dtype, v.dims);
-      slots_[static_cast<size_t>(id)] = buffers_[static_cast<size_t>(id)].get();
+    if (values_[id].constant) constant_slots_[id] = values_[id].constant.get();
+  plan_memory();
+}
+
+int64_t Plan::workspace_of(const Node& node, const Kernel& kernel) const {
+  const int64_t ws = kernel.workspace_bytes(isa_);
+  if (ws > limits_.max_tensor_bytes)
+    node.fail("workspace-size", "the kernel needs a workspace of " + std::to_string(ws) +
+                                    " bytes for these shapes, above the limit of " +
+                                    std::to_string(limits_.max_tensor_bytes) +
+                                    " bytes (SessionOptions.max_tensor_bytes); check the node's padding, strides and "
+                                    "input shape, or raise the limit");
+  return ws;
+}
+
+int64_t Plan::value_bytes(int id) const {
+  const ValueState& v = values_[static_cast<size_t>(id)];
+  return sat_mul(dims_numel(v.dims), static_cast<int64_t>(dtype_size(v.dtype)));
+}
+
+// Liveness over the step order: a value produced by a step lives from that
+// step to its last consumer (graph outputs to the end). The peak is the
+// largest sum of live values during one step, plus that step's workspace.
+void Plan::plan_memory() {
+  constexpr int kNever = std::numeric_limits<int>::max();
+  std::vector<int> last_use(values_.size(), -1);
+  for (size_t i = 0; i < steps_.size(); ++i)
+    for (int id : steps_[i].node->inputs)
+      if (id >= 0) last_use[static_cast<size_t>(id)] = static_cast<int>(i);
+  for (int id : graph_.outputs) last_use[static_cast<size_t>(id)] = kNever;
+
+  std::set<const Tensor*> weights;
+  for (const ValueState& v : values_)
+    if (v.constant && weights.insert(v.constant.get()).second)
+      memory_.weights_bytes = sat_add(memory_.weights_bytes, static_cast<int64_t>(v.constant->nbytes()));
+
+  int64_t live = 0;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    Step& step = steps_[i];
+    const int64_t ws = workspace_of(*step.node, *step.kernel);
+    if (ws > memory_.workspace_bytes) {
+      memory_.workspace_bytes = ws;
+      memory_.workspace_node = step.node->label();
     }
-    step.out.clear();
-    for (int id : step.node->outputs) step.out.push_back(buffers_[static_cast<size_t>(id)].get());
-    step.in.assign(step.node->inputs.size(), nullptr);
+    for (int id : step.node->outputs) live = sat_add(live, value_bytes(id));
+    if (live > memory_.tensors_bytes || memory_.tensors_node.empty()) {
+      memory_.tensors_bytes = live;
+      memory_.tensors_node = step.node->label();
+    }
+    step.release.clear();
+    auto release = [&](int id) {
+      if (id < 0 || values_[static_cast<size_t>(id)].constant || last_use[static_cast<size_t>(id)] > static_cast<int>(i))
+        return;
+      if (graph_.values[static_cast<size_t>(id)].producer < 0) return;  // a graph input: the caller's tensor
+      for (int r : step.release)
+        if (r == id) return;
+      step.release.push_back(id);
+      live -= value_bytes(id);
+    };
+    for (int id : step.node->inputs) release(id);
+    for (int id : step.node->outputs) release(id);  // never consumed and not a graph output
+  }
+  if (memory_.total_bytes() > limits_.max_memory_bytes) {
+    std::string detail = "one run needs " + std::to_string(memory_.total_bytes()) + " bytes (" +
+                         std::to_string(memory_.weights_bytes) + " of weights and constants, " +
+                         std::to_string(memory_.tensors_bytes) + " of live tensors while this node runs";
+    if (memory_.workspace_bytes)
+      detail += ", a kernel workspace of " + std::to_string(memory_.workspace_bytes) + " for " + memory_.workspace_node;
+    detail += "), above the limit of " + std::to_string(limits_.max_memory_bytes) +
+              " bytes (SessionOptions.max_memory_bytes); raise the limit or use smaller input shapes";
+    for (const Step& step : steps_)
+      if (step.node->label() == memory_.tensors_node) step.node->fail("memory-limit", detail);
+    throw ValidationError("model", "", "", "memory-limit", detail);
   }
 }
 
-void Plan::infer_node(const Node& node, int64_t max_tensor_bytes) {
+void Plan::infer_node(const Node& node) {
   std::unique_ptr<Kernel> kernel = create_kernel(node);
   if (!kernel) node.fail("unknown-op", "no kernel for this op");
   InferContext ctx(graph_, node, &values_, executable_);
@@ -61,19 +129,11 @@ void Plan::infer_node(const Node& node, int64_t max_tensor_bytes) {
     if (!v.defined) node.fail("internal", "output #" + std::to_string(i) + " was not inferred");
     if (v.dims.size() > kMaxRank)
       node.fail("shape", "output rank " + std::to_string(v.dims.size()) + " exceeds " + std::to_string(kMaxRank));
-    int64_t bytes = static_cast<int64_t>(dtype_size(v.dtype));
-    for (int64_t d : v.dims) {
-      if (d < 0) continue;
-      if (d != 0 && bytes > max_tensor_bytes / d) {
-        bytes = max_tensor_bytes + 1;
-        break;
-      }
-      bytes *= d;
-    }
-    if (bytes > max_tensor_bytes)
+    if (extent_bytes(v.dims, static_cast<int64_t>(dtype_size(v.dtype))) > limits_.max_tensor_bytes)
       node.fail("tensor-size", "output '" + graph_.values[static_cast<size_t>(node.outputs[i])].name + "' of shape " +
                                    shape_str(v.dims) + " exceeds the tensor size limit of " +
-                                   std::to_string(max_tensor_bytes) + " bytes");
+                                   std::to_string(limits_.max_tensor_bytes) +
+                                   " bytes (SessionOptions.max_tensor_bytes; a zero dimension counts as 1)");
   }
   propagate_exponent(node);
 
@@ -88,17 +148,27 @@ void Plan::infer_node(const Node& node, int64_t max_tensor_bytes) {
     fold(node, kernel.get());
     return;
   }
-  if (executable_) steps_.push_back(Step{&node, std::move(kernel), {}, {}});
+  if (executable_) steps_.push_back(Step{&node, std::move(kernel), {}});
 }
 
 void Plan::fold(const Node& node, Kernel* kernel) {
   std::vector<const Tensor*> in;
   for (int id : node.inputs) in.push_back(id >= 0 ? values_[static_cast<size_t>(id)].constant.get() : nullptr);
+  int64_t bytes = workspace_of(node, *kernel);
+  for (int id : node.outputs) {
+    if (!dims_known(values_[static_cast<size_t>(id)].dims))
+      node.fail("internal", "constant inputs gave an output of unknown shape");
+    bytes = sat_add(bytes, value_bytes(id));
+  }
+  folded_bytes_ = sat_add(folded_bytes_, bytes);
+  if (folded_bytes_ > limits_.max_memory_bytes)
+    node.fail("memory-limit", "folding the constants of the model needs " + std::to_string(folded_bytes_) +
+                                  " bytes up to this node, above the limit of " +
+                                  std::to_string(limits_.max_memory_bytes) + " bytes (SessionOptions.max_memory_bytes)");
   std::vector<std::unique_ptr<Tensor>> outs;
   std::vector<Tensor*> out_ptrs;
   for (int id : node.outputs) {
     const ValueState& v = values_[static_cast<size_t>(id)];
-    if (!dims_known(v.dims)) node.fail("internal", "constant inputs gave an output of unknown shape");
     outs.push_back(std::make_unique<Tensor>(v.dtype, v.dims));
     out_ptrs.push_back(outs.back().get());
   }
@@ -207,20 +277,89 @@ void Plan::check_declared() {
   }
 }
 
-void Plan::run(const std::vector<const Tensor*>& inputs) {
-  for (size_t k = 0; k < inputs.size(); ++k) slots_[static_cast<size_t>(graph_.inputs[k])] = inputs[k];
+namespace {
+
+// Takes a scratch buffer from the plan's pool (or a new one) for one run and
+// gives it back when the run ends, normally or by an exception.
+class ScratchLease {
+ public:
+  using Pool = std::vector<std::unique_ptr<std::vector<int8_t>>>;
+  ScratchLease(std::mutex& mutex, Pool& pool) : mutex_(mutex), pool_(pool) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!pool_.empty()) {
+      buf_ = std::move(pool_.back());
+      pool_.pop_back();
+    }
+    if (!buf_) buf_ = std::make_unique<std::vector<int8_t>>();
+  }
+  ~ScratchLease() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pool_.push_back(std::move(buf_));
+  }
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+  std::vector<int8_t>* get() const { return buf_.get(); }
+
+ private:
+  std::mutex& mutex_;
+  Pool& pool_;
+  std::unique_ptr<std::vector<int8_t>> buf_;
+};
+
+}  // namespace
+
+std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, const std::vector<int>& wanted) const {
+  std::vector<const Tensor*> slots = constant_slots_;
+  for (size_t k = 0; k < inputs.size(); ++k) slots[static_cast<size_t>(graph_.inputs[k])] = inputs[k];
+  std::vector<std::unique_ptr<Tensor>> buffers(values_.size());
+  std::vector<const Tensor*> in;
+  std::vector<Tensor*> out;
   RunContext rc;
   rc.isa = isa_;
-  for (Step& step : steps_) {
-    for (size_t j = 0; j < step.in.size(); ++j) {
-      const int id = step.node->inputs[j];
-      step.in[j] = id >= 0 ? slots_[static_cast<size_t>(id)] : nullptr;
+  ScratchLease scratch(scratch_mutex_, scratch_);
+  rc.workspace = scratch.get();
+  for (const Step& step : steps_) {
+    in.clear();
+    for (int id : step.node->inputs) in.push_back(id >= 0 ? slots[static_cast<size_t>(id)] : nullptr);
+    out.clear();
+    try {
+      for (int id : step.node->outputs) {
+        const ValueState& v = values_[static_cast<size_t>(id)];
+        // Not zero-filled: every kernel writes its outputs in full.
+        buffers[static_cast<size_t>(id)] = std::make_unique<Tensor>(Tensor::uninitialized(v.dtype, v.dims));
+        slots[static_cast<size_t>(id)] = buffers[static_cast<size_t>(id)].get();
+        out.push_back(buffers[static_cast<size_t>(id)].get());
+      }
+      rc.node = step.node;
+      rc.inputs = in.data();
+      rc.outputs = out.data();
+      step.kernel->run(rc);
+    } catch (const std::bad_alloc&) {
+      throw ExecutionError(step.node->label() + ": out of memory (the plan's peak is " +
+                           std::to_string(memory_.peak_bytes()) +
+                           " bytes besides the weights; lower SessionOptions.max_memory_bytes to refuse such a model "
+                           "at load)");
     }
-    rc.node = step.node;
-    rc.inputs = step.in.data();
-    rc.outputs = step.out.data();
-    step.kernel->run(rc);
+    for (int id : step.release) {
+      buffers[static_cast<size_t>(id)].reset();
+      slots[static_cast<size_t>(id)] = nullptr;
+    }
   }
+  std::vector<Tensor> result;
+  result.reserve(wanted.size());
+  for (size_t j = 0; j < wanted.size(); ++j) {
+    const size_t id = static_cast<size_t>(wanted[j]);
+    bool again = false;
+    for (size_t k = j + 1; k < wanted.size(); ++k) again = again || wanted[k] == wanted[j];
+    if (buffers[id] && !again) {
+      result.push_back(std::move(*buffers[id]));  // an output produced by this run: no copy
+      buffers[id].reset();
+      slots[id] = nullptr;
+    } else {
+      result.push_back(*slots[id]);  // a constant, a graph input or a repeated name: a copy
+    }
+  }
+  return result;
 }
 
 }  // namespace runtime

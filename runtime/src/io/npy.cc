@@ -1,6 +1,8 @@
 // .npy reader/writer (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html).
 #include "linger/runtime/npy.h"
 
+#include <sys/stat.h>
+
 #include <cctype>
 #include <cstdio>
 #include <cstring>
@@ -9,6 +11,7 @@
 #include <sstream>
 
 #include "linger/runtime/errors.h"
+#include "size_math.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, ".npy data is handled as little-endian");
 
@@ -195,7 +198,8 @@ Tensor npy_decode(const std::string& bytes, const std::string& what) {
   }
   if (static_cast<uint64_t>(numel) > data_len / dtype_size(dtype) || data_len != static_cast<size_t>(numel) * dtype_size(dtype))
     throw IoError(what + ": data has " + std::to_string(data_len) + " bytes, shape " + shape_str(shape) + " of " +
-                  dtype_name(dtype) + " needs " + std::to_string(static_cast<uint64_t>(numel) * dtype_size(dtype)));
+                  dtype_name(dtype) + " needs " + product_str(static_cast<uint64_t>(numel), dtype_size(dtype)) +
+                  " bytes");
   return Tensor::from_bytes(dtype, shape, bytes.data() + data_at, data_len);
 }
 
@@ -228,6 +232,9 @@ std::string npy_encode(const Tensor& t) {
 }
 
 std::string read_file(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    throw IoError("'" + path + "' is a directory, not a file");
   std::ifstream f(path, std::ios::binary);
   if (!f) throw IoError("cannot open '" + path + "' for reading");
   std::ostringstream ss;

@@ -42,6 +42,8 @@ class BmmKernel final : public Kernel {
     ctx.set_output(0, DType::kInt8, out);
   }
 
+  int64_t workspace_bytes(opt::Isa) const override { return k_ * n_; }  // one batch of y transposed
+
   void run(const RunContext& ctx) override {
     const int8_t* x = ctx.in(0).data<int8_t>();
     const int8_t* y = ctx.in(1).data<int8_t>();

@@ -90,15 +90,14 @@ class Conv2dIntKernel final : public Kernel {
     ctx.set_output(0, conv_out_dtype(out_bits_), y);
   }
 
-  void run(const RunContext& ctx) override { run_conv2d(ctx, s_, has_bias_, out_bits_, shift_, &acc_, &workspace_); }
+  void run(const RunContext& ctx) override { run_conv2d(ctx, s_, has_bias_, out_bits_, shift_); }
+  int64_t workspace_bytes(opt::Isa isa) const override { return conv2d_workspace_bytes(s_, out_bits_, isa); }
 
  private:
   numerics::Conv2dShape s_;
   bool has_bias_ = false;
   int out_bits_ = 0;
   int shift_ = 0;
-  std::vector<int32_t> acc_;
-  std::vector<int8_t> workspace_;
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "kernels/kernel.h"
 #include "linger/numerics/conv.h"
 #include "linger/numerics/quantize.h"
+#include "size_math.h"
 
 namespace linger {
 namespace runtime {
@@ -43,20 +44,33 @@ inline int conv_shift(const Node& n, int out_bits) {
 // Runs a (1-D or 2-D) integer convolution through opt::conv2d_int8: integer
 // outputs directly; without o_bits, the saturated int32 accumulator (shift 0)
 // scaled by 2^-(Qx+Qw) into the float output.
-inline void run_conv2d(const RunContext& ctx, const numerics::Conv2dShape& s, bool has_bias, int out_bits, int shift,
-                       std::vector<int32_t>* acc, std::vector<int8_t>* workspace) {
+// Scratch memory: the run's own workspace (RunContext), else a local one.
+inline void run_conv2d(const RunContext& ctx, const numerics::Conv2dShape& s, bool has_bias, int out_bits, int shift) {
   if (s.n == 0) return;
   const int8_t* x = ctx.in(0).data<int8_t>();
   const int8_t* w = ctx.in(1).data<int8_t>();
   const int32_t* b = has_bias ? ctx.in(2).data<int32_t>() : nullptr;
+  std::vector<int8_t> local;
+  std::vector<int8_t>* workspace = ctx.workspace ? ctx.workspace : &local;
   if (out_bits) {
     opt::conv2d_int8(x, w, b, ctx.out(0).raw_data(), s, shift, false, out_bits, ctx.isa, workspace);
     return;
   }
-  acc->resize(static_cast<size_t>(ctx.out(0).numel()));
-  opt::conv2d_int8(x, w, b, acc->data(), s, 0, false, 32, ctx.isa, workspace);
+  std::vector<int32_t> acc(static_cast<size_t>(ctx.out(0).numel()));
+  opt::conv2d_int8(x, w, b, acc.data(), s, 0, false, 32, ctx.isa, workspace);
   float* y = ctx.out(0).data<float>();
-  for (size_t i = 0; i < acc->size(); ++i) y[i] = numerics::dequantize((*acc)[i], shift);
+  for (size_t i = 0; i < acc.size(); ++i) y[i] = numerics::dequantize(acc[i], shift);
+}
+
+// What run_conv2d allocates: the opt kernel's workspace, plus the int32
+// accumulators of a float output.
+inline int64_t conv2d_workspace_bytes(const numerics::Conv2dShape& s, int out_bits, opt::Isa isa) {
+  if (s.n == 0 || !s.valid()) return 0;
+  const int64_t ws = opt::conv2d_workspace_bytes(s, isa);
+  if (out_bits) return ws;
+  int64_t acc = 4;
+  for (int64_t d : {int64_t{s.n}, int64_t{s.o}, int64_t{s.out_h()}, int64_t{s.out_w()}}) acc = sat_mul(acc, d);
+  return sat_add(ws, acc);
 }
 
 }  // namespace runtime

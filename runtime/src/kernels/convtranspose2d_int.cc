@@ -89,6 +89,13 @@ class ConvTranspose2dIntKernel final : public Kernel {
     ctx.set_output(0, conv_out_dtype(out_bits_), y);
   }
 
+  int64_t workspace_bytes(opt::Isa /*isa*/) const override {
+    if (out_bits_ || s_.n == 0) return 0;  // the int32 accumulators of a float output
+    int64_t acc = 4;
+    for (int64_t d : {int64_t{s_.n}, int64_t{s_.o}, int64_t{s_.out_h()}, int64_t{s_.out_w()}}) acc = sat_mul(acc, d);
+    return acc;
+  }
+
   void run(const RunContext& ctx) override {
     if (s_.n == 0) return;
     const int8_t* x = ctx.in(0).data<int8_t>();
@@ -101,10 +108,10 @@ class ConvTranspose2dIntKernel final : public Kernel {
       case 32: numerics::convtranspose2d_int(x, w, b, static_cast<int32_t*>(y), s_, shift_, false, 32); break;
       default: {
         const int64_t n = static_cast<int64_t>(s_.n) * s_.o * s_.out_h() * s_.out_w();
-        acc_.resize(static_cast<size_t>(n));
-        numerics::convtranspose2d_int(x, w, b, acc_.data(), s_, 0, false, 32);
+        std::vector<int32_t> acc(static_cast<size_t>(n));  // local: kernels are shared between threads
+        numerics::convtranspose2d_int(x, w, b, acc.data(), s_, 0, false, 32);
         float* yf = static_cast<float*>(y);
-        for (int64_t i = 0; i < n; ++i) yf[i] = numerics::dequantize(acc_[static_cast<size_t>(i)], shift_);
+        for (int64_t i = 0; i < n; ++i) yf[i] = numerics::dequantize(acc[static_cast<size_t>(i)], shift_);
       }
     }
   }
@@ -114,7 +121,6 @@ class ConvTranspose2dIntKernel final : public Kernel {
   bool has_bias_ = false;
   int out_bits_ = 0;
   int shift_ = 0;
-  std::vector<int32_t> acc_;
 };
 
 }  // namespace

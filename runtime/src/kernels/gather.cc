@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "kernels/kernel.h"
+#include "size_math.h"
 
 namespace linger {
 namespace runtime {
@@ -34,9 +35,13 @@ class GatherKernel final : public Kernel {
     if (ctx.complete()) {
       outer_ = dims_numel(Dims(data.begin(), data.begin() + axis));
       inner_ = dims_numel(Dims(data.begin() + axis + 1, data.end()));
+      index_count_ = dims_numel(ctx.dims(1));
     }
     ctx.set_output(0, ctx.dtype(0), out);
   }
+
+  // run() copies the indices to int64.
+  int64_t workspace_bytes(opt::Isa /*isa*/) const override { return sat_mul(index_count_, 8); }
 
   void run(const RunContext& ctx) override {
     const std::vector<int64_t> idx = read_indices(ctx.in(1));
@@ -66,7 +71,7 @@ class GatherKernel final : public Kernel {
     return std::vector<int64_t>(p, p + t.numel());
   }
 
-  int64_t axis_dim_ = 0, outer_ = 0, inner_ = 0;
+  int64_t axis_dim_ = 0, outer_ = 0, inner_ = 0, index_count_ = 0;
   bool indices_checked_ = false;
 };
 

@@ -90,6 +90,10 @@ struct RunContext {
   const Tensor* const* inputs = nullptr;  // nullptr entries for omitted optional inputs
   Tensor* const* outputs = nullptr;
   opt::Isa isa = opt::Isa::kScalar;
+  // Scratch bytes owned by the current run (reused from run to run, never
+  // shared by two runs at once); null when folding constants. A kernel may
+  // grow it up to its workspace_bytes().
+  std::vector<int8_t>* workspace = nullptr;
 
   const Tensor& in(int i) const { return *inputs[i]; }
   const Tensor* in_opt(int i) const { return inputs[i]; }
@@ -98,11 +102,17 @@ struct RunContext {
   [[noreturn]] void fail(const std::string& detail) const;
 };
 
+// run() must not change the kernel: one plan may run on several threads at
+// once, so per-run scratch memory is local to run() and declared (for the
+// memory plan and its bounds) by workspace_bytes().
 class Kernel {
  public:
   virtual ~Kernel() = default;
   virtual void infer(InferContext& ctx) = 0;
   virtual void run(const RunContext& ctx) = 0;
+  // Bytes of scratch memory one run() allocates besides its outputs, for the
+  // shapes of the last complete infer() (overflow-checked, saturating at 2^62).
+  virtual int64_t workspace_bytes(opt::Isa /*isa*/) const { return 0; }
 };
 
 // The kernel of node.kind (kernels/registry.cc).

@@ -57,6 +57,8 @@ class LinearIntKernel final : public Kernel {
     ctx.set_output(0, out_dtype(out_bits_), y);
   }
 
+  int64_t workspace_bytes(opt::Isa isa) const override { return opt::linear_workspace_bytes(m_, k_, n_, isa); }
+
   void run(const RunContext& ctx) override {
     if (m_ == 0 || n_ == 0) return;
     const int32_t* b = has_bias_ ? ctx.in(2).data<int32_t>() : nullptr;

@@ -45,6 +45,7 @@ class ReduceKernel final : public Kernel {
       }
     if (ctx.complete()) {
       count_ = dims_numel(reduced);
+      in_numel_ = dims_numel(in);
       if (count_ < 1 || count_ > numerics::kMaxReduceCount)
         ctx.fail("shape", "reduces " + std::to_string(count_) + " elements per output; supported: 1 to " +
                               std::to_string(numerics::kMaxReduceCount));
@@ -60,6 +61,8 @@ class ReduceKernel final : public Kernel {
     ctx.set_output(0, DType::kInt8, out);
   }
 
+  int64_t workspace_bytes(opt::Isa) const override { return in_numel_; }  // the input re-laid out as rows
+
   void run(const RunContext& ctx) override {
     const Tensor& x = ctx.in(0);
     std::vector<int8_t> rows(static_cast<size_t>(x.numel()));  // kept dims first, reduced dims last
@@ -71,7 +74,7 @@ class ReduceKernel final : public Kernel {
 
  private:
   numerics::ReduceParams params_;
-  int64_t count_ = 1;
+  int64_t count_ = 1, in_numel_ = 0;
   Dims perm_dims_;
   std::vector<int64_t> perm_strides_;
 };

@@ -4,6 +4,7 @@
 
 #include "graph/graph.h"
 #include "linger/runtime/errors.h"
+#include "size_math.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "raw tensor data is little-endian; big-endian hosts are not supported");
 
@@ -54,15 +55,15 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& what, in
                      std::to_string(p.data_type) + "); supported: FLOAT, INT8, INT16, INT32, INT64");
   if (p.has_external_data) throw ParseError(what + ": external data is not supported (store the data in the file)");
   if (p.has_unsupported_data) throw ParseError(what + ": unsupported data encoding (segment/string/double/uint64 data)");
-  int64_t numel = 1;
   const int64_t size = static_cast<int64_t>(dtype_size(dtype));
-  for (int64_t d : p.dims) {
+  for (int64_t d : p.dims)
     if (d < 0) throw ParseError(what + ": negative dimension " + std::to_string(d));
-    if (d != 0 && numel > max_tensor_bytes / size / d)
-      throw ParseError(what + ": shape " + shape_str(p.dims) + " exceeds the tensor size limit of " +
-                       std::to_string(max_tensor_bytes) + " bytes");
-    numel *= d;
-  }
+  if (extent_bytes(p.dims, size) > max_tensor_bytes)
+    throw ParseError(what + ": shape " + shape_str(p.dims) + " exceeds the tensor size limit of " +
+                     std::to_string(max_tensor_bytes) +
+                     " bytes (SessionOptions.max_tensor_bytes; a zero dimension counts as 1)");
+  int64_t numel = 1;
+  for (int64_t d : p.dims) numel *= d;  // no overflow: at most the extent checked above
   const size_t count = static_cast<size_t>(numel);
   int sources = (p.has_raw_data ? 1 : 0) + (!p.float_data.empty() ? 1 : 0) + (!p.int32_data.empty() ? 1 : 0) +
                 (!p.int64_data.empty() ? 1 : 0);

@@ -39,9 +39,32 @@ std::vector<SupportedOp> supported_ops();
 
 struct SessionOptions {
   Isa isa = Isa::kAuto;  // a specific ISA the CPU lacks is an InputError at session creation
-  // Largest tensor (bytes) the session may create, input or intermediate; a
-  // model or input needing more is rejected with an error.
+  // Largest tensor (bytes) the session may create, input or intermediate, and
+  // largest kernel workspace; a model or input needing more is rejected with an
+  // error naming the node or input. A zero dimension counts as 1 here (so
+  // [0, 2^40, 2^40] is refused: its strides would overflow).
   int64_t max_tensor_bytes = int64_t{1} << 31;
+  // Bound on everything the session allocates for one run (ONNX Runtime has no
+  // such option; its arena's max_mem is the nearest): the weights and
+  // constants plus the plan's peak of live intermediate tensors and kernel
+  // workspace. A model above it is rejected when the plan is built (at
+  // creation for fixed input shapes, else at the first run with new shapes),
+  // with a ValidationError naming the node running at the peak. Concurrent
+  // runs each need their own peak.
+  int64_t max_memory_bytes = int64_t{1} << 32;
+};
+
+// The memory plan of a session, known before the first run when every input
+// dimension is fixed (`known`); see docs/runtime.md, "Memory".
+struct MemoryInfo {
+  bool known = false;
+  int64_t weights_bytes = 0;  // initializers and constants, held for the session's life
+  int64_t peak_bytes = 0;     // per run: tensors_bytes + workspace_bytes (an upper bound)
+  std::string peak_node;      // where the live tensors peak, e.g. "node 'conv1' (Conv2dInt)"
+  int64_t tensors_bytes = 0;  // the largest set of live intermediate tensors (at peak_node)
+  int64_t workspace_bytes = 0;  // the largest kernel workspace (a run's scratch buffer is reused by every node)
+  std::string workspace_node;   // whose workspace that is ("" when no node needs one)
+  int64_t max_tensor_bytes = 0, max_memory_bytes = 0;  // the session's limits
 };
 
 // A graph input or output: name, element type and shape. A dimension that is
@@ -76,18 +99,23 @@ class Session {
   const std::vector<TensorInfo>& outputs() const;
   const ModelInfo& model_info() const;
   Isa isa() const;  // the ISA actually used (never kAuto)
+  MemoryInfo memory_info() const;
 
   // Runs the model. `feeds` must hold exactly the graph inputs, with the
   // declared dtype and a shape matching the declared one (InputError
   // otherwise). Returns the requested outputs in the order asked for (all
   // graph outputs, in declaration order, when output_names is empty).
-  // Thread-safe: concurrent calls on one session are serialised.
+  // Thread-safe: concurrent calls on one session run in parallel, each with
+  // its own intermediate tensors (allocated lazily, freed after last use);
+  // the session is read-only while running. Moving or destroying the session
+  // while a run is in flight is not allowed.
   std::vector<Tensor> run(const std::map<std::string, Tensor>& feeds,
                           const std::vector<std::string>& output_names = {});
 
  private:
   struct Impl;
   explicit Session(std::unique_ptr<Impl> impl);
+  static Session load(const void* data, size_t size, const SessionOptions& options);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -4,7 +4,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace linger {
@@ -34,6 +37,9 @@ class Tensor {
   Tensor();  // an empty float32 tensor of shape [0]
   // Zero-filled tensor. Throws InputError on a negative dimension.
   Tensor(DType dtype, std::vector<int64_t> shape);
+  // A tensor whose contents are unspecified (not zero-filled): for outputs
+  // that are written in full before they are read (the runtime's intermediates).
+  static Tensor uninitialized(DType dtype, std::vector<int64_t> shape);
 
   // Copies nbytes of data; nbytes must equal numel * dtype_size (InputError otherwise).
   static Tensor from_bytes(DType dtype, std::vector<int64_t> shape, const void* data, size_t nbytes);
@@ -77,8 +83,28 @@ class Tensor {
   DType dtype_;
   std::vector<int64_t> shape_;
   int64_t numel_;
+  // Value-initialises only when asked to (resize() leaves bytes as they are).
+  template <typename T>
+  struct DefaultInitAllocator : std::allocator<T> {
+    template <typename U>
+    struct rebind {
+      using other = DefaultInitAllocator<U>;
+    };
+    using std::allocator<T>::allocator;
+    template <typename U>
+    void construct(U* p) noexcept {
+      ::new (static_cast<void*>(p)) U;
+    }
+    template <typename U, typename... Args>
+    void construct(U* p, Args&&... args) {
+      ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+  };
+  struct NoFill {};
+  Tensor(DType dtype, std::vector<int64_t> shape, NoFill);
+
   // operator new storage: aligned for every element type above.
-  std::vector<unsigned char> bytes_;
+  std::vector<unsigned char, DefaultInitAllocator<unsigned char>> bytes_;
 };
 
 }  // namespace runtime

@@ -33,6 +33,7 @@
 #include "linger/numerics/conv.h"
 #include "linger/numerics/linear.h"
 #include "opt_internal.h"
+#include "../../size_math.h"
 
 namespace linger {
 namespace runtime {
@@ -87,24 +88,28 @@ Isa resolve(Isa isa) {
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
-// Carves 64-byte aligned regions out of one byte buffer (the caller's workspace).
+// Carves 64-byte aligned regions out of one byte buffer (the caller's
+// workspace). Sizes are overflow-checked (saturating, size_math.h): bytes() is
+// what base() allocates, and what *_workspace_bytes() report to the planner,
+// which refuses a saturated or too large value before any run.
 class Carver {
  public:
   size_t add(int64_t bytes) {
-    const size_t off = total_;
-    total_ += static_cast<size_t>(round_up(bytes > 0 ? bytes : 0, 64));
+    const size_t off = static_cast<size_t>(total_);
+    total_ = sat_add(total_, sat_mul(ceil_div(bytes > 0 ? bytes : 0, 64), 64));
     return off;
   }
+  int64_t bytes() const { return sat_add(total_, 64); }
   // Grows `buf` as needed and returns the aligned base of the regions.
   uint8_t* base(std::vector<int8_t>* buf) const {
-    const size_t need = total_ + 64;
+    const size_t need = static_cast<size_t>(bytes());
     if (buf->size() < need) buf->resize(need);
     const uintptr_t p = reinterpret_cast<uintptr_t>(buf->data());
     return reinterpret_cast<uint8_t*>((p + 63) & ~uintptr_t{63});
   }
 
  private:
-  size_t total_ = 0;
+  int64_t total_ = 0;
 };
 
 template <typename T>
@@ -217,6 +222,24 @@ struct VnniBackend {
 // Rows up to which the unpacked dot-product kernel beats packing.
 constexpr int64_t kDotRows = 4;
 
+// The workspace of gemm_simd (m > kDotRows).
+struct GemmLayout {
+  int64_t kpad, mb;
+  size_t off_b, off_a, off_comp;
+  Carver cv;
+};
+
+template <class BK>
+GemmLayout gemm_layout(int64_t m, int64_t n, int64_t k) {
+  GemmLayout L;
+  L.kpad = round_up(k, BK::kKu);
+  L.mb = std::min<int64_t>(round_up(m, BK::kMr), BK::kMr * 16);
+  L.off_b = L.cv.add(sat_mul(sat_mul(round_up(n, BK::kNr), L.kpad), sizeof(typename BK::BElem)));
+  L.off_a = L.cv.add(sat_mul(sat_mul(L.mb, L.kpad), sizeof(typename BK::AElem)));
+  L.off_comp = L.cv.add(sat_mul(L.mb, 4));
+  return L;
+}
+
 // Row-major C (m x n, ldc) = A (m x k) . B (n x k)^T through packed panels, B
 // packed once, A packed in blocks of rows.
 template <class BK>
@@ -227,17 +250,13 @@ void gemm_simd(const int8_t* a, const int8_t* b, int32_t* c, int64_t ldc, int64_
   }
   using AElem = typename BK::AElem;
   using BElem = typename BK::BElem;
-  const int64_t kpad = round_up(k, BK::kKu);
-  const int64_t mb = std::min<int64_t>(round_up(m, BK::kMr), BK::kMr * 16);
-  Carver cv;
-  const size_t off_b = cv.add(round_up(n, BK::kNr) * kpad * static_cast<int64_t>(sizeof(BElem)));
-  const size_t off_a = cv.add(mb * kpad * static_cast<int64_t>(sizeof(AElem)));
-  const size_t off_comp = cv.add(mb * 4);
+  const GemmLayout L = gemm_layout<BK>(m, n, k);
+  const int64_t kpad = L.kpad, mb = L.mb;
   std::vector<int8_t> storage;
-  uint8_t* base = cv.base(&storage);
-  BElem* bp = at<BElem>(base, off_b);
-  AElem* ap = at<AElem>(base, off_a);
-  int32_t* comp = at<int32_t>(base, off_comp);
+  uint8_t* base = L.cv.base(&storage);
+  BElem* bp = at<BElem>(base, L.off_b);
+  AElem* ap = at<AElem>(base, L.off_a);
+  int32_t* comp = at<int32_t>(base, L.off_comp);
   BK::pack_b_t(b, k, k, n, bp);
   for (int64_t r0 = 0; r0 < m; r0 += mb) {
     const int64_t rows = std::min(mb, m - r0);
@@ -364,17 +383,29 @@ void requant_block(const int32_t* c, int64_t ldc, int64_t rows, int64_t nv, cons
   }
 }
 
+struct ScalarConvLayout {
+  int64_t nc;
+  size_t off_col, off_c;
+  Carver cv;
+};
+
+ScalarConvLayout scalar_conv_layout(const ConvGeom& g) {
+  ScalarConvLayout L;
+  L.nc = pick_block_cols(g.kdim, 16, g.pixels);
+  L.off_col = L.cv.add(g.direct ? 0 : sat_mul(g.kdim, L.nc));
+  L.off_c = L.cv.add(sat_mul(sat_mul(g.opg, L.nc), 4));
+  return L;
+}
+
 template <typename OutT>
 void conv_scalar(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y, const nm::Conv2dShape& s,
                  int shift, bool relu, int out_bits, std::vector<int8_t>* ws) {
   const ConvGeom g = conv_geom(s);
-  const int64_t nc = pick_block_cols(g.kdim, 16, g.pixels);
-  Carver cv;
-  const size_t off_col = cv.add(g.direct ? 0 : g.kdim * nc);
-  const size_t off_c = cv.add(g.opg * nc * 4);
-  uint8_t* base = cv.base(ws);
-  int8_t* col = at<int8_t>(base, off_col);
-  int32_t* cblk = at<int32_t>(base, off_c);
+  const ScalarConvLayout L = scalar_conv_layout(g);
+  const int64_t nc = L.nc;
+  uint8_t* base = L.cv.base(ws);
+  int8_t* col = at<int8_t>(base, L.off_col);
+  int32_t* cblk = at<int32_t>(base, L.off_c);
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t grp = 0; grp < g.groups; ++grp)
       for (int64_t p0 = 0; p0 < g.pixels; p0 += nc) {
@@ -404,37 +435,56 @@ void conv_scalar(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y,
 //            The wp - out_w virtual columns past each row are computed and dropped.
 enum class BSource { kIm2col, kDirect, kPadded };
 
+struct SimdConvLayout {
+  int64_t hp, wp, vw, vpixels, kpad, a_rows, nc;
+  BSource src;
+  size_t off_a, off_comp, off_koff, off_src, off_b, off_c;
+  Carver cv;
+};
+
+template <class BK>
+SimdConvLayout simd_conv_layout(const nm::Conv2dShape& s, const ConvGeom& g) {
+  SimdConvLayout L;
+  L.hp = int64_t{s.h} + s.pad_top + s.pad_bottom;
+  L.wp = int64_t{s.w} + s.pad_left + s.pad_right;
+  L.src = BSource::kIm2col;
+  if (g.direct)
+    L.src = BSource::kDirect;
+  else if (s.stride_h == 1 && s.stride_w == 1 && L.wp * 4 <= g.ow * 5)  // at most 25% dropped columns
+    L.src = BSource::kPadded;
+  L.vw = L.src == BSource::kPadded ? L.wp : g.ow;  // virtual row width
+  L.vpixels = (g.oh - 1) * L.vw + g.ow;
+  L.kpad = round_up(g.kdim, BK::kKu);
+  L.a_rows = round_up(g.opg, BK::kMr);  // packed rows per group
+  const int64_t b_size = sizeof(typename BK::BElem);
+  L.nc = pick_block_cols(L.kpad * b_size, BK::kNr, L.vpixels);
+  L.off_a = L.cv.add(sat_mul(sat_mul(sat_mul(g.groups, L.a_rows), L.kpad), sizeof(typename BK::AElem)));
+  L.off_comp = L.cv.add(sat_mul(sat_mul(g.groups, L.a_rows), 4));
+  L.off_koff = L.cv.add(sat_mul(g.kdim, 8));
+  L.off_src = L.cv.add(L.src == BSource::kIm2col   ? sat_mul(g.kdim, L.nc)
+                       : L.src == BSource::kPadded ? sat_mul(sat_mul(g.cpg, L.hp), L.wp)
+                                                   : 0);
+  L.off_b = L.cv.add(sat_mul(sat_mul(round_up(L.nc, BK::kNr), L.kpad), b_size));
+  L.off_c = L.cv.add(sat_mul(sat_mul(g.opg, L.nc), 4));
+  return L;
+}
+
 template <class BK, typename OutT>
 void conv_simd(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y, const nm::Conv2dShape& s, int shift,
                bool relu, int out_bits, std::vector<int8_t>* ws) {
   using AElem = typename BK::AElem;
   using BElem = typename BK::BElem;
   const ConvGeom g = conv_geom(s);
-  const int64_t hp = int64_t{s.h} + s.pad_top + s.pad_bottom, wp = int64_t{s.w} + s.pad_left + s.pad_right;
-  BSource src = BSource::kIm2col;
-  if (g.direct)
-    src = BSource::kDirect;
-  else if (s.stride_h == 1 && s.stride_w == 1 && wp * 4 <= g.ow * 5)  // at most 25% dropped columns
-    src = BSource::kPadded;
-  const int64_t vw = src == BSource::kPadded ? wp : g.ow;  // virtual row width
-  const int64_t vpixels = (g.oh - 1) * vw + g.ow;
-  const int64_t kpad = round_up(g.kdim, BK::kKu);
-  const int64_t a_rows = round_up(g.opg, BK::kMr);  // packed rows per group
-  const int64_t nc = pick_block_cols(kpad * static_cast<int64_t>(sizeof(BElem)), BK::kNr, vpixels);
-  Carver cv;
-  const size_t off_a = cv.add(g.groups * a_rows * kpad * static_cast<int64_t>(sizeof(AElem)));
-  const size_t off_comp = cv.add(g.groups * a_rows * 4);
-  const size_t off_koff = cv.add(g.kdim * 8);
-  const size_t off_src = cv.add(src == BSource::kIm2col ? g.kdim * nc : (src == BSource::kPadded ? g.cpg * hp * wp : 0));
-  const size_t off_b = cv.add(round_up(nc, BK::kNr) * kpad * static_cast<int64_t>(sizeof(BElem)));
-  const size_t off_c = cv.add(g.opg * nc * 4);
-  uint8_t* base = cv.base(ws);
-  AElem* ap = at<AElem>(base, off_a);
-  int32_t* comp = at<int32_t>(base, off_comp);
-  int64_t* koff = at<int64_t>(base, off_koff);
-  int8_t* buf = at<int8_t>(base, off_src);
-  BElem* bp = at<BElem>(base, off_b);
-  int32_t* cblk = at<int32_t>(base, off_c);
+  const SimdConvLayout L = simd_conv_layout<BK>(s, g);
+  const int64_t hp = L.hp, wp = L.wp, vw = L.vw, vpixels = L.vpixels, kpad = L.kpad, a_rows = L.a_rows, nc = L.nc;
+  const BSource src = L.src;
+  uint8_t* base = L.cv.base(ws);
+  AElem* ap = at<AElem>(base, L.off_a);
+  int32_t* comp = at<int32_t>(base, L.off_comp);
+  int64_t* koff = at<int64_t>(base, L.off_koff);
+  int8_t* buf = at<int8_t>(base, L.off_src);
+  BElem* bp = at<BElem>(base, L.off_b);
+  int32_t* cblk = at<int32_t>(base, L.off_c);
 
   for (int64_t grp = 0; grp < g.groups; ++grp)
     BK::pack_a(w + grp * g.opg * g.kdim, g.kdim, g.opg, g.kdim, ap + grp * a_rows * kpad, comp + grp * a_rows);
@@ -497,18 +547,33 @@ void axpy_row(uint32_t* __restrict acc, const int8_t* __restrict src, int32_t w,
   }
 }
 
+struct DepthwiseLayout {
+  int64_t hp, wp;
+  size_t off_x, off_acc;
+  Carver cv;
+};
+
+DepthwiseLayout depthwise_layout(const nm::Conv2dShape& s, const ConvGeom& g) {
+  DepthwiseLayout L;
+  L.hp = int64_t{s.h} + s.pad_top + s.pad_bottom;
+  L.wp = int64_t{s.w} + s.pad_left + s.pad_right;
+  L.off_x = L.cv.add(sat_add(sat_mul(L.hp, L.wp), 64));  // + slack for the vector loads past the last row
+  L.off_acc = L.cv.add(sat_mul(g.pixels, 4));
+  return L;
+}
+
+bool use_depthwise(const nm::Conv2dShape& s) { return s.c / s.groups == 1 && s.o / s.groups <= kDirectMaxOpg; }
+
 template <typename OutT>
 void conv_depthwise(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y, const nm::Conv2dShape& s,
                     int shift, bool relu, int out_bits, bool simd, std::vector<int8_t>* ws) {
   const ConvGeom g = conv_geom(s);
-  const int64_t hp = int64_t{s.h} + s.pad_top + s.pad_bottom, wp = int64_t{s.w} + s.pad_left + s.pad_right;
+  const DepthwiseLayout L = depthwise_layout(s, g);
+  const int64_t hp = L.hp, wp = L.wp;
   const int64_t taps = int64_t{s.kh} * s.kw;
-  Carver cv;
-  const size_t off_x = cv.add(hp * wp + 64);  // + slack for the vector loads past the last row
-  const size_t off_acc = cv.add(g.pixels * 4);
-  uint8_t* base = cv.base(ws);
-  int8_t* xp = at<int8_t>(base, off_x);
-  int32_t* acc = at<int32_t>(base, off_acc);
+  uint8_t* base = L.cv.base(ws);
+  int8_t* xp = at<int8_t>(base, L.off_x);
+  int32_t* acc = at<int32_t>(base, L.off_acc);
   std::memset(xp, 0, static_cast<size_t>(hp * wp + 64));  // the border and the slack stay zero
 #if defined(LINGER_OPT_HAVE_AVX2)
   const bool vec_plane = simd && s.stride_w == 1 && taps <= 64;
@@ -551,7 +616,7 @@ void conv_depthwise(const int8_t* x, const int8_t* w, const int32_t* bias, OutT*
 template <typename OutT>
 void conv_dispatch(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y, const nm::Conv2dShape& s,
                    int shift, bool relu, int out_bits, Isa isa, std::vector<int8_t>* ws) {
-  if (s.c / s.groups == 1 && s.o / s.groups <= kDirectMaxOpg) {
+  if (use_depthwise(s)) {
     conv_depthwise(x, w, bias, y, s, shift, relu, out_bits, isa != Isa::kScalar, ws);
     return;
   }
@@ -573,6 +638,10 @@ void conv_dispatch(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* 
 }
 
 // ------------------------------------------------------------------ linear
+
+// |sum_k x*w| <= k * 2^14: the int32 GEMM is exact (no wrap) iff that stays below 2^31.
+bool linear_uses_gemm(int64_t k) { return k < (int64_t{1} << 17); }
+constexpr int64_t kLinearBlockRows = 256;
 
 // Writes one output of LinearInt from its exact int64 accumulator.
 template <typename OutT>
@@ -605,12 +674,11 @@ void linear_emit(const int32_t* c, int64_t rows, int64_t n, const int32_t* bias,
 template <typename OutT>
 void linear_dispatch(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y, int64_t m, int64_t k, int64_t n,
                      int shift, int out_bits, Isa isa) {
-  // |sum_k x*w| <= k * 2^14: the int32 GEMM is exact (no wrap) iff that stays below 2^31.
-  if (k * 16384 >= (int64_t{1} << 31)) {
+  if (!linear_uses_gemm(k)) {
     linear_reference(x, w, bias, y, m, k, n, shift, out_bits);
     return;
   }
-  const int64_t rows_per_block = std::max<int64_t>(1, std::min<int64_t>(m, 256));
+  const int64_t rows_per_block = std::max<int64_t>(1, std::min<int64_t>(m, kLinearBlockRows));
   std::vector<int32_t> cbuf(static_cast<size_t>(rows_per_block * n));
   for (int64_t r0 = 0; r0 < m; r0 += rows_per_block) {
     const int64_t rows = std::min(rows_per_block, m - r0);
@@ -718,6 +786,37 @@ void conv2d_int8(const int8_t* x, const int8_t* w, const int32_t* bias, void* y,
     conv_dispatch(x, w, bias, static_cast<int16_t*>(y), s, shift, relu, out_bits, isa, ws);
   else
     conv_dispatch(x, w, bias, static_cast<int32_t*>(y), s, shift, relu, out_bits, isa, ws);
+}
+
+int64_t conv2d_workspace_bytes(const numerics::Conv2dShape& s, Isa isa) {
+  if (!s.valid()) return 0;
+  const ConvGeom g = conv_geom(s);
+  if (use_depthwise(s)) return depthwise_layout(s, g).cv.bytes();
+  switch (resolve(isa)) {
+#if defined(LINGER_OPT_HAVE_AVX512VNNI)
+    case Isa::kAvx512Vnni: return simd_conv_layout<VnniBackend>(s, g).cv.bytes();
+#endif
+#if defined(LINGER_OPT_HAVE_AVX2)
+    case Isa::kAvx2: return simd_conv_layout<Avx2Backend>(s, g).cv.bytes();
+#endif
+    default: return scalar_conv_layout(g).cv.bytes();
+  }
+}
+
+int64_t linear_workspace_bytes(int64_t m, int64_t k, int64_t n, Isa isa) {
+  if (m <= 0 || n <= 0 || !linear_uses_gemm(k)) return 0;
+  const int64_t rows = std::min<int64_t>(m, kLinearBlockRows);
+  const int64_t cbuf = sat_mul(sat_mul(rows, n), 4);
+  if (rows <= kDotRows) return cbuf;
+  switch (resolve(isa)) {
+#if defined(LINGER_OPT_HAVE_AVX512VNNI)
+    case Isa::kAvx512Vnni: return sat_add(cbuf, gemm_layout<VnniBackend>(rows, n, k).cv.bytes());
+#endif
+#if defined(LINGER_OPT_HAVE_AVX2)
+    case Isa::kAvx2: return sat_add(cbuf, gemm_layout<Avx2Backend>(rows, n, k).cv.bytes());
+#endif
+    default: return cbuf;
+  }
 }
 
 void linear_int8(const int8_t* x, const int8_t* w, const int32_t* bias, void* y, int64_t m, int64_t k, int64_t n,

@@ -36,6 +36,13 @@ void gemm_s8s8_s32(const int8_t* a, const int8_t* b, int32_t* c, int64_t m, int6
 void conv2d_int8(const int8_t* x, const int8_t* w, const int32_t* bias, void* y, const numerics::Conv2dShape& s,
                  int shift, bool relu, int out_bits, Isa isa, std::vector<int8_t>* workspace);
 
+// Bytes of scratch memory conv2d_int8 allocates for shape `s` on `isa` (its
+// workspace vector's size), overflow-checked: saturates at 2^62.
+int64_t conv2d_workspace_bytes(const numerics::Conv2dShape& s, Isa isa);
+
+// Bytes of scratch memory linear_int8 allocates (saturating at 2^62).
+int64_t linear_workspace_bytes(int64_t m, int64_t k, int64_t n, Isa isa);
+
 // LinearInt (int64 accumulation semantics): x [m, k], w [n, k]; same integers
 // as numerics::linear_int. Uses the int32 GEMM only where it cannot overflow
 // (k * 2^14 < 2^31), the scalar reference otherwise. out_bits 0 = float output

@@ -1,0 +1,109 @@
+"""linger.runtime: 0-d inputs, one session shared by threads, memory limits (issue 13)."""
+import threading
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import linger.runtime as rt
+
+
+def _quant_dequant(shape):
+    """x float `shape` -> Quant(Q4) -> Dequant(Q4) -> y float."""
+    nodes = [helper.make_node("Quant", ["x"], ["q"], name="quant", domain="thinker", data_bits=8, scale_x=16.0),
+             helper.make_node("Dequant", ["q"], ["y"], name="dequant", domain="thinker", scale_o=16.0)]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 12), helper.make_opsetid("thinker", 1)])
+    return m.SerializeToString()
+
+
+def _linear():
+    """x float [2,8] -> Quant(Q4) -> LinearInt(8->4, Q4+Q6->Q3) -> Dequant -> y float [2,4]."""
+    w = ((np.arange(32).reshape(4, 8) * 37) % 255 - 127).astype(np.int8)
+    b = np.array([100, -200, 300, -400], dtype=np.int32)
+    nodes = [helper.make_node("Quant", ["x"], ["xq"], name="quant", domain="thinker", data_bits=8, scale_x=16.0),
+             helper.make_node("LinearInt", ["xq", "w", "b"], ["q"], name="fc", domain="thinker", scale_x=16.0,
+                              scale_w=64.0, scale_o=8.0, o_bits=8),
+             helper.make_node("Dequant", ["q"], ["y"], name="dequant", domain="thinker", scale_o=8.0)]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])],
+                          [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 12), helper.make_opsetid("thinker", 1)])
+    return m.SerializeToString()
+
+
+def test_zero_dim_input_keeps_its_shape():
+    sess = rt.InferenceSession(_quant_dequant([]))
+    assert sess.get_inputs()[0].shape == []
+    y, = sess.run(None, {"x": np.array(1.3, dtype=np.float32)})
+    assert y.shape == ()
+    assert y == np.float32(21 / 16)  # floor(1.3 * 16 + 1/2) = 21
+    y, = sess.run(None, {"x": np.float32(-0.5)})  # a NumPy scalar is a 0-d array too
+    assert y.shape == () and y == np.float32(-0.5)
+
+
+def test_zero_dim_array_is_not_taken_for_shape_1():
+    sess = rt.InferenceSession(_quant_dequant([1]))
+    with pytest.raises(rt.InvalidArgument, match=r"input 'x' has shape \[\], the model expects \[1\]"):
+        sess.run(None, {"x": np.array(1.0, dtype=np.float32)})
+    y, = sess.run(None, {"x": np.array([1.0], dtype=np.float32)})
+    assert y.shape == (1,)
+
+
+def test_non_contiguous_input_is_copied_not_reshaped():
+    sess = rt.InferenceSession(_quant_dequant([2, 3]))
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)[:2, :3] / 8  # a strided view
+    y, = sess.run(None, {"x": x})
+    np.testing.assert_array_equal(y, np.floor(x * 16 + 0.5) / 16)
+
+
+def test_one_session_from_four_threads_matches_sequential_runs():
+    sess = rt.InferenceSession(_linear())
+    rng = np.random.default_rng(0)
+    inputs = [rng.normal(0, 2, size=(2, 8)).astype(np.float32) for _ in range(16)]
+    expected = [sess.run(None, {"x": x})[0] for x in inputs]
+    assert not np.array_equal(expected[0], expected[1])
+    failures = []
+
+    def worker(t):
+        try:
+            for r in range(500):
+                i = (r * 5 + t * 3) % len(inputs)
+                y, = sess.run(None, {"x": inputs[i]})
+                if not np.array_equal(y, expected[i]):
+                    failures.append((t, r, i))
+        except Exception as e:  # noqa: BLE001 - reported below
+            failures.append((t, repr(e)))
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=120)
+    assert not any(th.is_alive() for th in threads)
+    assert failures == []
+
+
+def test_memory_plan_and_limit():
+    sess = rt.InferenceSession(_linear(), isa="scalar")
+    info = sess.get_memory_info()
+    # weights: w (32) + b (16); live tensors peak at dequant: q (8) + y (32 float); workspace: the int32 block
+    # of LinearInt (2x4x4 = 32), a scratch buffer every node of the run reuses
+    assert info["known"] and info["weights_bytes"] == 48 and info["peak_bytes"] == 72
+    assert info["tensors_bytes"] == 40 and info["peak_node"] == "node 'dequant' (Dequant)"
+    assert info["workspace_bytes"] == 32 and info["workspace_node"] == "node 'fc' (LinearInt)"
+    rt.InferenceSession(_linear(), isa="scalar", max_memory_bytes=120)
+    with pytest.raises(rt.ModelValidationError, match=r"node 'dequant' \(Dequant\): rule 'memory-limit'"):
+        rt.InferenceSession(_linear(), isa="scalar", max_memory_bytes=119)
+    with pytest.raises(ValueError, match="max_memory_bytes must be a positive"):
+        rt.InferenceSession(_linear(), max_memory_bytes=0)
+
+
+def test_directory_and_empty_file_say_what_is_wrong(tmp_path):
+    with pytest.raises(rt.FileError, match="is a directory"):
+        rt.InferenceSession(str(tmp_path))
+    empty = tmp_path / "empty.onnx"
+    empty.write_bytes(b"")
+    with pytest.raises(rt.InvalidModel, match="empty file"):
+        rt.InferenceSession(str(empty))
