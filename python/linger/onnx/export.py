@@ -56,16 +56,16 @@ def _write_platform(model_proto: "onnx.ModelProto", name: Optional[str], quant_m
 
 
 def _file_violations(model_proto: "onnx.ModelProto", p: "_plat.Platform") -> list:
-    """Limits of nodes written by functional calls (no module to check at init): MaxPool ceil_mode and kernel."""
+    """Limits of nodes written by functional calls (no module to check at init): pooling ceil_mode and kernel."""
     out = []
     for node in model_proto.graph.node:
-        if node.op_type == "MaxPool":
+        if node.op_type in ("MaxPool", "AvgPool2dInt"):
             a = {x.name: onnx.helper.get_attribute_value(x) for x in node.attribute}
             if a.get("ceil_mode", 0):
-                out.append(f"node '{node.name}' (MaxPool): ceil_mode=1 is not supported by the engine "
+                out.append(f"node '{node.name}' ({node.op_type}): ceil_mode=1 is not supported by the engine "
                            "(limit: ceil_mode=False)")
             if max(a.get("kernel_shape", [1])) > p.max_kernel:
-                out.append(f"node '{node.name}' (MaxPool): kernel {list(a['kernel_shape'])} exceeds the {p.name} "
+                out.append(f"node '{node.name}' ({node.op_type}): kernel {list(a['kernel_shape'])} exceeds the {p.name} "
                            f"limit kernel <= {p.max_kernel}")
     return out
 
