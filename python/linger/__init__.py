@@ -12,6 +12,7 @@ from .context import get_current_module
 from .initialize import DefaultQuantIntXOP, SupportQuantTorchModules, disable_quant, init, quant_module
 from .iqfunctions import channel_shuffle, iqadd, iqcat, iqdiv, iqmul, iqsum
 from .iqtensor import IQTensor, from_torch_tensor, is_iqtensor
+from .platform import PLATFORMS, SetPlatform
 from .nn import (AvgPool2dInt, BatchNorm2dInt, BatchNormInt, BmmInt, Conv1dInt, Conv2dInt, ConvBN1dInt, ConvBN2dInt,
                  ConvTranspose2dInt, ConvTransposeBN2dInt, LinearBN1dInt, LinearInt, ModuleIntConfig, iqAddLayer,
                  iqCatLayer, iqClampLayer, iqDivLayer, iqMulLayer, iqSigmoidLayer, iqSumLayer, iqTanhLayer, iqVarLayer,
@@ -37,5 +38,5 @@ __all__ = [
     "SetIQTensorTanh", "SetIQTensorSoftmax", "SetIQTensorLogSoftmax", "SetIQTensorVar", "SetFunctionBmmQuant",
     "SetFunctionChannelShuffleQuant", "iqadd", "iqmul", "iqdiv", "iqsum", "iqcat", "channel_shuffle", "BmmInt",
     "iqMulLayer", "iqDivLayer", "iqSumLayer", "iqVarLayer", "iqCatLayer", "iqClampLayer", "iqSigmoidLayer",
-    "iqTanhLayer", "softmaxIntLayer", "logsoftmaxIntLayer",
+    "iqTanhLayer", "softmaxIntLayer", "logsoftmaxIntLayer", "SetPlatform", "PLATFORMS",
 ]

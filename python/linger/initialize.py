@@ -19,6 +19,7 @@ from typing import Dict, Iterable, List, Optional, Tuple, Type
 import torch
 import torch.nn as nn
 
+from . import platform as _platform
 from .checkpoints import install_checkpoint_mapper
 from .config import QuantMode
 from .context import hook_forward, hook_pre_forward
@@ -183,13 +184,18 @@ def _replaceable(child: nn.Module, types: Tuple[type, ...]) -> bool:
 
 
 def init(model: nn.Module, *, quant_modules: Iterable = DefaultQuantIntXOP, parameter_bits: int = 8,
-         mode: QuantMode = QuantMode.QValue) -> nn.Module:
+         mode: QuantMode = QuantMode.QValue, platform: Optional[str] = None, quant_mode: Optional[str] = None,
+         limits: Optional[str] = None) -> nn.Module:
     """Replace the modules of the given types (and every constraint-stage module) by their int8 QAT versions,
     in place, and return the model.
 
     Weights are kept (the replacements share the float modules' Parameters). `nn.ReLU`, `nn.MaxPool2d`,
     `nn.Flatten` and shape ops keep working on quantized tensors; `+` of two quantized tensors becomes iqAdd.
-    Calling `init` again on the same model is harmless."""
+    Calling `init` again on the same model is harmless.
+
+    `platform` ('venus', 'venusA', 'arcs', 'mars'; default: `linger.SetPlatform`'s, else none) is the export
+    target; once one is chosen its hardware limits are checked here (`limits`: 'error', 'warn', 'off'), naming
+    the module and the limit (linger/platform.py, docs/platforms.md)."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"linger.init expects an nn.Module, got {type(model).__name__}")
     types = _check_types("init", quant_modules)
@@ -228,4 +234,9 @@ def init(model: nn.Module, *, quant_modules: Iterable = DefaultQuantIntXOP, para
             else:
                 queue.append((cpath, child))
     install_checkpoint_mapper(model)
+    if platform is not None or quant_mode is not None or limits is not None:
+        model._linger_platform = _platform.resolve(None, "init", platform, quant_mode, limits)
+    name, _, action = _platform.resolve(model, "init")
+    if name is not None:
+        _platform.report_violations(_platform.static_violations(model, _platform.PLATFORMS[name]), "init", action)
     return model

@@ -358,3 +358,27 @@ TEST(ModelErrors, BadTensorData) {
 TEST(ModelErrors, FileErrors) {
   EXPECT_THROW(lr::Session::from_file("/nonexistent/model.onnx"), lr::IoError);
 }
+
+// docs/platforms.md: `platform` on thinker nodes, `quant_mode` (floor_add only) on Conv*/LinearInt.
+TEST(ModelErrors, PlatformAttributes) {
+  tb::Model m = tmodels::small_cnn();
+  tb::set_attr(m.find("q"), "platform", tb::attr_string("platform", "venusA"));
+  tb::set_attr(m.find("conv"), "platform", tb::attr_string("platform", "venusA"));
+  tb::set_attr(m.find("conv"), "quant_mode", tb::attr_string("quant_mode", "floor_add"));
+  EXPECT_NO_THROW(load(m.bytes()));
+  for (const char* mode : {"floor", "round", "ceil", "half"}) {
+    m = tmodels::small_cnn();
+    tb::set_attr(m.find("conv"), "quant_mode", tb::attr_string("quant_mode", mode));
+    expect_invalid(m.bytes(), "'quant_mode' = '" + std::string(mode) + "' is not supported (allowed: 'floor_add')",
+                   "attribute-value");
+  }
+  m = tmodels::small_cnn();
+  tb::set_attr(m.find("conv"), "platform", tb::attr_string("platform", "luna"));
+  expect_invalid(m.bytes(), kConv, "attribute-value");
+  m = tmodels::small_cnn();
+  tb::set_attr(m.find("q"), "quant_mode", tb::attr_string("quant_mode", "floor_add"));  // not a weighted op
+  expect_invalid(m.bytes(), "node 'q' (Quant)", "attribute-unknown");
+  m = tmodels::small_cnn();
+  tb::set_attr(m.find("pool"), "platform", tb::attr_string("platform", "venus"));  // standard domain
+  expect_invalid(m.bytes(), "node 'pool' (MaxPool)", "attribute-unknown");
+}

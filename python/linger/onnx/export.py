@@ -20,6 +20,7 @@ import torch
 
 import onnx
 
+from .. import platform as _plat
 from .._version import __version__
 
 
@@ -42,12 +43,44 @@ def _tidy(model_proto: "onnx.ModelProto") -> "onnx.ModelProto":
     return model_proto
 
 
+def _write_platform(model_proto: "onnx.ModelProto", name: Optional[str], quant_mode: Optional[str]) -> None:
+    """`platform` on every thinker node, `quant_mode` on the weighted ones (docs/platforms.md)."""
+    if name is None:
+        return
+    for node in model_proto.graph.node:
+        if node.domain != "thinker":
+            continue
+        node.attribute.append(onnx.helper.make_attribute("platform", name))
+        if quant_mode is not None and node.op_type in _plat.QUANT_MODE_OPS:
+            node.attribute.append(onnx.helper.make_attribute("quant_mode", quant_mode))
+
+
+def _file_violations(model_proto: "onnx.ModelProto", p: "_plat.Platform") -> list:
+    """Limits of nodes written by functional calls (no module to check at init): pooling ceil_mode and kernel."""
+    out = []
+    for node in model_proto.graph.node:
+        if node.op_type in ("MaxPool", "AvgPool2dInt"):
+            a = {x.name: onnx.helper.get_attribute_value(x) for x in node.attribute}
+            if a.get("ceil_mode", 0):
+                out.append(f"node '{node.name}' ({node.op_type}): ceil_mode=1 is not supported by the engine "
+                           "(limit: ceil_mode=False)")
+            if max(a.get("kernel_shape", [1])) > p.max_kernel:
+                out.append(f"node '{node.name}' ({node.op_type}): kernel {list(a['kernel_shape'])} exceeds the {p.name} "
+                           f"limit kernel <= {p.max_kernel}")
+    return out
+
+
 def export(model: torch.nn.Module, args: Any, f, *pos, opset_version: int = 12, do_constant_folding: bool = True,
-           check=True, **kwargs) -> None:
+           check=True, platform: Optional[str] = None, quant_mode: Optional[str] = None,
+           limits: Optional[str] = None, **kwargs) -> None:
     """Same signature as torch.onnx.export, plus `check`. Writes `f` (path or file object) only if the export
     succeeds and (with `check=True`, the default) the linger runtime can run every node: otherwise a ValueError
     names each node, the module that wrote it and what to use instead. `check="warn"` writes the file and warns
-    (files for another engine); `check=False` skips the check."""
+    (files for another engine); `check=False` skips the check.
+
+    `platform`/`quant_mode`/`limits` (default: those given to `linger.init`, else `linger.SetPlatform`'s): the
+    target written into the file (`platform` on thinker nodes, `quant_mode` on weighted ones where the platform
+    needs it); the platform's limits, including each layer's share-mem estimate, are checked again here."""
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"linger.onnx.export expects an nn.Module, got {type(model).__name__}")
     if not isinstance(args, tuple):
@@ -58,6 +91,18 @@ def export(model: torch.nn.Module, args: Any, f, *pos, opset_version: int = 12, 
     if "dynamo" in inspect.signature(torch.onnx.export).parameters:
         kwargs.setdefault("dynamo", False)  # torch >= 2.5: the TorchScript exporter runs the thinker symbolics
     training = {m: m.training for m in model.modules()}
+    pname, pmode, paction = _plat.resolve(model, "onnx.export", platform, quant_mode, limits)
+    shapes: dict = {}
+    hooks = []
+    if pname is not None and paction != "off":
+        from ..nn.base import ModuleIntConfig
+
+        def hook(m, inp, out):
+            x = inp[0] if inp and isinstance(inp[0], torch.Tensor) else None
+            if x is not None and isinstance(out, torch.Tensor):
+                shapes[m] = (list(x.shape), list(out.shape))
+        hooks = [m.register_forward_hook(hook) for m in model.modules()
+                 if isinstance(m, (ModuleIntConfig, torch.nn.MaxPool2d))]
     buf = io.BytesIO()
     try:
         with warnings.catch_warnings():
@@ -69,7 +114,21 @@ def export(model: torch.nn.Module, args: Any, f, *pos, opset_version: int = 12, 
     finally:
         for m, t in training.items():
             m.training = t
+        for h in hooks:
+            h.remove()
     proto = _tidy(onnx.load_from_string(buf.getvalue()))
+    if pname is not None:
+        p = _plat.PLATFORMS[pname]
+        problems = _plat.static_violations(model, p) + _file_violations(proto, p)
+        names = {m: n for n, m in model.named_modules()}
+        for m, (i, o) in shapes.items():
+            mem = _plat.layer_memory(m, i, o)
+            if mem["total"] > p.shared_mem_kb * 1024:
+                problems.append(f"'{names.get(m, '?')}' ({type(m).__name__}): share-mem estimate {mem['total']} B "
+                                f"(input {mem['input']}, output {mem['output']}, weights {mem['weights']}) exceeds "
+                                f"the {p.name} limit {p.shared_mem_kb} KB")
+        _plat.report_violations(problems, "onnx.export", paction)
+        _write_platform(proto, pname, pmode)
     data = proto.SerializeToString()
     from .check import check_model
     check_model(proto, data, check)

@@ -1,11 +1,17 @@
-"""Tools around quantized models: `compare` (PyTorch eval vs runtime), dataset readers."""
+"""Tools around quantized models: `compare` (PyTorch eval vs runtime), dataset readers, `platform_report`
+(per-layer share-mem and the hardware limits a model is near)."""
 from . import datasets
 
-__all__ = ["datasets", "compare"]
+__all__ = ["datasets", "compare", "platform_report"]
 
 
 def __getattr__(name: str):  # `linger.tools.compare` imports the runtime bindings lazily
     if name == "compare":
         import importlib
         return importlib.import_module(__name__ + ".compare")  # not `from . import`: that re-enters __getattr__
+    if name == "platform_report":  # the function; the module linger.tools.platform_report is the CLI
+        import importlib
+        fn = importlib.import_module(__name__ + ".platform_report").platform_report
+        globals()["platform_report"] = fn  # importing the submodule bound its name to the module: rebind
+        return fn
     raise AttributeError(f"module 'linger.tools' has no attribute {name!r}")

@@ -35,12 +35,20 @@ AttrSpec o_bits() { return ints_of(opt("o_bits", T::kInt), {8, 16, 32}); }
 
 AttrSpec scale(const char* name) { return req(name, T::kFloat); }
 AttrSpec castor_mode() { return strings_of(opt("castor_mode", T::kString), {"luna"}); }
+// Target platform (docs/platforms.md): on every thinker node; quant_mode on Conv*/LinearInt. Only floor_add
+// (rhu_shift, numerics.md §2) is implemented: floor, round and ceil are refused at load.
+AttrSpec platform() { return strings_of(opt("platform", T::kString), {"venus", "venusA", "arcs", "mars"}); }
+AttrSpec quant_mode() { return strings_of(opt("quant_mode", T::kString), {"floor_add"}); }
+OpSchema with_platform(const char* domain, OpSchema s) {
+  if (std::string(domain) == "thinker") s.attrs.push_back(platform());
+  return s;
+}
 
 std::vector<AttrSpec> conv_attrs(bool transpose) {
   std::vector<AttrSpec> a = {scale("scale_x"), scale("scale_w"), opt("scale_o", T::kFloat), opt("dilations", T::kInts),
                              range(opt("group", T::kInt), 1, INT32_MAX), opt("kernel_shape", T::kInts),
                              opt("pads", T::kInts), opt("strides", T::kInts), data_bits(false), parameter_bits(),
-                             o_bits(), platform_quant()};
+                             o_bits(), platform_quant(), quant_mode()};
   if (transpose) a.push_back(opt("output_padding", T::kInts));
   else a.push_back(castor_mode());
   return a;
@@ -67,7 +75,7 @@ OpSchema schema_BatchNorm2d(OpKind) {
 OpSchema schema_Linear(OpKind) {
   return {2, 3, 1, 1,
           {scale("scale_x"), scale("scale_w"), opt("scale_o", T::kFloat), data_bits(false), parameter_bits(), o_bits(),
-           platform_quant()},
+           platform_quant(), quant_mode()},
           {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"};
 }
 OpSchema schema_AvgPool2d(OpKind) {
@@ -196,7 +204,7 @@ using Table = std::array<std::unique_ptr<OpSchema>, kOpKindCount>;
 Table make_table() {
   Table t;
   auto add = [&t](OpKind kind, OpSchema s) { t[static_cast<size_t>(kind)] = std::make_unique<OpSchema>(std::move(s)); };
-#define LINGER_OP(name, domain, op, family) add(OpKind::name, schema_##family(OpKind::name));
+#define LINGER_OP(name, domain, op, family) add(OpKind::name, with_platform(domain, schema_##family(OpKind::name)));
 #include "linger/ops.inc"
 #undef LINGER_OP
 #define LINGER_STD_OP(name) add(OpKind::name, schema_##name(OpKind::name));
