@@ -213,6 +213,7 @@ def init(model: nn.Module, *, quant_modules: Iterable = DefaultQuantIntXOP, para
             f"quant_modules: {', '.join(orphans)}. Add {', '.join('nn.' + n for n in needed)} to quant_modules "
             "(the two stages must quantize what they constrained, seed G3), or call linger.disable_quant on them "
             "to keep them in float.")
+    _warn_functional(model, types)
     model._linger_root = True
     queue = deque([("", model)])
     while queue:
@@ -229,3 +230,66 @@ def init(model: nn.Module, *, quant_modules: Iterable = DefaultQuantIntXOP, para
                 queue.append((cpath, child))
     install_checkpoint_mapper(model)
     return model
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# what stays float (seed R4)
+
+_FUNCTIONAL_WEIGHTED = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "linear", "bilinear")
+
+
+def _functional_calls(cls: type) -> List[Tuple[str, str, int]]:
+    """(function, file, line) of every F.conv*/F.linear call in `cls.forward`'s source (attribute calls such as
+    `F.conv2d(...)`, `torch.nn.functional.linear(...)`, `torch.conv2d(...)`)."""
+    import ast
+    import inspect
+    import textwrap
+    fwd = cls.__dict__.get("forward")
+    if fwd is None:
+        return []
+    try:
+        lines, start = inspect.getsourcelines(fwd)
+        path = inspect.getsourcefile(fwd) or "?"
+        tree = ast.parse(textwrap.dedent("".join(lines)))
+    except (OSError, TypeError, SyntaxError):
+        return []
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr in _FUNCTIONAL_WEIGHTED and isinstance(node.func.value, (ast.Name, ast.Attribute)):
+            out.append((node.func.attr, path, start + node.lineno - 1))
+    return out
+
+
+def float_ops(model: nn.Module, quant_modules: Iterable = DefaultQuantIntXOP) -> List[str]:
+    """What `linger.init(model, quant_modules=...)` leaves in float, one line each, with the reason and the fix:
+    * functional convolutions / linear layers called in a `forward` (`F.conv2d(x, self.weight)` at file:line):
+      their weights are never quantized, and `linger.onnx.export` refuses the float Conv/Gemm/MatMul they write;
+    * modules with parameters whose type linger does not quantize (their float ops are refused by export too,
+      unless they sit between Dequant and Quant of a switched-off op).
+    Modules of torch.nn and linger themselves are not scanned for functional calls."""
+    types = _check_types("float_ops", quant_modules)
+    out: List[str] = []
+    seen = set()
+    for name, m in model.named_modules():
+        cls = type(m)
+        path = name or "<model>"
+        if getattr(m, "_linger_disable_quant", False):
+            continue
+        if not cls.__module__.startswith(("torch.", "linger.")) and cls not in seen:
+            seen.add(cls)
+            for fn, file, line in _functional_calls(cls):
+                out.append(f"{path} ({cls.__name__}): F.{fn} called at {file}:{line} stays float -- use an nn "
+                           f"module (nn.Conv2d / nn.Linear) for it so linger.init can quantize it")
+        own = any(True for _ in m.parameters(recurse=False))
+        if own and cls.__module__.startswith("torch.") and not _replaceable(m, types) \
+                and not isinstance(m, ModuleIntConfig) and type(m) not in (nn.PReLU,):
+            out.append(f"{path} ({cls.__name__}): not a quantized type, stays float -- add it to quant_modules if "
+                       "linger supports it, or linger.disable_quant the part that must stay float")
+    return out
+
+
+def _warn_functional(model: nn.Module, types: Tuple[type, ...]) -> None:
+    for line in float_ops(model, types):
+        if " called at " in line:
+            warnings.warn(f"linger.init: {line} (seed R4)", stacklevel=3)

@@ -123,6 +123,21 @@ OpSchema schema_Bmm(OpKind) {
 OpSchema schema_ShuffleChannel(OpKind) {
   return {1, 1, 1, 1, {range(req("groups", T::kInt), 1, INT32_MAX)}, {}, ExponentRule::kPassThrough, nullptr};
 }
+// TableInt (domain linger): int8 x at scale_x, the int8 table [C, 256] (an initializer), int8 at scale_o.
+OpSchema schema_Table(OpKind) {
+  return {2, 2, 1, 1,
+          {scale("scale_x"), scale("scale_o"),
+           strings_of(req("function", T::kString), {"hardswish", "hardsigmoid", "leaky_relu", "prelu", "silu", "gelu"}),
+           platform_quant()},
+          {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"};
+}
+// ResizeInt (domain linger): int8 [N, C, H, W] -> [N, C, size[0], size[1]], Q passes through.
+OpSchema schema_Resize(OpKind) {
+  return {1, 1, 1, 1,
+          {scale("scale_x"), scale("scale_o"), req("size", T::kInts), strings_of(req("mode", T::kString), {"nearest", "bilinear"}),
+           ints_of(opt("align_corners", T::kInt), {0, 1}), platform_quant()},
+          {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"};
+}
 // standard domain
 OpSchema schema_MaxPool(OpKind) {
   return {1, 1, 1, 1,
