@@ -297,6 +297,11 @@ register_handler((torch.tanh, _T.tanh, _T.tanh_, torch.tanh_, F.tanh), _lut("iqt
 # ---------------------------------------------------------------------------------------------------------------
 # activations (docs/onnx-dialect.md: iqClamp for hardtanh/relu6, linger::TableInt for the others), dropout, resize
 
+def _inplace_flag(args, kwargs, pos: int) -> bool:
+    """`inplace=True` of the torch.nn.functional activations (positional at `pos`)."""
+    return bool(args[pos] if len(args) > pos else kwargs.get("inplace", False))
+
+
 def _hardtanh(func: Callable, args, kwargs):
     x = args[0] if args else kwargs.get("input")
     relu6 = func is F.relu6
@@ -306,7 +311,10 @@ def _hardtanh(func: Callable, args, kwargs):
     if module is None or not _iq8(x) or not (_number(lo) and _number(hi)):
         return fallback(func, args, kwargs)
     layer = layer_in_module(module, "iqclamp", iqClampLayer, x.device)
-    return _run(module, "iqclamp", layer, lambda: layer(x, float(lo), float(hi)), func, args, kwargs)
+    flag = _inplace_flag(args, kwargs, 1 if relu6 else 3)
+    x2 = _operand(x, _T.clamp_) if flag else x
+    out = _run(module, "iqclamp", layer, lambda: layer(x2, float(lo), float(hi)), func, args, kwargs)
+    return _finish(_T.clamp_, x, out) if flag else out
 
 
 register_handler((F.hardtanh, F.relu6), _hardtanh)
@@ -329,7 +337,9 @@ def _table(fn: str, slope_arg: Optional[str] = None, default: float = 0.01):
         if not ok:
             return fallback(func, args, kwargs)
         layer = layer_in_module(module, fn, iqTableLayer, x.device)
-        return layer(x, fn, alpha)
+        flag = fn not in ("gelu", "prelu") and _inplace_flag(args, kwargs, 2 if slope_arg else 1)
+        out = layer(_operand(x, _T.clamp_) if flag else x, fn, alpha)
+        return _finish(_T.clamp_, x, out) if flag else out
     return handler
 
 

@@ -135,7 +135,7 @@ def test_gradients_are_the_float_functions(name):
     conv = model[0].conv
     conv_out = conv(x)
     xin = conv_out.as_subclass(torch.Tensor).detach().requires_grad_(True)
-    iq = linger.from_torch_tensor(xin, conv_out.scale_data, 8, running=conv_out.running_data)
+    iq = linger.from_torch_tensor(xin * 1.0, conv_out.scale_data, 8, running=conv_out.running_data)  # not a leaf: ReLU6(inplace=True)
     from linger.context import hook_pre_forward, hook_forward
     act = model[0].act
     hook_pre_forward(act, (iq,))
@@ -275,3 +275,31 @@ def test_seed_r4_functional_conv_linear_warn_naming_the_call_site():
     model.eval()
     with pytest.raises(ValueError, match="Conv"):
         linger.onnx.export(model, torch.randn(2, 3, 6, 6), io.BytesIO())
+
+
+@pytest.mark.parametrize("act", [nn.ReLU6(inplace=True), nn.Hardswish(inplace=True), nn.LeakyReLU(0.1, inplace=True),
+                                 nn.SiLU(inplace=True), nn.Hardsigmoid(inplace=True)])
+def test_inplace_activation_writes_its_input_and_trains(act):
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.act = act
+
+        def forward(self, x):
+            y = self.conv(x)
+            self.act(y)  # result dropped: only the in-place write is used
+            return y
+
+    torch.manual_seed(0)
+    model = linger.init(Net())
+    x = torch.randn(2, 3, 6, 6)
+    y = model(x)
+    y.as_subclass(torch.Tensor).sum().backward()
+    assert model.conv.weight.grad is not None
+    act_layer = [m for n, m in model.named_modules() if "_linger_round_tensor_" in n][0]
+    assert y.scale_data == float(act_layer.scale_o)
+    model.eval()
+    buf = io.BytesIO()
+    linger.onnx.export(model, x, buf)
+    assert compare(model, buf.getvalue(), x).ok
