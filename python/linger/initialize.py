@@ -58,6 +58,8 @@ DefaultQuantIntXOP: Tuple[Type[nn.Module], ...] = (nn.Conv2d, nn.Linear, nn.AvgP
                                                    nn.ConvTranspose2d, nn.BatchNorm2d)
 SupportQuantTorchModules = list(_REPLACEMENTS) + list(_NORMALIZED)
 
+# 1.x listed nn.ReLU6 in its tuples; here it is quantized whenever its input is (iqClamp, docs/activations.md)
+ON_QUANTIZED_TENSORS = (nn.ReLU6,)
 DATA_BITS = 8
 OUT_BITS = 8
 # |alpha| ratio of a batch norm above which small channels lose most of their precision (seed Q26)
@@ -73,6 +75,8 @@ def _check_types(where: str, types: Iterable) -> Tuple[Type[nn.Module], ...]:
         raise TypeError(f"linger.{where}: expected a tuple of module types, got {types!r}") from None
     out = []
     for t in types:
+        if isinstance(t, type) and t in ON_QUANTIZED_TENSORS:
+            continue  # always quantized when their input is (docs/activations.md); accepted for 1.x tuples
         if isinstance(t, type) and t in _NORMALIZED:
             t = _NORMALIZED[t][0]
         if not isinstance(t, type) or t not in _REPLACEMENTS:

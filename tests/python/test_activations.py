@@ -303,3 +303,12 @@ def test_inplace_activation_writes_its_input_and_trains(act):
     buf = io.BytesIO()
     linger.onnx.export(model, x, buf)
     assert compare(model, buf.getvalue(), x).ok
+
+
+def test_1x_quant_modules_tuple_with_relu6_is_accepted():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU6())
+    linger.init(model, quant_modules=(nn.Conv2d, nn.ReLU6))  # 1.x's DefaultQuantIntXOP lists nn.ReLU6
+    model(torch.randn(1, 3, 5, 5))
+    assert any("iqclamp" in n for n, _ in model.named_modules())
+    with pytest.raises(ValueError, match="LSTM cannot be quantized"):
+        linger.init(nn.Sequential(nn.Conv2d(3, 4, 3)), quant_modules=(nn.Conv2d, nn.LSTM))
