@@ -87,7 +87,7 @@ FAMILY_CASES = {
     "leaky_prelu": ({"TableInt"}, lambda a, b: nn.functional.leaky_relu(a, 0.1)
                     + nn.functional.prelu(b, PRELU_W)),
     "float_operand_mul_add": ({"iqMul", "iqAdd"}, lambda a, b: a * torch.full(a.shape, 0.8)
-                              + b),
+                              + torch.full(b.shape, -0.3) + b),
     "resize_nearest": ({"ResizeInt"}, lambda a, b: nn.functional.interpolate(a, scale_factor=2)
                        + nn.functional.interpolate(b, size=(12, 10))),
     "resize_bilinear": ({"ResizeInt"}, lambda a, b: nn.functional.interpolate(a, size=(9, 7), mode="bilinear",

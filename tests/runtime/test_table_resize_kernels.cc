@@ -91,6 +91,14 @@ TEST(TableResizeKernels, TableIntLoadRules) {
   tb::Model fn = table_model({4}, 1, std::vector<int8_t>(256, 0), 16.0f, 4.0f);
   tb::set_attr(fn.nodes[0], "function", tb::attr_string("function", "tanh"));
   expect_invalid(fn, "node 'tab' (TableInt)", "attribute-value", "function");
+  tb::Model v2 = table_model({4}, 1, std::vector<int8_t>(256, 0), 16.0f, 4.0f);
+  v2.opsets.back().second = 2;
+  try {
+    load(v2);
+    ADD_FAILURE() << "domain linger opset 2 loaded";
+  } catch (const lr::ValidationError& e) {
+    EXPECT_NE(std::string(e.what()).find("domain 'linger' opset 2"), std::string::npos) << e.what();
+  }
 }
 
 // floor(a / b + 1/2), b > 0, integers
