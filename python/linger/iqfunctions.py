@@ -328,17 +328,20 @@ def _table(fn: str, slope_arg: Optional[str] = None, default: float = 0.01):
         if slope_arg is not None:
             alpha = args[1] if len(args) > 1 else kwargs.get(slope_arg, default)
         ok = module is not None and _iq8(x)
+        name = fn
         if fn == "gelu":
-            ok = ok and (args[1] if len(args) > 1 else kwargs.get("approximate", "none")) == "none"
+            approx = args[1] if len(args) > 1 else kwargs.get("approximate", "none")
+            ok = ok and approx in ("none", "tanh")
+            name = "gelu" if approx == "none" else "gelu_tanh"
         if fn == "prelu":
             with tracing_paused():
                 ok = ok and isinstance(alpha, torch.Tensor) and alpha.numel() in (1, int(x.shape[1]) if x.dim() > 1
                                                                                   else 1)
         if not ok:
             return fallback(func, args, kwargs)
-        layer = layer_in_module(module, fn, iqTableLayer, x.device)
+        layer = layer_in_module(module, name, iqTableLayer, x.device)
         flag = fn not in ("gelu", "prelu") and _inplace_flag(args, kwargs, 2 if slope_arg else 1)
-        out = layer(_operand(x, _T.clamp_) if flag else x, fn, alpha)
+        out = layer(_operand(x, _T.clamp_) if flag else x, name, alpha)
         return _finish(_T.clamp_, x, out) if flag else out
     return handler
 

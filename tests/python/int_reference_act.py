@@ -31,8 +31,10 @@ def table_entry(fn, c, qx, qo, alpha=0.0):
     xf = float(x)
     if fn == "silu":
         y = 0.0 if -xf > 700 else xf / (1 + math.exp(-xf))  # exp overflows: x / inf = -0
-    else:
+    elif fn == "gelu":
         y = 0.5 * xf * (1 + math.erf(xf / math.sqrt(2)))
+    else:  # gelu_tanh
+        y = 0.5 * xf * (1 + math.tanh(math.sqrt(2 / math.pi) * (xf + 0.044715 * xf * xf * xf)))
     return _sat8(math.floor(y * 2.0 ** qo + 0.5))
 
 

@@ -61,7 +61,8 @@ class Act(nn.Module):
 ACTS = {
     "relu6": lambda: nn.ReLU6(inplace=True), "hardtanh": lambda: nn.Hardtanh(-0.5, 0.75),
     "hardswish": lambda: nn.Hardswish(), "hardsigmoid": lambda: nn.Hardsigmoid(), "silu": lambda: nn.SiLU(),
-    "gelu": lambda: nn.GELU(), "leaky_relu": lambda: nn.LeakyReLU(0.2), "prelu": lambda: nn.PReLU(4, 0.3),
+    "gelu": lambda: nn.GELU(), "gelu_tanh": lambda: nn.GELU(approximate="tanh"),
+    "leaky_relu": lambda: nn.LeakyReLU(0.2), "prelu": lambda: nn.PReLU(4, 0.3),
     "upsample_nearest": lambda: nn.Upsample(scale_factor=2),
     "upsample_bilinear": lambda: nn.Upsample(size=(7, 9), mode="bilinear", align_corners=False),
 }
@@ -126,7 +127,7 @@ def math_q(v, q):
     return int(np.clip(np.floor(v * 2.0 ** q + 0.5), -128, 127))
 
 
-@pytest.mark.parametrize("name", ["hardswish", "silu", "gelu", "leaky_relu", "prelu", "hardsigmoid", "relu6",
+@pytest.mark.parametrize("name", ["hardswish", "silu", "gelu", "gelu_tanh", "leaky_relu", "prelu", "hardsigmoid", "relu6",
                                   "upsample_bilinear"])
 def test_gradients_are_the_float_functions(name):
     model = _trained(name)
@@ -145,6 +146,7 @@ def test_gradients_are_the_float_functions(name):
     (y.as_subclass(torch.Tensor) * g).sum().backward()
     x8 = linger.quant.fake_quant(xin.detach(), conv_out.exponent, 8).requires_grad_(True)
     f = {"hardswish": F.hardswish, "silu": F.silu, "gelu": F.gelu, "hardsigmoid": F.hardsigmoid,
+         "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
          "leaky_relu": lambda t: F.leaky_relu(t, 0.2), "prelu": lambda t: F.prelu(t, act.weight.detach()),
          "relu6": None, "upsample_bilinear": lambda t: F.interpolate(t, size=(7, 9), mode="bilinear",
                                                                    align_corners=False)}[name]

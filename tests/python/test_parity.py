@@ -83,7 +83,8 @@ FAMILY_CASES = {
     "shuffle_channel": ({"ShuffleChannel"}, lambda a, b: linger.channel_shuffle(a, 2) + b),
     "relu6_hardtanh": ({"iqClamp"}, lambda a, b: nn.functional.relu6(a) + nn.functional.hardtanh(b, -0.5, 0.25)),
     "hardswish_hardsigmoid": ({"TableInt"}, lambda a, b: nn.functional.hardswish(a) * nn.functional.hardsigmoid(b)),
-    "silu_gelu": ({"TableInt"}, lambda a, b: nn.functional.silu(a) + nn.functional.gelu(b)),
+    "silu_gelu": ({"TableInt"}, lambda a, b: nn.functional.silu(a) + nn.functional.gelu(b)
+                  + nn.functional.gelu(a, approximate="tanh")),
     "leaky_prelu": ({"TableInt"}, lambda a, b: nn.functional.leaky_relu(a, 0.1)
                     + nn.functional.prelu(b, PRELU_W)),
     "float_operand_mul_add": ({"iqMul", "iqAdd"}, lambda a, b: a * torch.full(a.shape, 0.8)

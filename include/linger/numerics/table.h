@@ -19,6 +19,7 @@
 //                 c >= 0: sat8(rhu_shift(c, qx - qo)); c < 0: sat8(rhu_shift(c*alpha_q16, qx + 16 - qo))
 //   kSilu         f(x) = x / (1 + exp(-x))           in double (std::exp), then
 //   kGelu         f(x) = x/2 * (1 + erf(x/sqrt(2)))  floor(f * 2^qo + 1/2), saturated.
+//   kGeluTanh     f(x) = x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))  (GELU approximate='tanh')
 //                 Table construction only (not an integer path): the table is
 //                 stored in the exported file, so every consumer gathers the
 //                 same integers whatever its libm.
@@ -34,8 +35,8 @@
 namespace linger {
 namespace numerics {
 
-enum class TableFn : int { kHardswish = 0, kHardsigmoid = 1, kLeakyRelu = 2, kPrelu = 3, kSilu = 4, kGelu = 5 };
-constexpr int kTableFnCount = 6;
+enum class TableFn : int { kHardswish = 0, kHardsigmoid = 1, kLeakyRelu = 2, kPrelu = 3, kSilu = 4, kGelu = 5, kGeluTanh = 6 };
+constexpr int kTableFnCount = 7;
 constexpr int kTableMinExponent = -16;
 constexpr int kTableMaxExponent = 24;
 constexpr int kTableAlphaExponent = 16;  // PReLU / LeakyReLU slopes: int32 at Q16
@@ -49,6 +50,7 @@ inline const char* table_fn_name(TableFn fn) {
     case TableFn::kPrelu: return "prelu";
     case TableFn::kSilu: return "silu";
     case TableFn::kGelu: return "gelu";
+    case TableFn::kGeluTanh: return "gelu_tanh";
   }
   return "";
 }
@@ -88,9 +90,14 @@ inline int8_t table_entry(TableFn fn, int c, int qx, int qo, int32_t alpha_q16) 
       if (c >= 0) return sat8(rhu_shift(c, qx - qo));
       return sat8(rhu_shift(static_cast<int64_t>(c) * alpha_q16, qx + kTableAlphaExponent - qo));
     case TableFn::kSilu:
-    case TableFn::kGelu: {
+    case TableFn::kGelu:
+    case TableFn::kGeluTanh: {
       const double x = std::ldexp(static_cast<double>(c), -qx);
-      const double y = fn == TableFn::kSilu ? x / (1.0 + std::exp(-x)) : 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+      const double y =
+          fn == TableFn::kSilu ? x / (1.0 + std::exp(-x))
+          : fn == TableFn::kGelu
+              ? 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)))
+              : 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / 3.14159265358979323846) * (x + 0.044715 * x * x * x)));
       const double v = std::floor(std::ldexp(y, qo) + 0.5);
       return static_cast<int8_t>(v < -128.0 ? -128 : (v > 127.0 ? 127 : static_cast<int>(v)));
     }

@@ -453,7 +453,7 @@ class BmmInt(IQLayer):
 # ---------------------------------------------------------------------------------------------------------------
 # TableInt family (domain linger): activations as a 256-entry int8 table per channel (numerics/table.h)
 
-TABLE_FNS = {"hardswish": 0, "hardsigmoid": 1, "leaky_relu": 2, "prelu": 3, "silu": 4, "gelu": 5}
+TABLE_FNS = {"hardswish": 0, "hardsigmoid": 1, "leaky_relu": 2, "prelu": 3, "silu": 4, "gelu": 5, "gelu_tanh": 6}
 TABLE_MIN_Q, TABLE_MAX_Q = -16, 24
 HARDSIGMOID_QO = 7  # bounded in [0, 1]: a fixed output exponent
 
@@ -467,13 +467,15 @@ def _table_float(fn: str, x: torch.Tensor, alpha: Optional[torch.Tensor]) -> tor
         return F.silu(x)
     if fn == "gelu":
         return F.gelu(x)
+    if fn == "gelu_tanh":
+        return F.gelu(x, approximate="tanh")
     if fn == "leaky_relu":
         return F.leaky_relu(x, float(alpha))
     return F.prelu(x, alpha)
 
 
 class iqTableLayer(IQLayer):
-    """An activation of a quantized tensor (hardswish, hardsigmoid, silu, gelu, leaky_relu, prelu): int8 at Qx ->
+    """An activation of a quantized tensor (hardswish, hardsigmoid, silu, gelu, gelu_tanh, leaky_relu, prelu): int8 at Qx ->
     the int8 table of the function at (Qx, Qo) -> int8 at Qo. Qo: 7 for hardsigmoid, else the running statistic of
     the output. Training: the value of the table (exactly the eval integers), the gradient of the float function
     (for PReLU also towards its weight)."""

@@ -127,7 +127,7 @@ OpSchema schema_ShuffleChannel(OpKind) {
 OpSchema schema_Table(OpKind) {
   return {2, 2, 1, 1,
           {scale("scale_x"), scale("scale_o"),
-           strings_of(req("function", T::kString), {"hardswish", "hardsigmoid", "leaky_relu", "prelu", "silu", "gelu"}),
+           strings_of(req("function", T::kString), {"hardswish", "hardsigmoid", "leaky_relu", "prelu", "silu", "gelu", "gelu_tanh"}),
            platform_quant()},
           {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"};
 }
