@@ -180,4 +180,25 @@ TEST(TableResizeKernels, ResizeIntLoadRules) {
   expect_invalid(model(8.0f, "nearest", 0, {1, 2, 2}), "node 'rs' (ResizeInt)", "shape", "rank");
 }
 
+// linger 1.x exported ReLU6Int as a standard Clip on int8 with int8 scalar constants (spec 3.10).
+tb::Model int8_clip(int8_t lo, int8_t hi, bool const_hi = true) {
+  tb::Model m;
+  m.input("x", tb::kInt8, {256}).output("y", tb::kInt8, {256});
+  m.init(tb::tensor_raw("lo", tb::kInt8, {}, raw_i8({lo})));
+  if (const_hi) m.init(tb::tensor_raw("hi", tb::kInt8, {}, raw_i8({hi})));
+  else m.input("hi", tb::kInt8, {});
+  m.add({"Clip", "", "relu6", {"x", "lo", "hi"}, {"y"}, {}});
+  return m;
+}
+
+TEST(TableResizeKernels, Int8ClipOfLinger1xReLU6Int) {
+  std::vector<int8_t> x(256);
+  for (int i = 0; i < 256; ++i) x[static_cast<size_t>(i)] = static_cast<int8_t>(i - 128);
+  lr::Session s = load(int8_clip(0, 96));
+  const std::vector<int8_t> y = s.run({{"x", lr::Tensor::from_vector<int8_t>({256}, x)}}).at(0).to_vector<int8_t>();
+  for (int i = 0; i < 256; ++i) ASSERT_EQ(y[static_cast<size_t>(i)], i - 128 < 0 ? 0 : (i - 128 > 96 ? 96 : i - 128)) << i;
+  expect_invalid(int8_clip(5, 4), "node 'relu6' (Clip)", "attribute-value", "min <= max");
+  expect_invalid(int8_clip(0, 4, false), "node 'relu6' (Clip)", "constant-input", "must be a constant");
+}
+
 }  // namespace

@@ -204,7 +204,7 @@ OpSchema schema_ReduceProd(OpKind) {
 }
 OpSchema schema_MatMul(OpKind) { return {2, 2, 1, 1, {}, {}, ExponentRule::kNone, nullptr}; }
 // opset 11+: min and max are optional inputs
-OpSchema schema_Clip(OpKind) { return {1, 3, 1, 1, {}, {}, ExponentRule::kNone, nullptr}; }
+OpSchema schema_Clip(OpKind) { return {1, 3, 1, 1, {}, {}, ExponentRule::kPassThrough, nullptr}; }  // int8: 1.x ReLU6Int
 
 using Table = std::array<std::unique_ptr<OpSchema>, kOpKindCount>;
 
