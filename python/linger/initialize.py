@@ -269,8 +269,8 @@ def float_ops(model: nn.Module, quant_modules: Iterable = DefaultQuantIntXOP) ->
     """What `linger.init(model, quant_modules=...)` leaves in float, one line each, with the reason and the fix:
     * functional convolutions / linear layers called in a `forward` (`F.conv2d(x, self.weight)` at file:line):
       their weights are never quantized, and `linger.onnx.export` refuses the float Conv/Gemm/MatMul they write;
-    * modules with parameters whose type linger does not quantize (their float ops are refused by export too,
-      unless they sit between Dequant and Quant of a switched-off op).
+    * modules with parameters whose type linger does not quantize: they run in float between a Dequant and a
+      Quant; export refuses each float node the runtime has no kernel for (python/linger/onnx/check.py).
     Modules of torch.nn and linger themselves are not scanned for functional calls."""
     types = _check_types("float_ops", quant_modules)
     out: List[str] = []
