@@ -243,26 +243,26 @@ _FUNCTIONAL_WEIGHTED = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_
 
 
 def _functional_calls(cls: type) -> List[Tuple[str, str, int]]:
-    """(function, file, line) of every F.conv*/F.linear call in `cls.forward`'s source (attribute calls such as
-    `F.conv2d(...)`, `torch.nn.functional.linear(...)`, `torch.conv2d(...)`)."""
+    """(function, file, line) of every F.conv*/F.linear call in the methods `cls` defines (`forward` and its
+    helpers; attribute calls such as `F.conv2d(...)`, `torch.nn.functional.linear(...)`, `torch.conv2d(...)`)."""
     import ast
     import inspect
     import textwrap
-    fwd = cls.__dict__.get("forward")
-    if fwd is None:
-        return []
-    try:
-        lines, start = inspect.getsourcelines(fwd)
-        path = inspect.getsourcefile(fwd) or "?"
-        tree = ast.parse(textwrap.dedent("".join(lines)))
-    except (OSError, TypeError, SyntaxError):
-        return []
     out = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                and node.func.attr in _FUNCTIONAL_WEIGHTED and isinstance(node.func.value, (ast.Name, ast.Attribute)):
-            out.append((node.func.attr, path, start + node.lineno - 1))
-    return out
+    for fn in vars(cls).values():
+        if not inspect.isfunction(fn):
+            continue
+        try:
+            lines, start = inspect.getsourcelines(fn)
+            path = inspect.getsourcefile(fn) or "?"
+            tree = ast.parse(textwrap.dedent("".join(lines)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr in _FUNCTIONAL_WEIGHTED and isinstance(node.func.value, (ast.Name, ast.Attribute)):
+                out.append((node.func.attr, path, start + node.lineno - 1))
+    return sorted(out, key=lambda t: t[2])
 
 
 def float_ops(model: nn.Module, quant_modules: Iterable = DefaultQuantIntXOP) -> List[str]:
