@@ -87,6 +87,9 @@ def test_torchvision_activation_models_bit_exact(name, size):
         assert ("linger", "TableInt") in ops
     if name == "efficientnet_b0":
         assert ("linger", "TableInt") in ops and ("thinker", "iqSigmoid") in ops
+        # StochasticDepth's `input * noise` trained as iqMul with a quantized float operand (eval: identity)
+        noise = [m for n, m in model.named_modules() if n.endswith("_linger_round_tensor_iqmul_float__default_index_0")]
+        assert noise and all(float(m.scale_y) > 0 for m in noise)
 
 
 class UNet(nn.Module):
