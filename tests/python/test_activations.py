@@ -314,3 +314,19 @@ def test_1x_quant_modules_tuple_with_relu6_is_accepted():
     assert any("iqclamp" in n for n, _ in model.named_modules())
     with pytest.raises(ValueError, match="LSTM cannot be quantized"):
         linger.init(nn.Sequential(nn.Conv2d(3, 4, 3)), quant_modules=(nn.Conv2d, nn.LSTM))
+
+
+def test_linger_1x_relu6int_checkpoint_keys_load():
+    """1.x replaced nn.ReLU6 by ReLU6Int with buffers running_x, scale_x, min_thresh, max_thresh; here ReLU6 is an
+    iqClamp at its input's exponent, so a 1.x checkpoint loads (strict) with those keys dropped."""
+    torch.manual_seed(0)
+    model = linger.init(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU6()))
+    model(torch.randn(2, 3, 5, 5))
+    sd = model.state_dict()
+    sd.update({"1.running_x": torch.tensor([3.0]), "1.scale_x": torch.tensor([32.0]),
+               "1.min_thresh": torch.tensor(0, dtype=torch.int8), "1.max_thresh": torch.tensor(127, dtype=torch.int8)})
+    fresh = linger.init(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU6()))
+    fresh.load_state_dict(sd)
+    assert torch.equal(fresh[0].weight, model[0].weight)
+    with pytest.raises(RuntimeError, match="running_x"):  # other modules keep the strict check
+        fresh.load_state_dict({**sd, "0.unknown.running_x": torch.tensor([1.0])})
