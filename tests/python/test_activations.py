@@ -330,3 +330,21 @@ def test_linger_1x_relu6int_checkpoint_keys_load():
     assert torch.equal(fresh[0].weight, model[0].weight)
     with pytest.raises(RuntimeError, match="running_x"):  # other modules keep the strict check
         fresh.load_state_dict({**sd, "0.unknown.running_x": torch.tensor([1.0])})
+
+
+def test_unsupported_interpolate_mode_stays_float_and_export_refuses_it():
+    class Up(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x):
+            return F.interpolate(self.conv(x), scale_factor=2, mode="bicubic", align_corners=False)
+
+    torch.manual_seed(0)
+    model = linger.init(Up())
+    y = model(torch.randn(1, 3, 6, 6))
+    assert not linger.is_iqtensor(y)  # float: no integer definition for bicubic
+    model.eval()
+    with pytest.raises(ValueError, match="Resize"):
+        linger.onnx.export(model, torch.randn(1, 3, 6, 6), io.BytesIO())
