@@ -8,6 +8,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,7 +18,9 @@
 #include "linger/numerics/linear.h"
 #include "linger/numerics/lut.h"
 #include "linger/numerics/reduce.h"
+#include "linger/numerics/resize.h"
 #include "linger/numerics/softmax.h"
+#include "linger/numerics/table.h"
 #include "linger/op_ids.h"
 
 namespace {
@@ -204,6 +207,67 @@ at::Tensor bmm_int(const at::Tensor& a, const at::Tensor& b, int64_t shift, int6
   return y.to(a.device());
 }
 
+// TableInt: the tables of one activation, [C, 256] int8 (C = alpha.numel() for leaky_relu/prelu, else 1).
+at::Tensor table_build(int64_t fn, int64_t qx, int64_t qo, const at::Tensor& alpha) {
+  TORCH_CHECK(fn >= 0 && fn < ln::kTableFnCount, "linger table_build: unknown function ", fn);
+  TORCH_CHECK(ln::table_exponents_ok(static_cast<int>(qx), static_cast<int>(qo)), "linger table_build: exponents qx=", qx,
+              " qo=", qo, " outside [", ln::kTableMinExponent, ", ", ln::kTableMaxExponent, "]");
+  const auto f = static_cast<ln::TableFn>(fn);
+  const bool sloped = f == ln::TableFn::kLeakyRelu || f == ln::TableFn::kPrelu;
+  auto a = alpha.detach().to(at::kCPU, at::kDouble).contiguous().reshape({-1});
+  const int64_t c = sloped ? a.numel() : 1;
+  TORCH_CHECK(c >= 1, "linger table_build: ", ln::table_fn_name(f), " needs at least one slope");
+  auto t = at::empty({c, ln::kTableSize}, at::TensorOptions().dtype(at::kChar));
+  for (int64_t i = 0; i < c; ++i) {
+    int32_t aq = 0;
+    if (sloped) {
+      const double v = std::floor(a.data_ptr<double>()[i] * 65536.0 + 0.5);
+      TORCH_CHECK(std::isfinite(v), "linger table_build: slope is not finite");
+      aq = static_cast<int32_t>(std::min(std::max(v, -2147483648.0), 2147483647.0));
+    }
+    ln::table_fill(f, static_cast<int>(qx), static_cast<int>(qo), aq, t.data_ptr<int8_t>() + i * ln::kTableSize);
+  }
+  return t;
+}
+
+// y = table[channel][x + 128]; the channel is dim 1 when the table has C > 1 rows.
+at::Tensor table_int(const at::Tensor& x, const at::Tensor& table) {
+  auto xc = int8_cpu(x, "input");
+  auto tc = int8_cpu(table, "table");
+  TORCH_CHECK(tc.dim() == 2 && tc.size(1) == ln::kTableSize, "linger table_int: table must be [C, 256]");
+  const int64_t c = tc.size(0);
+  TORCH_CHECK(c == 1 || (xc.dim() >= 2 && xc.size(1) == c), "linger table_int: ", c,
+              " tables need an input with that many channels in dim 1, got ", xc.sizes());
+  const int64_t inner = c == 1 ? xc.numel() : xc.numel() / xc.size(0) / c;
+  auto y = at::empty(xc.sizes(), xc.options());
+  const int8_t* xp = xc.data_ptr<int8_t>();
+  const int8_t* tp = tc.data_ptr<int8_t>();
+  int8_t* yp = y.data_ptr<int8_t>();
+  for (int64_t k = 0; k < xc.numel(); ++k) {
+    const int64_t ch = c == 1 ? 0 : (k / inner) % c;
+    yp[k] = ln::table_lookup(xp[k], tp + ch * ln::kTableSize);
+  }
+  return y.to(x.device());
+}
+
+// ResizeInt of int8 [N, C, H, W] to [N, C, out_h, out_w]; mode 0 nearest, 1 bilinear.
+at::Tensor resize_int(const at::Tensor& x, int64_t out_h, int64_t out_w, int64_t mode, bool align_corners) {
+  auto xc = int8_cpu(x, "input");
+  TORCH_CHECK(xc.dim() == 4, "linger resize_int: input must be [N, C, H, W], got ", xc.sizes());
+  TORCH_CHECK(mode == 0 || mode == 1, "linger resize_int: mode must be 0 (nearest) or 1 (bilinear)");
+  TORCH_CHECK(out_h >= 1 && out_w >= 1 && xc.size(2) >= 1 && xc.size(3) >= 1, "linger resize_int: empty sizes");
+  auto y = at::empty({xc.size(0), xc.size(1), out_h, out_w}, xc.options());
+  const int64_t planes = xc.size(0) * xc.size(1), ih = xc.size(2), iw = xc.size(3);
+  const int8_t* xp = xc.data_ptr<int8_t>();
+  int8_t* yp = y.data_ptr<int8_t>();
+  at::parallel_for(0, planes, 1, [&](int64_t s, int64_t e) {
+    for (int64_t p = s; p < e; ++p)
+      ln::resize_plane(static_cast<ln::ResizeMode>(mode), align_corners, xp + p * ih * iw, ih, iw, yp + p * out_h * out_w,
+                       out_h, out_w);
+  });
+  return y.to(x.device());
+}
+
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(linger, m) {
@@ -215,4 +279,7 @@ TORCH_LIBRARY_FRAGMENT(linger, m) {
   m.def("lut_int(Tensor x, int op, int qx) -> Tensor", lut_int);
   m.def("softmax_int(Tensor x, int op, int dim, int qx, int qo) -> Tensor", softmax_int);
   m.def("bmm_int(Tensor a, Tensor b, int shift, int out_bits) -> Tensor", bmm_int);
+  m.def("table_build(int fn, int qx, int qo, Tensor alpha) -> Tensor", table_build);
+  m.def("table_int(Tensor x, Tensor table) -> Tensor", table_int);
+  m.def("resize_int(Tensor x, int out_h, int out_w, int mode, bool align_corners) -> Tensor", resize_int);
 }

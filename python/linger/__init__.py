@@ -9,7 +9,7 @@ from .config import (PlatFormQuant, QuantMode, SetBnMomentumUpdate, SetFunctionB
                      SetIQTensorLogSoftmax, SetIQTensorMul, SetIQTensorSigmoid, SetIQTensorSoftmax, SetIQTensorSum,
                      SetIQTensorTanh, SetIQTensorVar, SetPlatFormQuant, config)
 from .context import get_current_module
-from .initialize import DefaultQuantIntXOP, SupportQuantTorchModules, disable_quant, init, quant_module
+from .initialize import DefaultQuantIntXOP, SupportQuantTorchModules, disable_quant, float_ops, init, quant_module
 from .iqfunctions import channel_shuffle, iqadd, iqcat, iqdiv, iqmul, iqsum
 from .iqtensor import IQTensor, from_torch_tensor, is_iqtensor
 from .platform import PLATFORMS, SetPlatform
@@ -24,7 +24,7 @@ from .normalize import (DefaultNormalizeIntXModule, EmptyBatchNorm, NormalizeBat
 from .quant import exponent_for_range, fake_quant
 from .tracing import trace_layers
 
-__all__ = [
+__all__ = ["float_ops", 
     "init", "disable_quant", "quant_module", "trace_layers", "normalize_layers", "normalize_module",
     "disable_normalize", "QuantMode", "PlatFormQuant", "SetIQTensorAdd", "SetPlatFormQuant", "SetBnMomentumUpdate",
     "config", "IQTensor", "from_torch_tensor", "is_iqtensor", "Conv2dInt", "Conv1dInt", "ConvTranspose2dInt",

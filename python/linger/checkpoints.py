@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch.nn as nn
 
 _QUANT_KEYS = (".running_x", ".running_o", ".scale_x", ".scale_o")
+_RELU6INT_KEYS = (".running_x", ".scale_x", ".min_thresh", ".max_thresh")
 
 
 class CheckpointMapper:
@@ -36,6 +37,11 @@ class CheckpointMapper:
                 "linger: this checkpoint was saved after linger.init (it holds quantization statistics such as "
                 "running_x), but the model is not quantized yet. Load it after the same transformations it was "
                 "saved with: trace_layers -> normalize_layers -> init -> load_state_dict.")
+        # linger 1.x ReLU6Int kept its own input statistic and thresholds; here ReLU6 clamps at the exponent of its
+        # quantized input (iqClamp), so those keys carry nothing to load
+        for k in [k for k in state_dict if k.startswith(prefix) and k.endswith(_RELU6INT_KEYS)]:
+            if isinstance(_get(root, k[len(prefix):].rsplit(".", 1)[0]), nn.Hardtanh):
+                del state_dict[k]
         fused_here = {c for c, _, _ in getattr(root, "_linger_fused", [])}
         for k in state_dict:
             if not k.startswith(prefix):

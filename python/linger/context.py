@@ -36,6 +36,7 @@ def hook_pre_forward(module: nn.Module, inputs) -> None:
     s.append(module)
     module._linger_iq_tensor_index_ = 0
     module._linger_funcint_bmm_index_ = 0
+    module._linger_iq_float_operand_index_ = 0
 
 
 def hook_forward(module: nn.Module, inputs, output):
@@ -44,6 +45,7 @@ def hook_forward(module: nn.Module, inputs, output):
         s.pop()
     module._linger_iq_tensor_index_ = 0
     module._linger_funcint_bmm_index_ = 0
+    module._linger_iq_float_operand_index_ = 0
     if getattr(module, "_linger_root", False) and _exporting():
         from .onnx.functions import dequant_outputs  # export path only
         return dequant_outputs(output)

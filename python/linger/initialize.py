@@ -59,6 +59,8 @@ DefaultQuantIntXOP: Tuple[Type[nn.Module], ...] = (nn.Conv2d, nn.Linear, nn.AvgP
                                                    nn.ConvTranspose2d, nn.BatchNorm2d)
 SupportQuantTorchModules = list(_REPLACEMENTS) + list(_NORMALIZED)
 
+# 1.x listed nn.ReLU6 in its tuples; here it is quantized whenever its input is (iqClamp, docs/activations.md)
+ON_QUANTIZED_TENSORS = (nn.ReLU6,)
 DATA_BITS = 8
 OUT_BITS = 8
 # |alpha| ratio of a batch norm above which small channels lose most of their precision (seed Q26)
@@ -74,6 +76,8 @@ def _check_types(where: str, types: Iterable) -> Tuple[Type[nn.Module], ...]:
         raise TypeError(f"linger.{where}: expected a tuple of module types, got {types!r}") from None
     out = []
     for t in types:
+        if isinstance(t, type) and t in ON_QUANTIZED_TENSORS:
+            continue  # always quantized when their input is (docs/activations.md); accepted for 1.x tuples
         if isinstance(t, type) and t in _NORMALIZED:
             t = _NORMALIZED[t][0]
         if not isinstance(t, type) or t not in _REPLACEMENTS:
@@ -219,6 +223,7 @@ def init(model: nn.Module, *, quant_modules: Iterable = DefaultQuantIntXOP, para
             f"quant_modules: {', '.join(orphans)}. Add {', '.join('nn.' + n for n in needed)} to quant_modules "
             "(the two stages must quantize what they constrained, seed G3), or call linger.disable_quant on them "
             "to keep them in float.")
+    _warn_functional(model, types)
     model._linger_root = True
     queue = deque([("", model)])
     while queue:
@@ -240,3 +245,66 @@ def init(model: nn.Module, *, quant_modules: Iterable = DefaultQuantIntXOP, para
     if name is not None:
         _platform.report_violations(_platform.static_violations(model, _platform.PLATFORMS[name]), "init", action)
     return model
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# what stays float (seed R4)
+
+_FUNCTIONAL_WEIGHTED = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "linear", "bilinear")
+
+
+def _functional_calls(cls: type) -> List[Tuple[str, str, int]]:
+    """(function, file, line) of every F.conv*/F.linear call in the methods `cls` defines (`forward` and its
+    helpers; attribute calls such as `F.conv2d(...)`, `torch.nn.functional.linear(...)`, `torch.conv2d(...)`)."""
+    import ast
+    import inspect
+    import textwrap
+    out = []
+    for fn in vars(cls).values():
+        if not inspect.isfunction(fn):
+            continue
+        try:
+            lines, start = inspect.getsourcelines(fn)
+            path = inspect.getsourcefile(fn) or "?"
+            tree = ast.parse(textwrap.dedent("".join(lines)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr in _FUNCTIONAL_WEIGHTED and isinstance(node.func.value, (ast.Name, ast.Attribute)):
+                out.append((node.func.attr, path, start + node.lineno - 1))
+    return sorted(out, key=lambda t: t[2])
+
+
+def float_ops(model: nn.Module, quant_modules: Iterable = DefaultQuantIntXOP) -> List[str]:
+    """What `linger.init(model, quant_modules=...)` leaves in float, one line each, with the reason and the fix:
+    * functional convolutions / linear layers called in a `forward` (`F.conv2d(x, self.weight)` at file:line):
+      their weights are never quantized, and `linger.onnx.export` refuses the float Conv/Gemm/MatMul they write;
+    * modules with parameters whose type linger does not quantize: they run in float between a Dequant and a
+      Quant; export refuses each float node the runtime has no kernel for (python/linger/onnx/check.py).
+    Modules of torch.nn and linger themselves are not scanned for functional calls."""
+    types = _check_types("float_ops", quant_modules)
+    out: List[str] = []
+    seen = set()
+    for name, m in model.named_modules():
+        cls = type(m)
+        path = name or "<model>"
+        if getattr(m, "_linger_disable_quant", False):
+            continue
+        if not cls.__module__.startswith(("torch.", "linger.")) and cls not in seen:
+            seen.add(cls)
+            for fn, file, line in _functional_calls(cls):
+                out.append(f"{path} ({cls.__name__}): F.{fn} called at {file}:{line} stays float -- use an nn "
+                           f"module (nn.Conv2d / nn.Linear) for it so linger.init can quantize it")
+        own = any(True for _ in m.parameters(recurse=False))
+        if own and cls.__module__.startswith("torch.") and not _replaceable(m, types) \
+                and not isinstance(m, ModuleIntConfig) and type(m) not in (nn.PReLU,):
+            out.append(f"{path} ({cls.__name__}): not a quantized type, stays float -- add it to quant_modules if "
+                       "linger supports it, or linger.disable_quant the part that must stay float")
+    return out
+
+
+def _warn_functional(model: nn.Module, types: Tuple[type, ...]) -> None:
+    for line in float_ops(model, types):
+        if " called at " in line:
+            warnings.warn(f"linger.init: {line} (seed R4)", stacklevel=3)

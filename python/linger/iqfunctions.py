@@ -22,14 +22,15 @@ from .context import get_current_module
 from .iqtensor import IQTensor, _make, fallback, is_iqtensor, register_handler
 from .nn import iqops
 from .nn.iqops import (BmmInt, IQLayer, float_forward, iqAddLayer, iqCatLayer, iqClampLayer, iqDivLayer,
-                       iqMulLayer, iqSigmoidLayer, iqSumLayer, iqTanhLayer, iqVarLayer, logsoftmaxIntLayer,
-                       softmaxIntLayer)
+                       iqMulLayer, iqSigmoidLayer, iqSumLayer, iqTableLayer, iqTanhLayer, iqVarLayer, logsoftmaxIntLayer,
+                       iqResizeLayer, softmaxIntLayer)
 
 __all__ = ["iqadd", "iqmul", "iqdiv", "iqsum", "iqcat", "channel_shuffle", "LazyLayerLoader"]
 
 _T = torch.Tensor
 _COUNTER = "_linger_iq_tensor_index_"
 _BMM_COUNTER = "_linger_funcint_bmm_index_"
+_FLOAT_COUNTER = "_linger_iq_float_operand_index_"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -95,6 +96,11 @@ def _number(v: Any) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
+def _float_tensor(t: Any) -> bool:
+    """A plain float tensor operand of + * (noise, a mask): quantized with the op layer's own statistic."""
+    return isinstance(t, torch.Tensor) and not is_iqtensor(t) and t.is_floating_point()
+
+
 def _plain_args(args: Sequence[Any]) -> List[Any]:
     """Inputs of a float op: dequantized while exporting, plain tensors otherwise."""
     from .iqtensor import _dequant_args, _strip
@@ -153,9 +159,14 @@ def _binary(kind: str, cls: type, switch: str, names=("input", "other")):
         b = args[1] if len(args) > 1 else kwargs.get(names[1])
         module = get_current_module()
         extra = set(kwargs) - set(names)
-        if module is None or extra or not _iq8(a) or not (_iq8(b) or _number(b)):
+        if module is not None and kind != "iqdiv" and _float_tensor(a) and _iq8(b):
+            a, b = b, a  # float * iq, float + iq: commutative, the quantized operand first
+        if module is None or extra or not _iq8(a) or not (_iq8(b) or _number(b) or _float_tensor(b)):
             return fallback(func, args, kwargs)
-        layer = layer_in_module(module, kind, cls, a.device, operator=True)
+        if _float_tensor(b):  # its own kind and counter: a training-only `x * noise` does not renumber the others
+            layer = layer_in_module(module, kind + "_float", cls, a.device, operator=True, counter=_FLOAT_COUNTER)
+        else:
+            layer = layer_in_module(module, kind, cls, a.device, operator=True)
         a2 = _operand(a, func)
         b2 = a2 if b is a else b  # `a += a`: both operands read the copy
         out = _run(module, switch, layer, lambda: layer(a2, b2), func, args, kwargs)
@@ -282,6 +293,115 @@ register_handler((torch.sigmoid, _T.sigmoid, _T.sigmoid_, torch.sigmoid_, F.sigm
                  _lut("iqsigmoid", iqSigmoidLayer, "iqsigmoid"))
 register_handler((torch.tanh, _T.tanh, _T.tanh_, torch.tanh_, F.tanh), _lut("iqtanh", iqTanhLayer, "iqtanh"))
 
+
+# ---------------------------------------------------------------------------------------------------------------
+# activations (docs/onnx-dialect.md: iqClamp for hardtanh/relu6, linger::TableInt for the others), dropout, resize
+
+def _inplace_flag(args, kwargs, pos: int) -> bool:
+    """`inplace=True` of the torch.nn.functional activations (positional at `pos`)."""
+    return bool(args[pos] if len(args) > pos else kwargs.get("inplace", False))
+
+
+def _hardtanh(func: Callable, args, kwargs):
+    x = args[0] if args else kwargs.get("input")
+    relu6 = func is F.relu6
+    lo = 0.0 if relu6 else (args[1] if len(args) > 1 else kwargs.get("min_val", -1.0))
+    hi = 6.0 if relu6 else (args[2] if len(args) > 2 else kwargs.get("max_val", 1.0))
+    module = get_current_module()
+    if module is None or not _iq8(x) or not (_number(lo) and _number(hi)):
+        return fallback(func, args, kwargs)
+    layer = layer_in_module(module, "iqclamp", iqClampLayer, x.device)
+    flag = _inplace_flag(args, kwargs, 1 if relu6 else 3)
+    x2 = _operand(x, _T.clamp_) if flag else x
+    out = _run(module, "iqclamp", layer, lambda: layer(x2, float(lo), float(hi)), func, args, kwargs)
+    return _finish(_T.clamp_, x, out) if flag else out
+
+
+register_handler((F.hardtanh, F.relu6), _hardtanh)
+
+
+def _table(fn: str, slope_arg: Optional[str] = None, default: float = 0.01):
+    def handler(func: Callable, args, kwargs):
+        x = args[0] if args else kwargs.get("input")
+        module = get_current_module()
+        alpha = None
+        if slope_arg is not None:
+            alpha = args[1] if len(args) > 1 else kwargs.get(slope_arg, default)
+        ok = module is not None and _iq8(x)
+        name = fn
+        if fn == "gelu":
+            approx = args[1] if len(args) > 1 else kwargs.get("approximate", "none")
+            ok = ok and approx in ("none", "tanh")
+            name = "gelu" if approx == "none" else "gelu_tanh"
+        if fn == "prelu":
+            with tracing_paused():
+                ok = ok and isinstance(alpha, torch.Tensor) and alpha.numel() in (1, int(x.shape[1]) if x.dim() > 1
+                                                                                  else 1)
+        if not ok:
+            return fallback(func, args, kwargs)
+        layer = layer_in_module(module, name, iqTableLayer, x.device)
+        flag = fn not in ("gelu", "prelu") and _inplace_flag(args, kwargs, 2 if slope_arg else 1)
+        out = layer(_operand(x, _T.clamp_) if flag else x, name, alpha)
+        return _finish(_T.clamp_, x, out) if flag else out
+    return handler
+
+
+register_handler((F.hardswish,), _table("hardswish"))
+register_handler((F.hardsigmoid,), _table("hardsigmoid"))
+register_handler((F.silu,), _table("silu"))
+register_handler((F.gelu,), _table("gelu"))
+register_handler((F.leaky_relu,), _table("leaky_relu", "negative_slope"))
+register_handler((F.prelu, torch.prelu), _table("prelu", "weight"))
+
+
+def _dropout(func: Callable, args, kwargs):
+    """Dropout keeps the quantization: identity in eval (and in the export); in training the dropped/rescaled
+    values are fake-quantized at the input's own exponent, so what follows sees the same quantized tensor kind in
+    training and eval."""
+    x = args[0] if args else kwargs.get("input")
+    if not _iq8(x):
+        return fallback(func, args, kwargs)
+    p = args[1] if len(args) > 1 else kwargs.get("p", 0.5)
+    training = args[2] if len(args) > 2 else kwargs.get("training", True)
+    if not training or p == 0.0:
+        return x
+    from .quant import fake_quant
+    from .nn.iqops import plain
+    with torch._C.DisableTorchFunction():
+        y = func(plain(x), p, True)
+    return _make(fake_quant(y, x.exponent, 8), x.scale_data, 8, x.running_data)
+
+
+register_handler((F.dropout, F.dropout2d, F.dropout1d, F.alpha_dropout, F.feature_alpha_dropout)
+                 if hasattr(F, "dropout1d") else (F.dropout, F.dropout2d, F.alpha_dropout), _dropout)
+
+
+def _interpolate(func: Callable, args, kwargs):
+    names = ("input", "size", "scale_factor", "mode", "align_corners", "recompute_scale_factor", "antialias")
+    a = dict(zip(names, args))
+    a.update(kwargs)
+    x, size, sf = a.get("input"), a.get("size"), a.get("scale_factor")
+    mode, ac = a.get("mode", "nearest"), a.get("align_corners")
+    if not _iq8(x) or x.dim() != 4 or mode not in ("nearest", "bilinear") or a.get("antialias", False) \
+            or (size is None) == (sf is None):
+        return fallback(func, args, kwargs)
+    with tracing_paused():
+        ih, iw = int(x.shape[2]), int(x.shape[3])
+    if size is not None:
+        with tracing_paused():
+            oh, ow = (int(size), int(size)) if _number(size) else (int(size[0]), int(size[1]))
+    else:
+        sh, sw = (sf, sf) if _number(sf) else (float(sf[0]), float(sf[1]))
+        import math
+        oh, ow = int(math.floor(ih * sh)), int(math.floor(iw * sw))
+    module = get_current_module()
+    if module is None or (mode == "nearest" and ac):
+        return fallback(func, args, kwargs)
+    layer = layer_in_module(module, "iqresize", iqResizeLayer, x.device)
+    return layer(x, oh, ow, mode, bool(ac) if mode == "bilinear" else False)
+
+
+register_handler((F.interpolate, F.upsample), _interpolate)
 
 # ---------------------------------------------------------------------------------------------------------------
 # softmax / log_softmax

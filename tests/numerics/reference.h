@@ -267,3 +267,32 @@ inline std::vector<int> softmax_int8(const std::vector<int8_t>& x, int qx, int q
 
 }  // namespace indep
 }  // namespace linger_test
+
+namespace linger_test {
+namespace indep {
+
+// TableInt entries (include/linger/numerics/table.h) as exact rationals: x = c * 2^-qx = xn / xd.
+inline void table_x(int c, int qx, i128* xn, i128* xd) {
+  *xn = qx >= 0 ? static_cast<i128>(c) : static_cast<i128>(c) * pow2(-qx);
+  *xd = qx >= 0 ? pow2(qx) : 1;
+}
+inline int hardsigmoid(int c, int qx, int qo) {  // clamp(x/6 + 1/2, 0, 1)
+  i128 xn, xd;
+  table_x(c, qx, &xn, &xd);
+  const i128 n = std::min<i128>(std::max<i128>(xn + 3 * xd, 0), 6 * xd);
+  return scaled8(n, 6 * xd, qo);
+}
+inline int hardswish(int c, int qx, int qo) {  // x * clamp(x + 3, 0, 6) / 6
+  i128 xn, xd;
+  table_x(c, qx, &xn, &xd);
+  const i128 t = std::min<i128>(std::max<i128>(xn + 3 * xd, 0), 6 * xd);
+  return scaled8(xn * t, 6 * xd * xd, qo);
+}
+inline int leaky(int c, int qx, int qo, int32_t alpha_q16) {  // x >= 0 ? x : alpha * x, alpha = alpha_q16 / 2^16
+  i128 xn, xd;
+  table_x(c, qx, &xn, &xd);
+  return c >= 0 ? scaled8(xn, xd, qo) : scaled8(xn * alpha_q16, xd * 65536, qo);
+}
+
+}  // namespace indep
+}  // namespace linger_test

@@ -78,6 +78,11 @@ DIALECT = {
     "BmmInt": (two(lambda a, b: torch.bmm(a.flatten(2), b.flatten(2).transpose(1, 2))), IMG,
                dict(scale_x=F, scale_y=F, scale_o=F, data_bits=I, o_bits=I, platform_quant=S)),
     "ShuffleChannel": (two(lambda a, b: linger.channel_shuffle(a, 2) + b), IMG, dict(groups=I)),
+    "TableInt": (two(lambda a, b: nn.functional.hardswish(a) + b), IMG,
+                 dict(scale_x=F, scale_o=F, function=S, platform_quant=S)),
+    "ResizeInt": (two(lambda a, b: nn.functional.interpolate(a, scale_factor=2.0, mode="bilinear",
+                                                             align_corners=False)[..., ::2, ::2] + b), IMG,
+                  dict(scale_x=F, scale_o=F, size=IS, mode=S, align_corners=I, platform_quant=S)),
 }
 PLATFORMS = [None, "venus", "venusA", "arcs", "mars"]
 

@@ -144,10 +144,13 @@ def test_iqtensor_pickles():
 
 
 def test_op_returning_its_input_unchanged_keeps_the_input_quantized():
-    """Dropout in eval returns its input: the result is plain, the input stays an IQTensor for other users."""
+    """Dropout keeps the quantization (docs/activations.md): in eval it returns its input itself, in training the
+    kept values rescaled by 1/(1-p) at the input's exponent; the input stays an IQTensor for other users."""
     x = iq()
     y = F.dropout(x, 0.5, training=False)
-    assert not isinstance(y, linger.IQTensor)
-    assert linger.is_iqtensor(x)
+    assert y is x and linger.is_iqtensor(x)
     z = F.dropout(x, 0.5, training=True)
-    assert not isinstance(z, linger.IQTensor) and linger.is_iqtensor(x)
+    assert isinstance(z, linger.IQTensor) and z.scale_data == x.scale_data and linger.is_iqtensor(x)
+    zp, xp = z.as_subclass(torch.Tensor), x.as_subclass(torch.Tensor)
+    kept = zp != 0
+    assert torch.equal(zp[kept], torch.clamp(torch.floor(xp[kept] * 2 * x.scale_data + 0.5), -128, 127) / x.scale_data)

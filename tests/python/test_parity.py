@@ -61,6 +61,7 @@ def _two(fn):
 
 
 # the op family cases: (covered ops, fn(a, b) on two conv outputs [N, 4, H, W] at different scales)
+PRELU_W = torch.tensor([0.25, -0.5, 1.5, 0.0])
 FAMILY_CASES = {
     "iqmul": ({"iqMul"}, lambda a, b: a * b),
     "iqmul_scalar_broadcast": ({"iqMul"}, lambda a, b: (a * 0.7) * b[:, :, :1, :1]),
@@ -80,6 +81,19 @@ FAMILY_CASES = {
     "bmm": ({"BmmInt"}, lambda a, b: torch.bmm(a.flatten(2), b.flatten(2).transpose(1, 2))),
     "matmul_4d": ({"BmmInt"}, lambda a, b: a @ b.transpose(2, 3)),
     "shuffle_channel": ({"ShuffleChannel"}, lambda a, b: linger.channel_shuffle(a, 2) + b),
+    "relu6_hardtanh": ({"iqClamp"}, lambda a, b: nn.functional.relu6(a) + nn.functional.hardtanh(b, -0.5, 0.25)),
+    "hardswish_hardsigmoid": ({"TableInt"}, lambda a, b: nn.functional.hardswish(a) * nn.functional.hardsigmoid(b)),
+    "silu_gelu": ({"TableInt"}, lambda a, b: nn.functional.silu(a) + nn.functional.gelu(b)
+                  + nn.functional.gelu(a, approximate="tanh")),
+    "leaky_prelu": ({"TableInt"}, lambda a, b: nn.functional.leaky_relu(a, 0.1)
+                    + nn.functional.prelu(b, PRELU_W)),
+    "float_operand_mul_add": ({"iqMul", "iqAdd"}, lambda a, b: a * torch.full(a.shape, 0.8)
+                              + torch.full(b.shape, -0.3) + b),
+    "resize_nearest": ({"ResizeInt"}, lambda a, b: nn.functional.interpolate(a, scale_factor=2)
+                       + nn.functional.interpolate(b, size=(12, 10))),
+    "resize_bilinear": ({"ResizeInt"}, lambda a, b: nn.functional.interpolate(a, size=(9, 7), mode="bilinear",
+                                                                              align_corners=False)
+                        + nn.functional.interpolate(b, size=(9, 7), mode="bilinear", align_corners=True)),
 }
 # cases whose outputs do not show saturated codes under narrowed statistics (bounded functions, averages)
 NO_SATURATION_CHECK = {"avgpool", "iqsigmoid", "iqtanh", "softmax", "log_softmax", "iqclamp", "iqvar", "iqsum",

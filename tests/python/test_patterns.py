@@ -76,12 +76,14 @@ def test_inplace_relu_with_unused_result_is_exported_and_compare_has_no_false_mi
     assert len(report.compared) == 3
 
 
-def test_inplace_leaky_relu_is_in_the_export():
+@pytest.mark.parametrize("act,op", [(lambda: nn.LeakyReLU(0.1, inplace=True), "TableInt"),  # quantized (int8 table)
+                                    (lambda: nn.ELU(inplace=True), "Elu")])  # a float op between Dequant and Quant
+def test_inplace_activation_is_in_the_export(act, op):
     class Leaky(nn.Module):
         def __init__(self):
             super().__init__()
             self.a = nn.Conv2d(3, 4, 3)
-            self.act = nn.LeakyReLU(0.1, inplace=True)
+            self.act = act()
             self.b = nn.Conv2d(4, 2, 1)
 
         def forward(self, x):
@@ -92,7 +94,7 @@ def test_inplace_leaky_relu_is_in_the_export():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _, _, ops = train_export(Leaky(), (2, 3, 6, 6), check=False)
-    assert "LeakyRelu" in ops  # the float activation between Dequant and Quant, not dropped
+    assert op in ops  # the in-place activation is not dropped
 
 
 class CatThenPool(nn.Module):

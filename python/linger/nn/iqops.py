@@ -10,7 +10,7 @@ Either way a training forward and an eval forward on the same statistics give th
 """
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -100,9 +100,42 @@ class _BinaryLayer(IQLayer):
         """(value for the statistics, function of qo giving the training output)."""
         raise NotImplementedError
 
+    def _float_operand(self, b: torch.Tensor) -> int:
+        """A plain float tensor operand (dropout/stochastic-depth noise, a mask, ...): quantized with this layer's
+        own statistic `running_y`, so training and eval run the same integer op."""
+        if "running_y" not in self._buffers:
+            self.register_buffer("running_y", torch.zeros(1, device=b.device))
+            self.register_buffer("scale_y", torch.zeros(1, device=b.device))
+        if self.training:
+            q = observe(plain(b), self.running_y, 8)
+        else:
+            with tracing_paused():
+                r = float(self.running_y)
+            q = exponent_for_range(r, 8)
+        with torch.no_grad(), tracing_paused():
+            self.scale_y.fill_(2.0 ** q)
+        return q
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        if prefix + "running_y" in state_dict and "running_y" not in self._buffers:
+            self.register_buffer("running_y", torch.zeros(1))
+            self.register_buffer("scale_y", torch.zeros(1))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def forward(self, a: IQTensor, b: Operand) -> IQTensor:
         self._check8(a)
         const: Optional[torch.Tensor] = None
+        if isinstance(b, torch.Tensor) and not is_iqtensor(b):
+            qb = self._float_operand(b)
+            fb = plain(b)
+            if not self.training:
+                from .._tracing import exporting
+                if exporting():
+                    from ..onnx.functions import quant
+                    fb = quant(fb, qb)
+            with tracing_paused():
+                ry = float(self.running_y)
+            b = _make(fb, 2.0 ** qb, 8, ry)
         if is_iqtensor(b):
             self._check8(b)
             fb, qb = plain(b), b.exponent
@@ -419,12 +452,114 @@ class BmmInt(IQLayer):
         return self._out(run_int(compute, NodeSpec(self.OP, attrs), fa, fb), qo)
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# TableInt family (domain linger): activations as a 256-entry int8 table per channel (numerics/table.h)
+
+TABLE_FNS = {"hardswish": 0, "hardsigmoid": 1, "leaky_relu": 2, "prelu": 3, "silu": 4, "gelu": 5, "gelu_tanh": 6}
+TABLE_MIN_Q, TABLE_MAX_Q = -16, 24
+HARDSIGMOID_QO = 7  # bounded in [0, 1]: a fixed output exponent
+
+
+def _table_float(fn: str, x: torch.Tensor, alpha: Optional[torch.Tensor]) -> torch.Tensor:
+    if fn == "hardswish":
+        return F.hardswish(x)
+    if fn == "hardsigmoid":
+        return F.hardsigmoid(x)
+    if fn == "silu":
+        return F.silu(x)
+    if fn == "gelu":
+        return F.gelu(x)
+    if fn == "gelu_tanh":
+        return F.gelu(x, approximate="tanh")
+    if fn == "leaky_relu":
+        return F.leaky_relu(x, float(alpha))
+    return F.prelu(x, alpha)
+
+
+class iqTableLayer(IQLayer):
+    """An activation of a quantized tensor (hardswish, hardsigmoid, silu, gelu, gelu_tanh, leaky_relu, prelu): int8 at Qx ->
+    the int8 table of the function at (Qx, Qo) -> int8 at Qo. Qo: 7 for hardsigmoid, else the running statistic of
+    the output. Training: the value of the table (exactly the eval integers), the gradient of the float function
+    (for PReLU also towards its weight)."""
+    OP = "TableInt"
+
+    def forward(self, x: IQTensor, fn: str, alpha: Any = None) -> IQTensor:
+        self._check8(x)
+        fx, qx = plain(x), x.exponent
+        if not TABLE_MIN_Q <= qx <= TABLE_MAX_Q:
+            raise ValueError(f"linger: {self._label()} ({fn}): the input exponent {qx} is outside "
+                             f"[{TABLE_MIN_Q}, {TABLE_MAX_Q}] (an input range of about 2^{-qx + 7}); rescale the "
+                             "input of this activation or keep the module in float (linger.disable_quant)")
+        with tracing_paused():
+            a = torch.zeros(1) if alpha is None else (alpha.detach().float().reshape(-1).cpu()
+                                                        if isinstance(alpha, torch.Tensor) else torch.tensor([float(alpha)]))
+        f = None
+        if self.training:
+            f = _table_float(fn, fake_quant(fx, qx, 8), alpha)
+        if fn == "hardsigmoid":
+            qo = HARDSIGMOID_QO
+            with torch.no_grad(), tracing_paused():
+                self.running_o.fill_(1.0)
+        else:
+            qo = self._out_exponent(f)
+        qo = max(min(qo, TABLE_MAX_Q), TABLE_MIN_Q)
+        with torch.no_grad(), tracing_paused():
+            self.scale_o.fill_(2.0 ** qo)
+            table = ops.table_build(TABLE_FNS[fn], qx, qo, a)
+
+        def compute(u: torch.Tensor) -> torch.Tensor:
+            return ops.dequantize(ops.table_int(_codes(u, qx), table), qo)
+
+        if self.training:
+            with torch.no_grad(), tracing_paused():
+                exact = compute(fx)
+            return self._out(exact_ste(f, exact), qo)
+        attrs = dict(scale_x_f=2.0 ** qx, scale_o_f=2.0 ** qo, function_s=fn, platform_quant_s=PLATFORM)
+        return self._out(run_int(compute, NodeSpec(self.OP, attrs, [table]), fx), qo)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# ResizeInt (domain linger): nearest / bilinear 2-D resize, Q passes through (numerics/resize.h)
+
+def resize_iq(x: IQTensor, out_h: int, out_w: int, mode: str, align_corners: bool) -> IQTensor:
+    fx, qx = plain(x), x.exponent
+    m = 0 if mode == "nearest" else 1
+
+    def compute(u: torch.Tensor) -> torch.Tensor:
+        return ops.dequantize(ops.resize_int(_codes(u, qx), out_h, out_w, m, bool(align_corners)), qx)
+
+    if torch.is_grad_enabled() and fx.requires_grad:
+        x8 = fake_quant(fx, qx, 8)
+        f = F.interpolate(x8, size=(out_h, out_w), mode=mode, **({} if m == 0 else {"align_corners": align_corners}))
+        with torch.no_grad(), tracing_paused():
+            exact = compute(fx)
+        return _make(exact_ste(f, exact), x.scale_data, 8, x.running_data)
+    attrs = dict(scale_x_f=2.0 ** qx, scale_o_f=2.0 ** qx, size_i=[int(out_h), int(out_w)], mode_s=mode,
+                 align_corners_i=int(bool(align_corners)), platform_quant_s=PLATFORM)
+    return _make(run_int(compute, NodeSpec("ResizeInt", attrs), fx), x.scale_data, 8, x.running_data)
+
+
+
+class iqResizeLayer(IQLayer):
+    """`F.interpolate` / `nn.Upsample` (nearest, bilinear) of a quantized [N, C, H, W] tensor: ResizeInt; it keeps
+    no statistic of its own (Q passes through), the layer only names the op (compare tool, state_dict)."""
+    OP = "ResizeInt"
+
+    def forward(self, x: IQTensor, out_h: int, out_w: int, mode: str, align_corners: bool) -> IQTensor:
+        self._check8(x)
+        with torch.no_grad(), tracing_paused():
+            self.running_o.fill_(x.running_data)
+            self.scale_o.fill_(x.scale_data)
+        return resize_iq(x, out_h, out_w, mode, align_corners)
+
 # 1.x lazily created layer names: prefix -> class (operators use "<kind>__default_index_<k>")
 LAYER_PREFIX = "_linger_round_tensor_"
 LAYER_KINDS = {
     "iqadd": iqAddLayer, "iqmul": iqMulLayer, "iqdiv": iqDivLayer, "iqsum": iqSumLayer, "iqvar": iqVarLayer,
     "iqcat": iqCatLayer, "iqclamp": iqClampLayer, "iqsigmoid": iqSigmoidLayer, "iqtanh": iqTanhLayer,
     "SoftmaxInt": softmaxIntLayer, "LogSoftmaxInt": logsoftmaxIntLayer, "function_bmm": BmmInt,
+    **{k: iqTableLayer for k in TABLE_FNS}, "iqresize": iqResizeLayer,
+    "iqadd_float": iqAddLayer, "iqmul_float": iqMulLayer,
 }
 
 

@@ -101,7 +101,7 @@ def compare(model: nn.Module, onnx_path: Union[str, bytes], inputs: Any, isa: st
 
     # 2. runtime, with every quantized node's output exposed as an extra graph output
     proto = onnx.load_from_string(onnx_path) if isinstance(onnx_path, bytes) else onnx.load(onnx_path)
-    nodes = [n for n in proto.graph.node if n.domain == "thinker" and n.op_type not in _SKIP]
+    nodes = [n for n in proto.graph.node if n.domain in ("thinker", "linger") and n.op_type not in _SKIP]
     existing = {o.name for o in proto.graph.output}
     for n in nodes:
         if n.output[0] in existing:

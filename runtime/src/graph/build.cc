@@ -91,8 +91,9 @@ void check_opsets(const onnx::ModelProto& m, Graph* g) {
                        std::to_string(kMinOpset) + ".." + std::to_string(kMaxOpset) + ")");
       g->info.opset = o.version;
       have_default = true;
-    } else if (domain == "thinker" && o.version != 1) {
-      fail_graph("model", "opset", "domain 'thinker' opset " + std::to_string(o.version) + " is not supported (need 1)");
+    } else if ((domain == "thinker" || domain == "linger") && o.version != 1) {
+      fail_graph("model", "opset",
+                 "domain '" + domain + "' opset " + std::to_string(o.version) + " is not supported (need 1)");
     }
   }
   if (!have_default) fail_graph("model", "opset", "no opset_import for the default ONNX domain");

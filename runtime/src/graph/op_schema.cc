@@ -131,6 +131,21 @@ OpSchema schema_Bmm(OpKind) {
 OpSchema schema_ShuffleChannel(OpKind) {
   return {1, 1, 1, 1, {range(req("groups", T::kInt), 1, INT32_MAX)}, {}, ExponentRule::kPassThrough, nullptr};
 }
+// TableInt (domain linger): int8 x at scale_x, the int8 table [C, 256] (an initializer), int8 at scale_o.
+OpSchema schema_Table(OpKind) {
+  return {2, 2, 1, 1,
+          {scale("scale_x"), scale("scale_o"),
+           strings_of(req("function", T::kString), {"hardswish", "hardsigmoid", "leaky_relu", "prelu", "silu", "gelu", "gelu_tanh"}),
+           platform_quant()},
+          {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"};
+}
+// ResizeInt (domain linger): int8 [N, C, H, W] -> [N, C, size[0], size[1]], Q passes through.
+OpSchema schema_Resize(OpKind) {
+  return {1, 1, 1, 1,
+          {scale("scale_x"), scale("scale_o"), req("size", T::kInts), strings_of(req("mode", T::kString), {"nearest", "bilinear"}),
+           ints_of(opt("align_corners", T::kInt), {0, 1}), platform_quant()},
+          {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"};
+}
 // standard domain
 OpSchema schema_MaxPool(OpKind) {
   return {1, 1, 1, 1,
@@ -197,7 +212,7 @@ OpSchema schema_ReduceProd(OpKind) {
 }
 OpSchema schema_MatMul(OpKind) { return {2, 2, 1, 1, {}, {}, ExponentRule::kNone, nullptr}; }
 // opset 11+: min and max are optional inputs
-OpSchema schema_Clip(OpKind) { return {1, 3, 1, 1, {}, {}, ExponentRule::kNone, nullptr}; }
+OpSchema schema_Clip(OpKind) { return {1, 3, 1, 1, {}, {}, ExponentRule::kPassThrough, nullptr}; }  // int8: 1.x ReLU6Int
 
 using Table = std::array<std::unique_ptr<OpSchema>, kOpKindCount>;
 
