@@ -10,6 +10,7 @@
 
 #include "linger/numerics/batchnorm.h"
 #include "linger/numerics/conv.h"
+#include "linger/numerics/layernorm.h"
 #include "linger/numerics/convtranspose.h"
 #include "linger/numerics/linear.h"
 #include "linger/numerics/pool.h"
@@ -225,6 +226,36 @@ at::Tensor maxpool2d_int(const at::Tensor& x, at::IntArrayRef kernel, at::IntArr
   return y.to(x.device());
 }
 
+// LayerNormInt (and GroupNorm): rows of `count` codes, gamma/beta of count/inner values per group.
+at::Tensor layernorm_int(const at::Tensor& x, const at::Tensor& gamma, const at::Tensor& beta, int64_t count,
+                         int64_t inner, int64_t groups, int64_t eps_q, int64_t shift, int64_t out_bits) {
+  auto xc = cpu_contig(x, at::kChar, "layernorm input");
+  auto gc = cpu_contig(gamma, at::kShort, "layernorm weight");
+  auto bc = cpu_contig(beta, at::kInt, "layernorm bias");
+  TORCH_CHECK(count >= 1 && count <= ln::kMaxLayerNormCount, "linger layernorm_int: ", count,
+              " elements per row; supported: 1 to ", ln::kMaxLayerNormCount);
+  TORCH_CHECK(inner >= 1 && count % inner == 0 && groups >= 1 && xc.numel() % count == 0,
+              "linger layernorm_int: inconsistent row geometry");
+  TORCH_CHECK(gc.numel() == groups * (count / inner) && bc.numel() == gc.numel(),
+              "linger layernorm_int: weight and bias need ", groups * (count / inner), " values");
+  TORCH_CHECK(eps_q >= 0 && eps_q <= ln::kMaxLayerNormEpsQ, "linger layernorm_int: eps_q out of range");
+  ln::LayerNormParams p;
+  p.count = count;
+  p.inner = inner;
+  p.eps_q = eps_q;
+  p.shift = static_cast<int>(shift);
+  p.out_bits = static_cast<int>(out_bits);
+  const auto otype = int_type_for_bits(out_bits);
+  auto y = at::empty(xc.sizes(), xc.options().dtype(otype));
+  const int64_t rows = xc.numel() / count;
+  TORCH_CHECK(rows % groups == 0, "linger layernorm_int: rows not a multiple of the groups");
+  AT_DISPATCH_INTEGRAL_TYPES(otype, "linger_layernorm_int", [&] {
+    ln::layernorm_int(xc.data_ptr<int8_t>(), gc.data_ptr<int16_t>(), bc.data_ptr<int32_t>(), y.data_ptr<scalar_t>(),
+                      rows, groups, p);
+  });
+  return y.to(x.device());
+}
+
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(linger, m) {
@@ -239,5 +270,8 @@ TORCH_LIBRARY_FRAGMENT(linger, m) {
   m.def("batchnorm2d_int(Tensor x, Tensor w, Tensor b, int shift, int out_bits) -> Tensor", batchnorm2d_int);
   m.def("linear_int(Tensor x, Tensor w, Tensor? bias, int shift, int out_bits) -> Tensor", linear_int);
   m.def("avgpool2d_int(Tensor x, int[] kernel, int[] stride, int[] padding, bool ceil_mode) -> Tensor", avgpool2d_int);
+  m.def("layernorm_int(Tensor x, Tensor gamma, Tensor beta, int count, int inner, int groups, int eps_q, int shift, "
+        "int out_bits) -> Tensor",
+        layernorm_int);
   m.def("maxpool2d_int(Tensor x, int[] kernel, int[] stride, int[] padding, bool ceil_mode) -> Tensor", maxpool2d_int);
 }

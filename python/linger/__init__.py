@@ -12,8 +12,8 @@ from .context import get_current_module
 from .initialize import DefaultQuantIntXOP, SupportQuantTorchModules, disable_quant, init, quant_module
 from .iqfunctions import channel_shuffle, iqadd, iqcat, iqdiv, iqmul, iqsum
 from .iqtensor import IQTensor, from_torch_tensor, is_iqtensor
-from .nn import (AvgPool2dInt, BatchNorm2dInt, BatchNormInt, BmmInt, Conv1dInt, Conv2dInt, ConvBN1dInt, ConvBN2dInt,
-                 ConvTranspose2dInt, ConvTransposeBN2dInt, LinearBN1dInt, LinearInt, ModuleIntConfig, iqAddLayer,
+from .nn import (AvgPool2dInt, BatchNorm1dInt, BatchNorm2dInt, BatchNormInt, BmmInt, Conv1dInt, Conv2dInt,
+                 ConvBN1dInt, ConvBN2dInt, GroupNormInt, LayerNormInt, ConvTranspose2dInt, ConvTransposeBN2dInt, LinearBN1dInt, LinearInt, ModuleIntConfig, iqAddLayer,
                  iqCatLayer, iqClampLayer, iqDivLayer, iqMulLayer, iqSigmoidLayer, iqSumLayer, iqTanhLayer, iqVarLayer,
                  logsoftmaxIntLayer, softmaxIntLayer)
 from .normalize import (DefaultNormalizeIntXModule, EmptyBatchNorm, NormalizeBatchNorm2d, NormalizeConv1d,
@@ -37,5 +37,5 @@ __all__ = [
     "SetIQTensorTanh", "SetIQTensorSoftmax", "SetIQTensorLogSoftmax", "SetIQTensorVar", "SetFunctionBmmQuant",
     "SetFunctionChannelShuffleQuant", "iqadd", "iqmul", "iqdiv", "iqsum", "iqcat", "channel_shuffle", "BmmInt",
     "iqMulLayer", "iqDivLayer", "iqSumLayer", "iqVarLayer", "iqCatLayer", "iqClampLayer", "iqSigmoidLayer",
-    "iqTanhLayer", "softmaxIntLayer", "logsoftmaxIntLayer",
+    "iqTanhLayer", "softmaxIntLayer", "logsoftmaxIntLayer", "BatchNorm1dInt", "LayerNormInt", "GroupNormInt",
 ]

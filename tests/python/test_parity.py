@@ -80,10 +80,15 @@ FAMILY_CASES = {
     "bmm": ({"BmmInt"}, lambda a, b: torch.bmm(a.flatten(2), b.flatten(2).transpose(1, 2))),
     "matmul_4d": ({"BmmInt"}, lambda a, b: a @ b.transpose(2, 3)),
     "shuffle_channel": ({"ShuffleChannel"}, lambda a, b: linger.channel_shuffle(a, 2) + b),
+    "iqmean": ({"iqMean"}, lambda a, b: a.mean(-1) + torch.mean(b, (2, 3), keepdim=True)[..., 0]),
+    "functional_pools": ({"AvgPool2dInt", "MaxPool"},
+                         lambda a, b: (nn.functional.avg_pool2d(a, 3, 2, 1, ceil_mode=True)[..., :3, :]
+                                       * nn.functional.adaptive_avg_pool2d(b, (3, None))[..., :3])
+                         * nn.functional.adaptive_max_pool2d(a, (3, 1))),
 }
 # cases whose outputs do not show saturated codes under narrowed statistics (bounded functions, averages)
 NO_SATURATION_CHECK = {"avgpool", "iqsigmoid", "iqtanh", "softmax", "log_softmax", "iqclamp", "iqvar", "iqsum",
-                       "iqsum_keepdim_all"}
+                       "iqsum_keepdim_all", "iqmean", "adaptive_avgpool_global", "pool1d"}
 
 
 def _cases():
@@ -113,6 +118,18 @@ def _cases():
                                    lambda: nn.Sequential(nn.ConvTranspose2d(3, 4, 2, 2), nn.BatchNorm2d(4)),
                                    (4, 3, 5, 5)),
         "fused_linear_bn": ({"LinearInt"}, lambda: nn.Sequential(nn.Linear(6, 5), nn.BatchNorm1d(5)), (8, 6)),
+        "batchnorm1d": ({"BatchNorm2dInt"}, lambda: nn.Sequential(nn.Conv1d(3, 4, 3), nn.BatchNorm1d(4), nn.Flatten(),
+                                                                  nn.BatchNorm1d(4 * 13)), (4, 3, 15)),
+        "adaptive_avgpool_global": ({"AvgPool2dInt"}, lambda: nn.Sequential(nn.Conv2d(3, 4, 3),
+                                                                            nn.AdaptiveAvgPool2d(1)), (2, 3, 9, 8)),
+        "pool1d": ({"AvgPool2dInt", "MaxPool"}, lambda: nn.Sequential(nn.Conv1d(3, 4, 3), nn.AvgPool1d(3, 2, 1),
+                                                                     nn.AdaptiveAvgPool1d(5), nn.MaxPool1d(2, ceil_mode=True)),
+                   (2, 3, 21)),
+        "layernorm": ({"LayerNormInt"}, lambda: nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.LayerNorm(5),
+                                                              nn.LayerNorm([6, 5], elementwise_affine=False)),
+                      (2, 3, 6, 5)),
+        "groupnorm": ({"GroupNormInt"}, lambda: nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.GroupNorm(2, 4)),
+                      (2, 3, 6, 5)),
     }
 
 

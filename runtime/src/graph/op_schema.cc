@@ -120,6 +120,14 @@ OpSchema schema_Bmm(OpKind) {
            platform_quant()},
           {{0, "scale_x"}, {1, "scale_y"}}, ExponentRule::kScaleAttr, "scale_o"};
 }
+// LayerNormInt, GroupNormInt (+ num_groups): x int8, W int16, B int32; eps_q the integer epsilon term.
+OpSchema schema_LayerNorm(OpKind kind) {
+  std::vector<AttrSpec> a = {scale("scale_x"), scale("scale_w"), scale("scale_o"), req("eps_q", T::kInt),
+                             data_bits(false), ints_of(opt("parameter_bits", T::kInt), {16}),
+                             ints_of(opt("o_bits", T::kInt), {8}), platform_quant()};
+  if (kind == OpKind::GroupNormInt) a.push_back(range(req("num_groups", T::kInt), 1, INT32_MAX));
+  return {3, 3, 1, 1, a, {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"};
+}
 OpSchema schema_ShuffleChannel(OpKind) {
   return {1, 1, 1, 1, {range(req("groups", T::kInt), 1, INT32_MAX)}, {}, ExponentRule::kPassThrough, nullptr};
 }
