@@ -7,9 +7,11 @@
 
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "linger/numerics/batchnorm.h"
 #include "linger/numerics/conv.h"
+#include "linger/numerics/embedding.h"
 #include "linger/numerics/layernorm.h"
 #include "linger/numerics/convtranspose.h"
 #include "linger/numerics/linear.h"
@@ -217,6 +219,32 @@ at::Tensor avgpool2d_int(const at::Tensor& x, at::IntArrayRef kernel, at::IntArr
   return y.to(x.device());
 }
 
+at::Tensor adaptive_avgpool2d_int(const at::Tensor& x, int64_t oh, int64_t ow) {
+  auto xc = cpu_contig(x, at::kChar, "adaptive avgpool input");
+  TORCH_CHECK(xc.dim() == 4, "linger adaptive_avgpool2d_int: input must be 4-D NCHW");
+  TORCH_CHECK(oh >= 1 && ow >= 1 && oh <= xc.size(2) && ow <= xc.size(3),
+              "linger adaptive_avgpool2d_int: output size must be in [1, input size]");
+  auto y = at::empty({xc.size(0), xc.size(1), oh, ow}, xc.options());
+  ln::adaptive_avgpool2d_int(xc.data_ptr<int8_t>(), y.data_ptr<int8_t>(), xc.size(0) * xc.size(1),
+                             static_cast<int>(xc.size(2)), static_cast<int>(xc.size(3)), static_cast<int>(oh),
+                             static_cast<int>(ow));
+  return y.to(x.device());
+}
+
+at::Tensor embedding_int(const at::Tensor& table, const at::Tensor& idx) {
+  auto tc = cpu_contig(table, at::kChar, "embedding table");
+  TORCH_CHECK(tc.dim() == 2, "linger embedding_int: the table must be 2-D [rows, dim]");
+  auto ic = cpu_contig(idx, at::kLong, "embedding indices");
+  std::vector<int64_t> shape(ic.sizes().begin(), ic.sizes().end());
+  shape.push_back(tc.size(1));
+  auto y = at::empty(shape, tc.options());
+  const int64_t bad = ln::embedding_int(tc.data_ptr<int8_t>(), tc.size(0), tc.size(1), ic.data_ptr<int64_t>(),
+                                        ic.numel(), y.data_ptr<int8_t>());
+  TORCH_CHECK(bad < 0, "linger embedding_int: index ", bad >= 0 ? ic.data_ptr<int64_t>()[bad] : 0,
+              " is out of range for a table of ", tc.size(0), " rows");
+  return y.to(table.device());
+}
+
 at::Tensor maxpool2d_int(const at::Tensor& x, at::IntArrayRef kernel, at::IntArrayRef stride, at::IntArrayRef padding,
                          bool ceil_mode) {
   auto xc = cpu_contig(x, at::kChar, "maxpool input");
@@ -273,5 +301,7 @@ TORCH_LIBRARY_FRAGMENT(linger, m) {
   m.def("layernorm_int(Tensor x, Tensor gamma, Tensor beta, int count, int inner, int groups, int eps_q, int shift, "
         "int out_bits) -> Tensor",
         layernorm_int);
+  m.def("adaptive_avgpool2d_int(Tensor x, int oh, int ow) -> Tensor", adaptive_avgpool2d_int);
+  m.def("embedding_int(Tensor table, Tensor idx) -> Tensor", embedding_int);
   m.def("maxpool2d_int(Tensor x, int[] kernel, int[] stride, int[] padding, bool ceil_mode) -> Tensor", maxpool2d_int);
 }

@@ -28,6 +28,7 @@ from .nn.batchnorm_int import BatchNorm1dInt, BatchNorm2dInt
 from .nn.conv_int import Conv1dInt, Conv2dInt, ConvTranspose2dInt
 from .nn.fused import ConvBN1dInt, ConvBN2dInt, ConvTransposeBN2dInt, LinearBN1dInt
 from .iqfunctions import LazyLayerLoader
+from .nn.embedding_int import EmbeddingInt
 from .nn.layernorm_int import GroupNormInt, LayerNormInt
 from .nn.linear_int import LinearInt
 from .normalize import modules as nm
@@ -43,6 +44,7 @@ _REPLACEMENTS: Dict[Type[nn.Module], Type[nn.Module]] = {
     nn.BatchNorm1d: BatchNorm1dInt,
     nn.LayerNorm: LayerNormInt,
     nn.GroupNorm: GroupNormInt,
+    nn.Embedding: EmbeddingInt,
 }
 # constraint-stage type -> (the float type it stands for, quantized type)
 _NORMALIZED: Dict[Type[nn.Module], Tuple[Type[nn.Module], Type[nn.Module]]] = {
@@ -55,12 +57,14 @@ _NORMALIZED: Dict[Type[nn.Module], Tuple[Type[nn.Module], Type[nn.Module]]] = {
     nm.NormalizeConvBN1d: (nn.Conv1d, ConvBN1dInt),
     nm.NormalizeConvTransposeBN2d: (nn.ConvTranspose2d, ConvTransposeBN2dInt),
     nm.NormalizeLinearBN1d: (nn.Linear, LinearBN1dInt),
+    nm.NormalizeLayerNorm: (nn.LayerNorm, LayerNormInt),
+    nm.NormalizeEmbedding: (nn.Embedding, EmbeddingInt),
 }
 _FUSED = (nm.NormalizeConvBN2d, nm.NormalizeConvBN1d, nm.NormalizeConvTransposeBN2d, nm.NormalizeLinearBN1d)
 
 DefaultQuantIntXOP: Tuple[Type[nn.Module], ...] = (nn.Conv2d, nn.Linear, nn.AvgPool2d, nn.Conv1d,
                                                    nn.ConvTranspose2d, nn.BatchNorm2d, nn.BatchNorm1d,
-                                                   nn.LayerNorm, nn.GroupNorm)
+                                                   nn.LayerNorm, nn.GroupNorm, nn.Embedding)
 SupportQuantTorchModules = list(_REPLACEMENTS) + list(_NORMALIZED)
 
 DATA_BITS = 8

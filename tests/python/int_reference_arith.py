@@ -250,3 +250,20 @@ def groupnorm(x, groups, gamma, beta, eps, qx, qw, qo):
     b = np.tile(_i(beta).reshape(groups, c // groups), (n, 1))
     eq = layernorm_eps_q(eps, qx, rows.shape[1])
     return layernorm_rows(rows, g, b, inner, eq, 10 + qw - qo).reshape(x.shape)
+
+
+def adaptive_avgpool2d(x, oh, ow):
+    """PyTorch's adaptive windows [floor(i*h/oh), ceil((i+1)*h/oh)); each floor(S/k + 1/2) exactly, saturated."""
+    x = _i(x)
+    n, c, h, w = x.shape
+    out = np.zeros((n, c, oh, ow), dtype=np.int64)
+    for i in range(oh):
+        y0, y1 = (i * h) // oh, -((-(i + 1) * h) // oh)
+        for j in range(ow):
+            x0, x1 = (j * w) // ow, -((-(j + 1) * w) // ow)
+            win = x[:, :, y0:y1, x0:x1]
+            k = (y1 - y0) * (x1 - x0)
+            for a in range(n):
+                for b in range(c):
+                    out[a, b, i, j] = min(max(rhu(Fraction(int(win[a, b].sum()), k)), -128), 127)
+    return out

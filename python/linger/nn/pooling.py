@@ -4,12 +4,13 @@ Average and max pooling keep the input's exponent, so they need no statistics: t
 (registered by `linger.iqfunctions`) wherever a quantized tensor reaches them, whatever module calls them:
 * `F.avg_pool2d` / `nn.AvgPool2d` left float, `F.avg_pool1d` / `nn.AvgPool1d` (as [N, C, 1, L]): AvgPool2dInt,
   `y = sat8(floor(S/k + 1/2))` with S the window sum and k the kernel area (zero padding counts);
-* `F.adaptive_avg_pool2d` / `nn.AdaptiveAvgPool2d` (and 1d) whose input size is a multiple of the output size:
-  AvgPool2dInt with kernel = stride = input/output (global pooling is the output size 1);
+* `F.adaptive_avg_pool2d` / `nn.AdaptiveAvgPool2d` (and 1d): when the input size is a multiple of the output
+  size, AvgPool2dInt with kernel = stride = input/output (global pooling is the output size 1); otherwise
+  linger's AdaptiveAvgPool2dInt (PyTorch's adaptive windows, each divided by its own area, rounded half up);
 * `F.adaptive_max_pool2d` (and 1d) likewise as MaxPool, `F.max_pool1d` as MaxPool on [N, C, 1, L].
 Training computes the same integers exactly (window sums of int8 codes are exact in float) with the gradient
-of the float pooling (straight-through). Anything else (count_include_pad=False, divisor_override, an output
-size that does not divide the input, return_indices) runs in float: the export names it.
+of the float pooling (straight-through). Anything else (count_include_pad=False, divisor_override, an adaptive
+max pool whose sizes do not divide, return_indices) runs in float: the export names it.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from ..context import get_current_module
 from ..iqtensor import IQTensor, _make, fallback, is_iqtensor, register_handler
 from .iqops import PLATFORM, exact_ste, plain
 
-__all__ = ["avg_pool2d_iq", "max_pool2d_iq"]
+__all__ = ["avg_pool2d_iq", "adaptive_avg_pool2d_iq", "max_pool2d_iq"]
 
 
 def _pair(v: Any, what: str) -> Tuple[int, int]:
@@ -62,6 +63,29 @@ def avg_pool2d_iq(x: IQTensor, k: Sequence[int], s: Sequence[int], p: Sequence[i
         y = run_int(compute, NodeSpec("AvgPool2dInt", attrs), fx)
     out = _make(y, x.scale_data, 8, x.running_data)
     record("AvgPool2dInt", out)
+    return out
+
+
+def adaptive_avg_pool2d_iq(x: IQTensor, out_size: Sequence[int]) -> IQTensor:
+    """AdaptiveAvgPool2dInt (linger's op): PyTorch's adaptive windows, each sum divided by its own area,
+    rounded half up; the output keeps the input's exponent. Training: the same integers (the eval op on the
+    codes), the gradient of the float adaptive pool."""
+    fx, qx = plain(x), x.exponent
+    oh, ow = int(out_size[0]), int(out_size[1])
+
+    def compute(u: torch.Tensor) -> torch.Tensor:
+        return ops.dequantize(ops.adaptive_avgpool2d_int(ops.quantize(u, qx, 8), oh, ow), qx)
+
+    if _training():
+        with torch.no_grad(), tracing_paused():
+            exact = compute(fx)
+        y = exact_ste(F.adaptive_avg_pool2d(fx, (oh, ow)), exact)
+    else:
+        attrs = dict(output_size_i=[oh, ow], data_bits_i=8, scale_x_f=2.0 ** qx, scale_o_f=2.0 ** qx, o_bits_i=8,
+                     platform_quant_s=PLATFORM)
+        y = run_int(compute, NodeSpec("AdaptiveAvgPool2dInt", attrs), fx)
+    out = _make(y, x.scale_data, 8, x.running_data)
+    record("AdaptiveAvgPool2dInt", out)
     return out
 
 
@@ -125,33 +149,37 @@ def _max_pool1d(func: Callable, args, kwargs):
     return _as_2d(x, lambda u: max_pool2d_iq(u, (1, one(k)), (1, one(s)), (0, one(p)), ceil_mode))
 
 
-def _adaptive_windows(in_size: Sequence[int], out: Any, dims: int) -> Optional[List[int]]:
-    """kernel (= stride) per spatial dim when every input size is a multiple of its output size, else None."""
+def _adaptive_sizes(in_size: Sequence[int], out: Any, dims: int) -> Optional[List[int]]:
+    """The output size per spatial dim (None entries keep the input size), or None when not valid."""
     out = [out] * dims if isinstance(out, int) else list(out)
     if len(out) != dims:
         return None
-    ks = []
-    for i, o in zip(in_size, out):
-        o = i if o is None else int(o)
-        if o <= 0 or i % o != 0:
-            return None
-        ks.append(i // o)
-    return ks
+    sizes = [i if o is None else int(o) for i, o in zip(in_size, out)]
+    return sizes if all(1 <= o <= i for o, i in zip(sizes, in_size)) else None
 
 
-def _adaptive(dims: int, pool: Callable[..., IQTensor]):
+def _adaptive(dims: int, pool: Callable[..., IQTensor], general: Optional[Callable[..., IQTensor]]):
+    """Divisible sizes: the plain pool with kernel = stride = input/output; others: `general` (avg) or float."""
     def handler(func: Callable, args, kwargs):
         x = _arg(args, kwargs, 0, "input", None)
         out = _arg(args, kwargs, 1, "output_size", None)
         if not _iq8(x) or out is None or bool(_arg(args, kwargs, 2, "return_indices", False)) \
                 or x.dim() not in (dims + 1, dims + 2):
             return fallback(func, args, kwargs)
-        ks = _adaptive_windows(_shape(x)[-dims:], out, dims)
-        if ks is None:
+        in_size = _shape(x)[-dims:]
+        sizes = _adaptive_sizes(in_size, out, dims)
+        if sizes is None:
             return fallback(func, args, kwargs)
         if dims == 1:
-            return _as_2d(x, lambda u: pool(u, (1, ks[0]), (1, ks[0]), (0, 0), False))
-        return pool(x, ks, ks, (0, 0), False)
+            in_size, sizes = [1] + in_size, [1] + sizes
+        if all(i % o == 0 for i, o in zip(in_size, sizes)):
+            ks = [i // o for i, o in zip(in_size, sizes)]
+            body = lambda u: pool(u, ks, ks, (0, 0), False)  # noqa: E731
+        elif general is not None:
+            body = lambda u: general(u, sizes)  # noqa: E731
+        else:
+            return fallback(func, args, kwargs)
+        return _as_2d(x, body) if dims == 1 else body(x)
     return handler
 
 
@@ -159,7 +187,8 @@ _MAX1 = [F.max_pool1d, torch.max_pool1d]
 register_handler((F.avg_pool2d, torch._C._nn.avg_pool2d), _avg_pool(2))
 register_handler((F.avg_pool1d, torch.avg_pool1d), _avg_pool(1))
 register_handler(_MAX1, _max_pool1d)
-register_handler((F.adaptive_avg_pool2d, torch._C._nn.adaptive_avg_pool2d), _adaptive(2, avg_pool2d_iq))
-register_handler((F.adaptive_avg_pool1d, torch.adaptive_avg_pool1d), _adaptive(1, avg_pool2d_iq))
-register_handler((F.adaptive_max_pool2d, torch._C._nn.adaptive_max_pool2d), _adaptive(2, max_pool2d_iq))
-register_handler((F.adaptive_max_pool1d, torch.adaptive_max_pool1d), _adaptive(1, max_pool2d_iq))
+register_handler((F.adaptive_avg_pool2d, torch._C._nn.adaptive_avg_pool2d),
+                 _adaptive(2, avg_pool2d_iq, adaptive_avg_pool2d_iq))
+register_handler((F.adaptive_avg_pool1d, torch.adaptive_avg_pool1d), _adaptive(1, avg_pool2d_iq, adaptive_avg_pool2d_iq))
+register_handler((F.adaptive_max_pool2d, torch._C._nn.adaptive_max_pool2d), _adaptive(2, max_pool2d_iq, None))
+register_handler((F.adaptive_max_pool1d, torch.adaptive_max_pool1d), _adaptive(1, max_pool2d_iq, None))

@@ -77,6 +77,19 @@ OpSchema schema_AvgPool2d(OpKind) {
            ints_of(opt("o_bits", T::kInt), {8}), platform_quant()},
           {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_x"};
 }
+// linger's adaptive average pool (windows of PyTorch's adaptive rule, each divided by its own area)
+OpSchema schema_AdaptiveAvgPool2d(OpKind) {
+  return {1, 1, 1, 1,
+          {req("output_size", T::kInts), data_bits(false), scale("scale_x"), opt("scale_o", T::kFloat),
+           ints_of(opt("o_bits", T::kInt), {8}), platform_quant()},
+          {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_x"};
+}
+// EmbeddingInt, written as thinker Gather(W, indices) (linger 1.x): scale_o = scale_w
+OpSchema schema_Embedding(OpKind) {
+  return {2, 2, 1, 1,
+          {scale("scale_w"), scale("scale_o"), parameter_bits(), ints_of(opt("o_bits", T::kInt), {8}), platform_quant()},
+          {}, ExponentRule::kScaleAttr, "scale_o"};
+}
 // iqAdd, iqMul, iqDiv: two int8 operands, each with its scale.
 OpSchema schema_Binary(OpKind) {
   return {2, 2, 1, 1,
