@@ -95,7 +95,8 @@ TEST(IqMean, RowsMatchTheExactMean) {
     const int qo = trial % 3 == 0 ? qx : qx + rand_int(-12, 12);
     i128 s = 0;
     for (int8_t v : x) s += v;
-    ASSERT_EQ(nm::iqmean_row(x.data(), static_cast<int64_t>(n), 1, qx, qo), ref::scaled8(s, static_cast<i128>(n), qo - qx))
+    ASSERT_EQ(nm::iqmean_row(x.data(), static_cast<int64_t>(n), 1, qx, qo),
+              ref::scaled8(s, static_cast<i128>(n), qo - qx))
         << "n=" << n << " qx=" << qx << " qo=" << qo;
   }
   const int8_t ties[] = {-3, 0};  // -1.5 -> -1 (half up)

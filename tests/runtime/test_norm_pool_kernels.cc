@@ -89,8 +89,8 @@ TEST(NormPoolKernels, AdaptiveAvgPoolAndIqMeanAndEmbeddingByHand) {
     m.add({"iqMean", "thinker", "mean", {"x"}, {"y"},
            {tb::attr_float("scale_x", 4.0f), tb::attr_float("scale_o", 4.0f), tb::attr_ints("dims", {1})}});
     lr::Session s = load(m);
-    EXPECT_EQ(s.run({{"x", lr::Tensor::from_vector<int8_t>({2, 3}, {127, 127, 126, -3, 0, 0})}}).at(0).to_vector<int8_t>(),
-              (std::vector<int8_t>{127, -1}));
+    const auto x = lr::Tensor::from_vector<int8_t>({2, 3}, {127, 127, 126, -3, 0, 0});
+    EXPECT_EQ(s.run({{"x", x}}).at(0).to_vector<int8_t>(), (std::vector<int8_t>{127, -1}));
   }
   {  // Gather rows 2, 0 of a 3x2 table
     tb::Model m;

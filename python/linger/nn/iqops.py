@@ -437,7 +437,8 @@ class BmmInt(IQLayer):
 # 1.x lazily created layer names: prefix -> class (operators use "<kind>__default_index_<k>")
 LAYER_PREFIX = "_linger_round_tensor_"
 LAYER_KINDS = {
-    "iqadd": iqAddLayer, "iqmul": iqMulLayer, "iqdiv": iqDivLayer, "iqsum": iqSumLayer, "iqvar": iqVarLayer, "iqmean": iqMeanLayer,
+    "iqadd": iqAddLayer, "iqmul": iqMulLayer, "iqdiv": iqDivLayer, "iqsum": iqSumLayer, "iqvar": iqVarLayer,
+    "iqmean": iqMeanLayer,
     "iqcat": iqCatLayer, "iqclamp": iqClampLayer, "iqsigmoid": iqSigmoidLayer, "iqtanh": iqTanhLayer,
     "SoftmaxInt": softmaxIntLayer, "LogSoftmaxInt": logsoftmaxIntLayer, "function_bmm": BmmInt,
 }

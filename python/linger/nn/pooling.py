@@ -29,7 +29,7 @@ from .iqops import PLATFORM, exact_ste, plain
 __all__ = ["avg_pool2d_iq", "adaptive_avg_pool2d_iq", "max_pool2d_iq"]
 
 
-def _pair(v: Any, what: str) -> Tuple[int, int]:
+def _pair(v: Any) -> Tuple[int, int]:
     if isinstance(v, int):
         return (v, v)
     v = tuple(v)
@@ -130,7 +130,7 @@ def _avg_pool(dims: int):
         if dims == 1:
             one = lambda v: v if isinstance(v, int) else tuple(v)[0]  # noqa: E731
             return _as_2d(x, lambda u: avg_pool2d_iq(u, (1, one(k)), (1, one(s)), (0, one(p)), ceil_mode))
-        return avg_pool2d_iq(x, _pair(k, "kernel_size"), _pair(s, "stride"), _pair(p, "padding"), ceil_mode)
+        return avg_pool2d_iq(x, _pair(k), _pair(s), _pair(p), ceil_mode)
     return handler
 
 
@@ -189,6 +189,7 @@ register_handler((F.avg_pool1d, torch.avg_pool1d), _avg_pool(1))
 register_handler(_MAX1, _max_pool1d)
 register_handler((F.adaptive_avg_pool2d, torch._C._nn.adaptive_avg_pool2d),
                  _adaptive(2, avg_pool2d_iq, adaptive_avg_pool2d_iq))
-register_handler((F.adaptive_avg_pool1d, torch.adaptive_avg_pool1d), _adaptive(1, avg_pool2d_iq, adaptive_avg_pool2d_iq))
+register_handler((F.adaptive_avg_pool1d, torch.adaptive_avg_pool1d),
+                 _adaptive(1, avg_pool2d_iq, adaptive_avg_pool2d_iq))
 register_handler((F.adaptive_max_pool2d, torch._C._nn.adaptive_max_pool2d), _adaptive(2, max_pool2d_iq, None))
 register_handler((F.adaptive_max_pool1d, torch.adaptive_max_pool1d), _adaptive(1, max_pool2d_iq, None))
