@@ -157,7 +157,7 @@ def test_adaptive_avg_pool_non_divisible_matches_reference_and_train_equals_eval
     rng = np.random.default_rng(seed)
     q = int(rng.integers(-2, 7))
     h, w = int(rng.integers(3, 12)), int(rng.integers(3, 12))
-    oh, ow = int(rng.integers(1, h + 1)), int(rng.integers(1, w + 1))
+    oh, ow = int(rng.integers(1, h + 3)), int(rng.integers(1, w + 3))  # also larger than the input
     c, x = grid(rng, (2, 3, h, w), q)
     _, yt, ye = train_then_eval(Fn(lambda t: F.adaptive_avg_pool2d(t, (oh, ow)), q), x)
     ref = R.adaptive_avgpool2d(c, oh, ow)
@@ -483,3 +483,17 @@ def test_normalize_layernorm_and_embedding_clamp_then_init_keeps_the_clamps():
     linger.onnx.export(net, (x,), buf)
     from linger.tools.compare import compare
     assert compare(net, buf.getvalue(), x).ok
+
+
+def test_diverged_values_are_an_error_naming_the_module():
+    # the range problem of tiny-batch BNs at 1x1 (mnasnet / mobilenet at 32x32, batch 2): an error naming the module
+    m = linger.init(nn.Sequential(nn.BatchNorm1d(4)))
+    with torch.no_grad():
+        m[0].weight.fill_(1e-12)  # gamma/sigma needs an exponent near 47
+    with pytest.raises(ValueError, match=r"module '0' \(BatchNorm1dInt\): the exponent \d+ of its int32 bias"):
+        m(torch.randn(8, 4))
+    m = linger.init(nn.Sequential(nn.Conv2d(2, 2, 1), nn.BatchNorm2d(2)))
+    with torch.no_grad():
+        m[1].weight.fill_(1e3)
+    with pytest.raises(ValueError, match=r"module '1' \(BatchNorm2dInt\): the exponent -\d+ of its int32 bias"):
+        m(1e11 + torch.randn(4, 2, 1, 1) * 1e4)  # huge values, tiny batch variance: gamma/sigma ~1e3

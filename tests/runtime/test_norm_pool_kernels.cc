@@ -74,6 +74,16 @@ TEST(NormPoolKernels, GroupNormIntByHand) {
 }
 
 TEST(NormPoolKernels, AdaptiveAvgPoolAndIqMeanAndEmbeddingByHand) {
+  {  // [1, 1, 1, 2] -> (1, 3) (larger than the input): column windows [0, 1), [0, 2), [1, 2): 5, (5 - 2)/2 = 1.5
+     // -> 2, -2
+    tb::Model m;
+    m.input("x", tb::kInt8, {1, 1, 1, 2}).output("y", tb::kInt8, {1, 1, 1, 3});
+    m.add({"AdaptiveAvgPool2dInt", "thinker", "ap", {"x"}, {"y"},
+           {tb::attr_ints("output_size", {1, 3}), tb::attr_float("scale_x", 8.0f), tb::attr_float("scale_o", 8.0f)}});
+    lr::Session s = load(m);
+    EXPECT_EQ(s.run({{"x", lr::Tensor::from_vector<int8_t>({1, 1, 1, 2}, {5, -2})}}).at(0).to_vector<int8_t>(),
+              (std::vector<int8_t>{5, 2, -2}));
+  }
   {  // [1, 1, 3, 1] -> (2, 1): windows rows [0, 2) and [1, 3): (1 + 0)/2 = 0.5 -> 1, (0 - 1)/2 = -0.5 -> 0
     tb::Model m;
     m.input("x", tb::kInt8, {1, 1, 3, 1}).output("y", tb::kInt8, {1, 1, 2, 1});
@@ -132,10 +142,12 @@ TEST(NormPoolKernels, MalformedModelsAreRejected) {
                  "attribute-value", "num_groups");
   {
     tb::Model m;
-    m.input("x", tb::kInt8, {1, 1, 3, 3}).output("y", tb::kInt8, {1, 1, 4, 1});
+    m.input("x", tb::kInt8, {1, 1, 3, 3}).output("y", tb::kInt8, {1, 1, 2, 1});
     m.add({"AdaptiveAvgPool2dInt", "thinker", "ap", {"x"}, {"y"},
-           {tb::attr_ints("output_size", {4, 1}), tb::attr_float("scale_x", 8.0f), tb::attr_float("scale_o", 8.0f)}});
-    expect_invalid(m, "node 'ap' (AdaptiveAvgPool2dInt)", "shape", "larger than the input size");
+           {tb::attr_ints("output_size", {2, 1}), tb::attr_float("scale_x", 8.0f), tb::attr_float("scale_o", 8.0f)}});
+    EXPECT_NO_THROW(load(m));
+    tb::set_attr(m.nodes[0], "output_size", tb::attr_ints("output_size", {0, 1}));
+    expect_invalid(m, "node 'ap' (AdaptiveAvgPool2dInt)", "attribute-value", "output_size");
     tb::set_attr(m.nodes[0], "output_size", tb::attr_ints("output_size", {2, 1}));
     tb::set_attr(m.nodes[0], "scale_o", tb::attr_float("scale_o", 4.0f));
     expect_invalid(m, "node 'ap' (AdaptiveAvgPool2dInt)", "scale-consistency", "scale_o must equal scale_x");

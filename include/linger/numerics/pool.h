@@ -64,7 +64,8 @@ inline void avgpool2d_int(const int8_t* x, int8_t* y, const Pool2dShape& s) {
 }
 
 // AdaptiveAvgPool2dInt (linger): output [oh, ow]; window (i, j) covers rows [floor(i*h/oh), ceil((i+1)*h/oh))
-// and columns likewise (PyTorch's adaptive windows); y = sat8(floor(S/k + 1/2)) with k the window's own area.
+// and columns likewise (PyTorch's adaptive windows, never empty, overlapping or repeating when oh > h);
+// y = sat8(floor(S/k + 1/2)) with k the window's own area.
 // Output Q = input Q. When oh divides h and ow divides w this is AvgPool2dInt with kernel = stride = h/oh.
 inline int adaptive_start(int i, int in, int out) { return static_cast<int>((static_cast<int64_t>(i) * in) / out); }
 inline int adaptive_end(int i, int in, int out) {

@@ -155,7 +155,7 @@ def _adaptive_sizes(in_size: Sequence[int], out: Any, dims: int) -> Optional[Lis
     if len(out) != dims:
         return None
     sizes = [i if o is None else int(o) for i, o in zip(in_size, out)]
-    return sizes if all(1 <= o <= i for o, i in zip(sizes, in_size)) else None
+    return sizes if all(o >= 1 and i >= 1 for o, i in zip(sizes, in_size)) else None
 
 
 def _adaptive(dims: int, pool: Callable[..., IQTensor], general: Optional[Callable[..., IQTensor]]):
