@@ -497,3 +497,39 @@ def test_diverged_values_are_an_error_naming_the_module():
         m[1].weight.fill_(1e3)
     with pytest.raises(ValueError, match=r"module '1' \(BatchNorm2dInt\): the exponent -\d+ of its int32 bias"):
         m(1e11 + torch.randn(4, 2, 1, 1) * 1e4)  # huge values, tiny batch variance: gamma/sigma ~1e3
+
+
+def _export_nodes(model, x):
+    buf = io.BytesIO()
+    linger.onnx.export(model, (x,), buf)
+    return onnx.load_from_string(buf.getvalue()).graph.node
+
+
+def test_export_mean_and_adaptive_pool_attributes_match_eval():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x):
+            y = self.conv(x)
+            return F.adaptive_avg_pool2d(y, (3, 2)) + y.mean((2, 3), keepdim=True)
+
+    torch.manual_seed(0)
+    m = linger.init(Net())
+    m.train()
+    x = torch.randn(2, 3, 9, 8)  # conv output 7 x 6: (3, 2) does not divide 7
+    m(x)
+    m.eval()
+    nodes = _export_nodes(m, x)
+    qy = float(m.conv.scale_o)
+    ap = [n for n in nodes if n.op_type == "AdaptiveAvgPool2dInt"][0]
+    a = {t.name: onnx.helper.get_attribute_value(t) for t in ap.attribute}
+    assert ap.domain == "thinker" and a["output_size"] == [3, 2] and a["scale_x"] == a["scale_o"] == qy
+    mean = [n for n in nodes if n.op_type == "iqMean"][0]
+    a = {t.name: onnx.helper.get_attribute_value(t) for t in mean.attribute}
+    assert a["dims"] == [2, 3] and a["keepdim"] == 1 and a["scale_x"] == a["scale_o"] == qy
+    from linger.tools.compare import compare
+    buf = io.BytesIO()
+    linger.onnx.export(m, (x,), buf)
+    assert compare(m, buf.getvalue(), x).ok
