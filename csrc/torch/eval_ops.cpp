@@ -7,9 +7,12 @@
 
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "linger/numerics/batchnorm.h"
 #include "linger/numerics/conv.h"
+#include "linger/numerics/embedding.h"
+#include "linger/numerics/layernorm.h"
 #include "linger/numerics/convtranspose.h"
 #include "linger/numerics/linear.h"
 #include "linger/numerics/pool.h"
@@ -216,12 +219,68 @@ at::Tensor avgpool2d_int(const at::Tensor& x, at::IntArrayRef kernel, at::IntArr
   return y.to(x.device());
 }
 
+at::Tensor adaptive_avgpool2d_int(const at::Tensor& x, int64_t oh, int64_t ow) {
+  auto xc = cpu_contig(x, at::kChar, "adaptive avgpool input");
+  TORCH_CHECK(xc.dim() == 4, "linger adaptive_avgpool2d_int: input must be 4-D NCHW");
+  TORCH_CHECK(oh >= 1 && ow >= 1 && xc.size(2) >= 1 && xc.size(3) >= 1,
+              "linger adaptive_avgpool2d_int: sizes must be >= 1");
+  auto y = at::empty({xc.size(0), xc.size(1), oh, ow}, xc.options());
+  ln::adaptive_avgpool2d_int(xc.data_ptr<int8_t>(), y.data_ptr<int8_t>(), xc.size(0) * xc.size(1),
+                             static_cast<int>(xc.size(2)), static_cast<int>(xc.size(3)), static_cast<int>(oh),
+                             static_cast<int>(ow));
+  return y.to(x.device());
+}
+
+at::Tensor embedding_int(const at::Tensor& table, const at::Tensor& idx) {
+  auto tc = cpu_contig(table, at::kChar, "embedding table");
+  TORCH_CHECK(tc.dim() == 2, "linger embedding_int: the table must be 2-D [rows, dim]");
+  auto ic = cpu_contig(idx, at::kLong, "embedding indices");
+  std::vector<int64_t> shape(ic.sizes().begin(), ic.sizes().end());
+  shape.push_back(tc.size(1));
+  auto y = at::empty(shape, tc.options());
+  const int64_t bad = ln::embedding_int(tc.data_ptr<int8_t>(), tc.size(0), tc.size(1), ic.data_ptr<int64_t>(),
+                                        ic.numel(), y.data_ptr<int8_t>());
+  TORCH_CHECK(bad < 0, "linger embedding_int: index ", bad >= 0 ? ic.data_ptr<int64_t>()[bad] : 0,
+              " is out of range for a table of ", tc.size(0), " rows");
+  return y.to(table.device());
+}
+
 at::Tensor maxpool2d_int(const at::Tensor& x, at::IntArrayRef kernel, at::IntArrayRef stride, at::IntArrayRef padding,
                          bool ceil_mode) {
   auto xc = cpu_contig(x, at::kChar, "maxpool input");
   const auto s = pool_shape(xc, kernel, stride, padding, ceil_mode);
   auto y = at::empty({s.n, s.c, s.out_h(), s.out_w()}, xc.options());
   ln::maxpool2d_int(xc.data_ptr<int8_t>(), y.data_ptr<int8_t>(), s);
+  return y.to(x.device());
+}
+
+// LayerNormInt (and GroupNorm): rows of `count` codes, gamma/beta of count/inner values per group.
+at::Tensor layernorm_int(const at::Tensor& x, const at::Tensor& gamma, const at::Tensor& beta, int64_t count,
+                         int64_t inner, int64_t groups, int64_t eps_q, int64_t shift, int64_t out_bits) {
+  auto xc = cpu_contig(x, at::kChar, "layernorm input");
+  auto gc = cpu_contig(gamma, at::kShort, "layernorm weight");
+  auto bc = cpu_contig(beta, at::kInt, "layernorm bias");
+  TORCH_CHECK(count >= 1 && count <= ln::kMaxLayerNormCount, "linger layernorm_int: ", count,
+              " elements per row; supported: 1 to ", ln::kMaxLayerNormCount);
+  TORCH_CHECK(inner >= 1 && count % inner == 0 && groups >= 1 && xc.numel() % count == 0,
+              "linger layernorm_int: inconsistent row geometry");
+  TORCH_CHECK(gc.numel() == groups * (count / inner) && bc.numel() == gc.numel(),
+              "linger layernorm_int: weight and bias need ", groups * (count / inner), " values");
+  TORCH_CHECK(eps_q >= 0 && eps_q <= ln::kMaxLayerNormEpsQ, "linger layernorm_int: eps_q out of range");
+  ln::LayerNormParams p;
+  p.count = count;
+  p.inner = inner;
+  p.eps_q = eps_q;
+  p.shift = static_cast<int>(shift);
+  p.out_bits = static_cast<int>(out_bits);
+  const auto otype = int_type_for_bits(out_bits);
+  auto y = at::empty(xc.sizes(), xc.options().dtype(otype));
+  const int64_t rows = xc.numel() / count;
+  TORCH_CHECK(rows % groups == 0, "linger layernorm_int: rows not a multiple of the groups");
+  AT_DISPATCH_INTEGRAL_TYPES(otype, "linger_layernorm_int", [&] {
+    ln::layernorm_int(xc.data_ptr<int8_t>(), gc.data_ptr<int16_t>(), bc.data_ptr<int32_t>(), y.data_ptr<scalar_t>(),
+                      rows, groups, p);
+  });
   return y.to(x.device());
 }
 
@@ -239,5 +298,10 @@ TORCH_LIBRARY_FRAGMENT(linger, m) {
   m.def("batchnorm2d_int(Tensor x, Tensor w, Tensor b, int shift, int out_bits) -> Tensor", batchnorm2d_int);
   m.def("linear_int(Tensor x, Tensor w, Tensor? bias, int shift, int out_bits) -> Tensor", linear_int);
   m.def("avgpool2d_int(Tensor x, int[] kernel, int[] stride, int[] padding, bool ceil_mode) -> Tensor", avgpool2d_int);
+  m.def("layernorm_int(Tensor x, Tensor gamma, Tensor beta, int count, int inner, int groups, int eps_q, int shift, "
+        "int out_bits) -> Tensor",
+        layernorm_int);
+  m.def("adaptive_avgpool2d_int(Tensor x, int oh, int ow) -> Tensor", adaptive_avgpool2d_int);
+  m.def("embedding_int(Tensor table, Tensor idx) -> Tensor", embedding_int);
   m.def("maxpool2d_int(Tensor x, int[] kernel, int[] stride, int[] padding, bool ceil_mode) -> Tensor", maxpool2d_int);
 }

@@ -13,13 +13,15 @@ from .initialize import DefaultQuantIntXOP, SupportQuantTorchModules, disable_qu
 from .iqfunctions import channel_shuffle, iqadd, iqcat, iqdiv, iqmul, iqsum
 from .iqtensor import IQTensor, from_torch_tensor, is_iqtensor
 from .platform import PLATFORMS, SetPlatform
-from .nn import (AvgPool2dInt, BatchNorm2dInt, BatchNormInt, BmmInt, Conv1dInt, Conv2dInt, ConvBN1dInt, ConvBN2dInt,
-                 ConvTranspose2dInt, ConvTransposeBN2dInt, LinearBN1dInt, LinearInt, ModuleIntConfig, iqAddLayer,
+from .nn import (AvgPool2dInt, BatchNorm1dInt, BatchNorm2dInt, BatchNormInt, BmmInt, Conv1dInt, Conv2dInt,
+                 ConvBN1dInt, ConvBN2dInt, EmbeddingInt, GroupNormInt, LayerNormInt, ConvTranspose2dInt,
+                 ConvTransposeBN2dInt, LinearBN1dInt, LinearInt, ModuleIntConfig, iqAddLayer,
                  iqCatLayer, iqClampLayer, iqDivLayer, iqMulLayer, iqSigmoidLayer, iqSumLayer, iqTanhLayer, iqVarLayer,
                  logsoftmaxIntLayer, softmaxIntLayer)
 from .normalize import (DefaultNormalizeIntXModule, EmptyBatchNorm, NormalizeBatchNorm2d, NormalizeConv1d,
                         NormalizeConv2d, NormalizeConvBN1d, NormalizeConvBN2d, NormalizeConvTranspose2d,
-                        NormalizeConvTransposeBN2d, NormalizeLinear, NormalizeLinearBN1d, disable_normalize,
+                        NormalizeConvTransposeBN2d, NormalizeEmbedding, NormalizeLayerNorm, NormalizeLinear,
+                        NormalizeLinearBN1d, disable_normalize,
                         normalize_layers, normalize_module)
 from .quant import exponent_for_range, fake_quant
 from .tracing import trace_layers
@@ -38,5 +40,6 @@ __all__ = ["float_ops",
     "SetIQTensorTanh", "SetIQTensorSoftmax", "SetIQTensorLogSoftmax", "SetIQTensorVar", "SetFunctionBmmQuant",
     "SetFunctionChannelShuffleQuant", "iqadd", "iqmul", "iqdiv", "iqsum", "iqcat", "channel_shuffle", "BmmInt",
     "iqMulLayer", "iqDivLayer", "iqSumLayer", "iqVarLayer", "iqCatLayer", "iqClampLayer", "iqSigmoidLayer",
-    "iqTanhLayer", "softmaxIntLayer", "logsoftmaxIntLayer", "SetPlatform", "PLATFORMS",
+    "iqTanhLayer", "softmaxIntLayer", "logsoftmaxIntLayer", "SetPlatform", "PLATFORMS", "BatchNorm1dInt",
+    "LayerNormInt", "GroupNormInt", "EmbeddingInt", "NormalizeLayerNorm", "NormalizeEmbedding",
 ]

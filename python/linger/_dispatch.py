@@ -25,3 +25,13 @@ def run_int(compute: Callable[..., torch.Tensor], node: Optional[NodeSpec], *xs:
         return apply_node(compute, node, *xs)
     with torch.no_grad():
         return compute(*xs)
+
+
+# Observers of the integer ops that run without a module of their own (pooling handlers): `linger.tools.compare`
+# installs one for the duration of its eval run (scoped; nothing is installed otherwise).
+RECORDERS: List[Callable[[str, torch.Tensor], None]] = []
+
+
+def record(op: str, y: torch.Tensor) -> None:
+    for r in RECORDERS:
+        r(op, y)

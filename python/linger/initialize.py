@@ -25,10 +25,12 @@ from .config import QuantMode
 from .context import hook_forward, hook_pre_forward
 from .nn.avgpool2d_int import AvgPool2dInt
 from .nn.base import ModuleIntConfig
-from .nn.batchnorm_int import BatchNorm2dInt
+from .nn.batchnorm_int import BatchNorm1dInt, BatchNorm2dInt
 from .nn.conv_int import Conv1dInt, Conv2dInt, ConvTranspose2dInt
 from .nn.fused import ConvBN1dInt, ConvBN2dInt, ConvTransposeBN2dInt, LinearBN1dInt
 from .iqfunctions import LazyLayerLoader
+from .nn.embedding_int import EmbeddingInt
+from .nn.layernorm_int import GroupNormInt, LayerNormInt
 from .nn.linear_int import LinearInt
 from .normalize import modules as nm
 
@@ -40,6 +42,10 @@ _REPLACEMENTS: Dict[Type[nn.Module], Type[nn.Module]] = {
     nn.Linear: LinearInt,
     nn.BatchNorm2d: BatchNorm2dInt,
     nn.AvgPool2d: AvgPool2dInt,
+    nn.BatchNorm1d: BatchNorm1dInt,
+    nn.LayerNorm: LayerNormInt,
+    nn.GroupNorm: GroupNormInt,
+    nn.Embedding: EmbeddingInt,
 }
 # constraint-stage type -> (the float type it stands for, quantized type)
 _NORMALIZED: Dict[Type[nn.Module], Tuple[Type[nn.Module], Type[nn.Module]]] = {
@@ -52,11 +58,14 @@ _NORMALIZED: Dict[Type[nn.Module], Tuple[Type[nn.Module], Type[nn.Module]]] = {
     nm.NormalizeConvBN1d: (nn.Conv1d, ConvBN1dInt),
     nm.NormalizeConvTransposeBN2d: (nn.ConvTranspose2d, ConvTransposeBN2dInt),
     nm.NormalizeLinearBN1d: (nn.Linear, LinearBN1dInt),
+    nm.NormalizeLayerNorm: (nn.LayerNorm, LayerNormInt),
+    nm.NormalizeEmbedding: (nn.Embedding, EmbeddingInt),
 }
 _FUSED = (nm.NormalizeConvBN2d, nm.NormalizeConvBN1d, nm.NormalizeConvTransposeBN2d, nm.NormalizeLinearBN1d)
 
 DefaultQuantIntXOP: Tuple[Type[nn.Module], ...] = (nn.Conv2d, nn.Linear, nn.AvgPool2d, nn.Conv1d,
-                                                   nn.ConvTranspose2d, nn.BatchNorm2d)
+                                                   nn.ConvTranspose2d, nn.BatchNorm2d, nn.BatchNorm1d,
+                                                   nn.LayerNorm, nn.GroupNorm, nn.Embedding)
 SupportQuantTorchModules = list(_REPLACEMENTS) + list(_NORMALIZED)
 
 # 1.x listed nn.ReLU6 in its tuples; here it is quantized whenever its input is (iqClamp, docs/activations.md)
@@ -145,7 +154,7 @@ def _build(child: nn.Module, path: str, parameter_bits: int, mode: QuantMode) ->
     else:
         cls = _NORMALIZED[type(child)][1] if type(child) in _NORMALIZED else _REPLACEMENTS[type(child)]
         q = cls.from_float(child, data_bits, pbits, o_bits, mode, **_clamps(child))
-        if isinstance(child, nn.BatchNorm2d):
+        if isinstance(child, (nn.BatchNorm2d, nn.BatchNorm1d)):
             _warn_bn_alpha(child, path)
     q.train(child.training)
     q._linger_name = path

@@ -20,10 +20,10 @@ from ._tracing import exporting, tracing_paused
 from .config import config
 from .context import get_current_module
 from .iqtensor import IQTensor, _make, fallback, is_iqtensor, register_handler
-from .nn import iqops
+from .nn import iqops, pooling  # noqa: F401  (pooling registers its IQTensor handlers)
 from .nn.iqops import (BmmInt, IQLayer, float_forward, iqAddLayer, iqCatLayer, iqClampLayer, iqDivLayer,
-                       iqMulLayer, iqSigmoidLayer, iqSumLayer, iqTableLayer, iqTanhLayer, iqVarLayer, logsoftmaxIntLayer,
-                       iqResizeLayer, softmaxIntLayer)
+                       iqMeanLayer, iqMulLayer, iqSigmoidLayer, iqSumLayer, iqTableLayer, iqTanhLayer, iqVarLayer,
+                       logsoftmaxIntLayer, iqResizeLayer, softmaxIntLayer)
 
 __all__ = ["iqadd", "iqmul", "iqdiv", "iqsum", "iqcat", "channel_shuffle", "LazyLayerLoader"]
 
@@ -227,7 +227,20 @@ def _var(func: Callable, args, kwargs):
                 func, args, kwargs)
 
 
+def _mean(func: Callable, args, kwargs):
+    """`x.mean(dims)`: iqMean at the input's exponent (no switch: like average pooling it keeps the scale)."""
+    x = args[0] if args else kwargs.get("input")
+    module = get_current_module()
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    keepdim = args[2] if len(args) > 2 else kwargs.get("keepdim", False)
+    if module is None or not _iq8(x) or kwargs.get("dtype") is not None or len(args) > 3 or "out" in kwargs:
+        return fallback(func, args, kwargs)
+    layer = layer_in_module(module, "iqmean", iqMeanLayer, x.device, operator=True)
+    return layer(x, _dims(dim, x.dim()), bool(keepdim))
+
+
 register_handler((_T.sum, torch.sum), _sum)
+register_handler((_T.mean, torch.mean), _mean)
 register_handler((_T.var, torch.var), _var)
 
 

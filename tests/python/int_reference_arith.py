@@ -195,3 +195,75 @@ def iqsigmoid(x, qx):
 def iqtanh(x, qx):
     x = _i(x)
     return np.vectorize(lambda v: tanh_q11(to_q11(v, qx)), otypes=[np.int64])(x).reshape(x.shape)
+
+
+def iqmean(x, dims, keepdim, qx, qo):
+    """floor(mean(x) * 2^(qo - qx) + 1/2) exactly (a Fraction), saturated."""
+    x = _i(x)
+    dims = list(range(x.ndim)) if dims is None else list(dims)
+    _, rows, dd = _rows(x, dims)
+    out = [min(max(rhu(Fraction(int(r.sum()), len(r)) * Fraction(2) ** (qo - qx)), -128), 127) for r in rows]
+    return np.array(out, dtype=np.int64).reshape(_keepdim_shape(x.shape, dd, keepdim))
+
+
+def layernorm_eps_q(eps, qx, count):
+    return min(rhu(Fraction(eps) * Fraction(2) ** (2 * qx) * count * count), 1 << 52)
+
+
+def layernorm_rows(rows, gamma, beta, inner, eps_q, shift):
+    """LayerNormInt on rows [R, T] (include/linger/numerics/layernorm.h): gamma/beta [R, T/inner] per row.
+    sqrt by math.isqrt; every step in Python integers."""
+    out = np.zeros(rows.shape, dtype=np.int64)
+    for k, r in enumerate(_i(rows)):
+        t = len(r)
+        s1 = sum(int(v) for v in r)
+        s2 = sum(int(v) * int(v) for v in r)
+        d = t * s2 - s1 * s1 + int(eps_q)
+        f = min(24, (62 - d.bit_length()) // 2)
+        root = math.isqrt(d << (2 * f))
+        for i, v in enumerate(r):
+            num = t * int(v) - s1
+            n = 0 if root == 0 else min(max(rhu(Fraction(num * (1 << (10 + f)), root)), -32768), 32767)
+            c = i // inner
+            acc = min(max(n * int(gamma[k][c]) + int(beta[k][c]), -(1 << 31)), (1 << 31) - 1)
+            out[k, i] = min(max(rhu_shift_int(acc, shift), -128), 127)
+    return out
+
+
+def layernorm(x, gamma, beta, eps, qx, qw, qo):
+    """LayerNormInt over the trailing dims that gamma covers."""
+    x = _i(x)
+    count = int(np.prod(gamma.shape))
+    rows = x.reshape(-1, count)
+    g = np.broadcast_to(_i(gamma).reshape(1, -1), rows.shape)
+    b = np.broadcast_to(_i(beta).reshape(1, -1), rows.shape)
+    return layernorm_rows(rows, g, b, 1, layernorm_eps_q(eps, qx, count), 10 + qw - qo).reshape(x.shape)
+
+
+def groupnorm(x, groups, gamma, beta, eps, qx, qw, qo):
+    """GroupNormInt: x [N, C, ...], rows of C/groups channels."""
+    x = _i(x)
+    n, c = x.shape[0], x.shape[1]
+    inner = int(np.prod(x.shape[2:])) if x.ndim > 2 else 1
+    rows = x.reshape(n * groups, (c // groups) * inner)
+    g = np.tile(_i(gamma).reshape(groups, c // groups), (n, 1))
+    b = np.tile(_i(beta).reshape(groups, c // groups), (n, 1))
+    eq = layernorm_eps_q(eps, qx, rows.shape[1])
+    return layernorm_rows(rows, g, b, inner, eq, 10 + qw - qo).reshape(x.shape)
+
+
+def adaptive_avgpool2d(x, oh, ow):
+    """PyTorch's adaptive windows [floor(i*h/oh), ceil((i+1)*h/oh)); each floor(S/k + 1/2) exactly, saturated."""
+    x = _i(x)
+    n, c, h, w = x.shape
+    out = np.zeros((n, c, oh, ow), dtype=np.int64)
+    for i in range(oh):
+        y0, y1 = (i * h) // oh, -((-(i + 1) * h) // oh)
+        for j in range(ow):
+            x0, x1 = (j * w) // ow, -((-(j + 1) * w) // ow)
+            win = x[:, :, y0:y1, x0:x1]
+            k = (y1 - y0) * (x1 - x0)
+            for a in range(n):
+                for b in range(c):
+                    out[a, b, i, j] = min(max(rhu(Fraction(int(win[a, b].sum()), k)), -128), 127)
+    return out

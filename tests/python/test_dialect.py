@@ -78,6 +78,16 @@ DIALECT = {
     "BmmInt": (two(lambda a, b: torch.bmm(a.flatten(2), b.flatten(2).transpose(1, 2))), IMG,
                dict(scale_x=F, scale_y=F, scale_o=F, data_bits=I, o_bits=I, platform_quant=S)),
     "ShuffleChannel": (two(lambda a, b: linger.channel_shuffle(a, 2) + b), IMG, dict(groups=I)),
+    "iqMean": (two(lambda a, b: a.mean(-1) + b.mean(-1)), IMG,
+               dict(scale_x=F, scale_o=F, dims=IS, keepdim=I, platform_quant=S)),
+    "LayerNormInt": (lambda: nn.Sequential(nn.Conv2d(3, 4, 1), nn.LayerNorm([6, 5])), IMG,
+                     dict(WEIGHTED, eps_q=I)),
+    "GroupNormInt": (lambda: nn.Sequential(nn.Conv2d(3, 4, 1), nn.GroupNorm(2, 4)), IMG,
+                     dict(WEIGHTED, eps_q=I, num_groups=I)),
+    "AdaptiveAvgPool2dInt": (lambda: nn.Sequential(nn.Conv2d(3, 4, 1), nn.AdaptiveAvgPool2d((4, 3))), IMG,
+                             dict(output_size=IS, data_bits=I, scale_x=F, scale_o=F, o_bits=I, platform_quant=S)),
+    "EmbeddingInt": (lambda: nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 2)), "indices",
+                     dict(scale_w=F, scale_o=F, parameter_bits=I, o_bits=I, platform_quant=S)),
     "TableInt": (two(lambda a, b: nn.functional.hardswish(a) + b), IMG,
                  dict(scale_x=F, scale_o=F, function=S, platform_quant=S)),
     "ResizeInt": (two(lambda a, b: nn.functional.interpolate(a, scale_factor=2.0, mode="bilinear",
@@ -90,6 +100,15 @@ PLATFORMS = [None, "venus", "venusA", "arcs", "mars"]
 def _ops_inc():
     text = open(os.path.join(ROOT, "include", "linger", "ops.inc")).read()
     return {m[0]: m[1] for m in re.findall(r'^LINGER_OP\((\w+), "(\w*)",', text, re.M)}
+
+
+def _op_types():
+    text = open(os.path.join(ROOT, "include", "linger", "ops.inc")).read()
+    return {m[0]: m[1] for m in re.findall(r'^LINGER_OP\((\w+), "\w*", "(\w+)",', text, re.M)}
+
+
+def _example(shape):
+    return torch.randint(0, 10, (2, 3)) if shape == "indices" else torch.randn(shape)
 
 
 def _doc_attrs():
@@ -127,10 +146,10 @@ def _export(op, platform):
         nn.Sequential(factory()))
     model.train()
     for _ in range(3):
-        model(torch.randn(shape))
+        model(_example(shape))
     model.eval()
     buf = io.BytesIO()
-    linger.onnx.export(model, torch.randn(shape), buf)
+    linger.onnx.export(model, _example(shape), buf)
     return onnx.load_from_string(buf.getvalue())
 
 
@@ -167,7 +186,7 @@ def test_entry_matches_the_dialect_document(op):
 @pytest.mark.parametrize("op", sorted(DIALECT))
 def test_exported_node_has_exactly_the_documented_attributes(op, platform):
     proto = _export(op, platform)
-    nodes = [n for n in proto.graph.node if n.op_type == op and n.domain == _ops_inc()[op]]
+    nodes = [n for n in proto.graph.node if n.op_type == _op_types()[op] and n.domain == _ops_inc()[op]]
     assert nodes, f"the entry's model exports no {op} node: {[n.op_type for n in proto.graph.node]}"
     want = expected(op, platform)
     for n in nodes:

@@ -94,10 +94,33 @@ FAMILY_CASES = {
     "resize_bilinear": ({"ResizeInt"}, lambda a, b: nn.functional.interpolate(a, size=(9, 7), mode="bilinear",
                                                                               align_corners=False)
                         + nn.functional.interpolate(b, size=(9, 7), mode="bilinear", align_corners=True)),
+    "iqmean": ({"iqMean"}, lambda a, b: a.mean(-1) + torch.mean(b, (2, 3), keepdim=True)[..., 0]),
+    "functional_pools": ({"AvgPool2dInt", "MaxPool"},
+                         lambda a, b: (nn.functional.avg_pool2d(a, 3, 2, 1, ceil_mode=True)[..., :3, :]
+                                       * nn.functional.adaptive_avg_pool2d(b, (3, None))[..., :3])
+                         * nn.functional.adaptive_max_pool2d(a, (3, 1))),
 }
 # cases whose outputs do not show saturated codes under narrowed statistics (bounded functions, averages)
 NO_SATURATION_CHECK = {"avgpool", "iqsigmoid", "iqtanh", "softmax", "log_softmax", "iqclamp", "iqvar", "iqsum",
-                       "iqsum_keepdim_all"}
+                       "iqsum_keepdim_all", "iqmean", "adaptive_avgpool_global", "adaptive_avgpool_general", "pool1d"}
+
+
+class EmbedNet(nn.Module):
+    """Token ids -> EmbeddingInt (thinker Gather) -> LayerNormInt -> LinearInt."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(11, 6, padding_idx=0)
+        self.ln = nn.LayerNorm(6)
+        self.fc = nn.Linear(6, 3)
+
+    @staticmethod
+    def make_input(shape):
+        return torch.randint(0, 11, shape)
+
+    def forward(self, idx):
+        e = self.emb(idx)
+        return self.fc(self.ln(e) + e)
 
 
 def _cases():
@@ -127,6 +150,23 @@ def _cases():
                                    lambda: nn.Sequential(nn.ConvTranspose2d(3, 4, 2, 2), nn.BatchNorm2d(4)),
                                    (4, 3, 5, 5)),
         "fused_linear_bn": ({"LinearInt"}, lambda: nn.Sequential(nn.Linear(6, 5), nn.BatchNorm1d(5)), (8, 6)),
+        "batchnorm1d": ({"BatchNorm2dInt"}, lambda: nn.Sequential(nn.Conv1d(3, 4, 3), nn.BatchNorm1d(4), nn.Flatten(),
+                                                                  nn.BatchNorm1d(4 * 13)), (4, 3, 15)),
+        "adaptive_avgpool_global": ({"AvgPool2dInt"}, lambda: nn.Sequential(nn.Conv2d(3, 4, 3),
+                                                                            nn.AdaptiveAvgPool2d(1)), (2, 3, 9, 8)),
+        "adaptive_avgpool_general": ({"AdaptiveAvgPool2dInt"},
+                                     lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d((4, 5)),
+                                                           nn.Flatten(2), nn.AdaptiveAvgPool1d(3)), (2, 3, 9, 8)),
+        "pool1d": ({"AvgPool2dInt", "MaxPool"}, lambda: nn.Sequential(nn.Conv1d(3, 4, 3), nn.AvgPool1d(3, 2, 1),
+                                                                     nn.AdaptiveAvgPool1d(5),
+                                                                     nn.MaxPool1d(2, ceil_mode=True)),
+                   (2, 3, 21)),
+        "layernorm": ({"LayerNormInt"}, lambda: nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.LayerNorm(5),
+                                                              nn.LayerNorm([6, 5], elementwise_affine=False)),
+                      (2, 3, 6, 5)),
+        "embedding": ({"EmbeddingInt"}, EmbedNet, (3, 7)),
+        "groupnorm": ({"GroupNormInt"}, lambda: nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.GroupNorm(2, 4)),
+                      (2, 3, 6, 5)),
     }
 
 
@@ -151,15 +191,16 @@ def prepare(factory, shape, seed, narrow, fused=False):
         linger.trace_layers(model, model, (torch.randn(shape),))
         assert any(isinstance(m, linger.EmptyBatchNorm) for m in model.modules())
     model = linger.init(model)
-    data = [torch.randn(shape) * (1 + i % 3) for i in range(4)]
+    make = getattr(model.body, "make_input", None)  # models whose input is not a float tensor (indices)
+    data = [make(shape) if make else torch.randn(shape) * (1 + i % 3) for i in range(4)]
     for x in data:
         model(x)
     if narrow:  # squeeze the output statistics so that many values saturate
         for m in model.modules():
-            if hasattr(m, "running_o") and not isinstance(m, linger.AvgPool2dInt):
+            if hasattr(m, "running_o") and not isinstance(m, (linger.AvgPool2dInt, linger.EmbeddingInt)):
                 with torch.no_grad():
                     m.running_o.mul_(0.3)
-    return model, torch.randn(shape) * 2.5
+    return model, (make(shape) if make else torch.randn(shape) * 2.5)
 
 
 def run_both(model, x):

@@ -1,4 +1,4 @@
-// linger integer numerics: AvgPool2dInt and MaxPool (numerics.md §3).
+// linger integer numerics: AvgPool2dInt, AdaptiveAvgPool2dInt and MaxPool (numerics.md §3).
 //
 // AvgPool2dInt: output Q = input Q. S = window sum (zero padding counts toward
 // the area k = kh*kw, also for ceil_mode windows), y = sat8(floor(S/k + 1/2)).
@@ -60,6 +60,32 @@ inline void avgpool2d_int(const int8_t* x, int8_t* y, const Pool2dShape& s) {
     int8_t* out = y + p * oh * ow;
     for (int oy = 0; oy < oh; ++oy)
       for (int ox = 0; ox < ow; ++ox) out[oy * ow + ox] = avgpool_from_sum(pool_window_sum(plane, s, oy, ox), area);
+  }
+}
+
+// AdaptiveAvgPool2dInt (linger): output [oh, ow]; window (i, j) covers rows [floor(i*h/oh), ceil((i+1)*h/oh))
+// and columns likewise (PyTorch's adaptive windows, never empty, overlapping or repeating when oh > h);
+// y = sat8(floor(S/k + 1/2)) with k the window's own area.
+// Output Q = input Q. When oh divides h and ow divides w this is AvgPool2dInt with kernel = stride = h/oh.
+inline int adaptive_start(int i, int in, int out) { return static_cast<int>((static_cast<int64_t>(i) * in) / out); }
+inline int adaptive_end(int i, int in, int out) {
+  return static_cast<int>((static_cast<int64_t>(i + 1) * in + out - 1) / out);
+}
+
+inline void adaptive_avgpool2d_int(const int8_t* x, int8_t* y, int64_t planes, int h, int w, int oh, int ow) {
+  for (int64_t p = 0; p < planes; ++p) {
+    const int8_t* plane = x + p * h * w;
+    int8_t* out = y + p * oh * ow;
+    for (int oy = 0; oy < oh; ++oy) {
+      const int y0 = adaptive_start(oy, h, oh), y1 = adaptive_end(oy, h, oh);
+      for (int ox = 0; ox < ow; ++ox) {
+        const int x0 = adaptive_start(ox, w, ow), x1 = adaptive_end(ox, w, ow);
+        int64_t sum = 0;
+        for (int iy = y0; iy < y1; ++iy)
+          for (int ix = x0; ix < x1; ++ix) sum += plane[iy * w + ix];
+        out[oy * ow + ox] = avgpool_from_sum(sum, static_cast<int64_t>(y1 - y0) * (x1 - x0));
+      }
+    }
   }
 }
 

@@ -11,6 +11,7 @@ from .._tracing import tracing_paused
 from ..quant import exponent_for_range, fake_quant, observe
 
 STAT_PREFIXES = ("running_", "scale_")
+MIN_EXPONENT, MAX_EXPONENT = -32, 40  # include/linger/numerics/quantize.h kMinExponent / kMaxExponent
 
 
 def check_bits(owner: str, name: str, value: Optional[int], allowed: Sequence[Optional[int]]) -> None:
@@ -61,6 +62,17 @@ class ModuleIntConfig:
             return float(getattr(self, name))
 
     # ---- exponents ----------------------------------------------------------------------------
+    def _check_exponent(self, q: int, what: str) -> int:
+        """A quantization exponent outside the supported range means the values diverged (or collapsed to 0):
+        an error naming this module instead of the kernel's bare range error."""
+        if not MIN_EXPONENT <= q <= MAX_EXPONENT:
+            raise ValueError(
+                f"linger: module {self._label()}: the exponent {q} of its {what} is outside [{MIN_EXPONENT}, "
+                f"{MAX_EXPONENT}]: the values reaching this module have diverged. Typical causes are batch norms over very few values (tiny batches at 1x1 spatial size) "
+                "and too high a learning rate; use larger batches or inputs, a lower learning rate, or constrain "
+                "the layers first with linger.normalize_layers.")
+        return q
+
     def _input(self, input: torch.Tensor) -> Tuple[torch.Tensor, int]:
         """Returns (float tensor on the input grid, Qx). Updates running_x/scale_x."""
         if not isinstance(input, torch.Tensor):

@@ -64,3 +64,26 @@ class BatchNorm2dInt(WeightedIntMixin, nn.BatchNorm2d):
 
     def extra_repr(self) -> str:
         return super().extra_repr() + ", " + self._bits_repr()
+
+
+class BatchNorm1dInt(BatchNorm2dInt):
+    """Standalone `nn.BatchNorm1d` on [N, C] or [N, C, L]: the same integer op (exported as BatchNorm2dInt on
+    the 2-D / 3-D tensor; the runtime takes [N, C, ...])."""
+
+    @classmethod
+    def from_float(cls, m: nn.BatchNorm1d, data_bits: int, parameter_bits: int, o_bits: Optional[int],
+                   mode: QuantMode, **clamps) -> "BatchNorm1dInt":
+        return super().from_float(m, data_bits, parameter_bits, o_bits, mode, **clamps)  # type: ignore[return-value]
+
+    def _check_input_dim(self, input: torch.Tensor) -> None:
+        nn.BatchNorm1d._check_input_dim(self, input)  # type: ignore[arg-type]
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if input.dim() not in (2, 3):
+            raise ValueError(f"linger: BatchNorm1dInt {self._label()} expects [N, C] or [N, C, L] input, "
+                             f"got {input.dim()}-D")
+        return WeightedIntMixin.forward(self, input)
+
+    def _float_op(self, x, w, b):
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        return x * w.view(shape) + b.view(shape)

@@ -206,6 +206,14 @@ class iqDivLayer(_BinaryLayer):
 # reduction family: iqSum, iqVar
 
 class _ReduceLayer(IQLayer):
+    KEEPS_EXPONENT = False  # True: Qo = Qx (no output statistic), like AvgPool2dInt
+
+    def _keep_exponent(self, x: IQTensor) -> int:
+        with torch.no_grad(), tracing_paused():
+            self.scale_o.fill_(2.0 ** x.exponent)
+            self.running_o.fill_(float(x.running_data or 0.0))
+        return x.exponent
+
     def _float(self, x: torch.Tensor, dims: List[int], keepdim: bool, unbiased: bool) -> torch.Tensor:
         raise NotImplementedError
 
@@ -222,11 +230,11 @@ class _ReduceLayer(IQLayer):
 
         if self.training:
             f = self._float(fake_quant(fx, qx, 8), dl, keep, unbiased)
-            qo = self._out_exponent(f)
+            qo = self._keep_exponent(x) if self.KEEPS_EXPONENT else self._out_exponent(f)
             with torch.no_grad(), tracing_paused():
                 exact = compute(fx, qo)
             return self._out(exact_ste(f, exact), qo)
-        qo = self._out_exponent(None)
+        qo = self._keep_exponent(x) if self.KEEPS_EXPONENT else self._out_exponent(None)
         attrs = dict(scale_x_f=2.0 ** qx, scale_o_f=2.0 ** qo, keepdim_i=int(keep), platform_quant_s=PLATFORM)
         if dims is not None:
             attrs["dims_i"] = dl
@@ -241,6 +249,15 @@ class iqSumLayer(_ReduceLayer):
 
     def _float(self, x, dims, keepdim, unbiased):
         return torch.sum(x, dim=dims, keepdim=keepdim) if dims else x.clone()
+
+
+class iqMeanLayer(_ReduceLayer):
+    """`x.mean(dims)`: the exact mean of the codes rounded half up, at the input's exponent (Qo = Qx)."""
+    OP = "iqMean"
+    KEEPS_EXPONENT = True
+
+    def _float(self, x, dims, keepdim, unbiased):
+        return torch.mean(x, dim=dims, keepdim=keepdim) if dims else x.clone()
 
 
 class iqVarLayer(_ReduceLayer):
@@ -556,6 +573,7 @@ class iqResizeLayer(IQLayer):
 LAYER_PREFIX = "_linger_round_tensor_"
 LAYER_KINDS = {
     "iqadd": iqAddLayer, "iqmul": iqMulLayer, "iqdiv": iqDivLayer, "iqsum": iqSumLayer, "iqvar": iqVarLayer,
+    "iqmean": iqMeanLayer,
     "iqcat": iqCatLayer, "iqclamp": iqClampLayer, "iqsigmoid": iqSigmoidLayer, "iqtanh": iqTanhLayer,
     "SoftmaxInt": softmaxIntLayer, "LogSoftmaxInt": logsoftmaxIntLayer, "function_bmm": BmmInt,
     **{k: iqTableLayer for k in TABLE_FNS}, "iqresize": iqResizeLayer,

@@ -47,6 +47,8 @@ class WeightedIntMixin(ModuleIntConfig):
         x, qx = self._input(input)
         w, b = self._float_weight_bias(x)
         qw = self._weight_exponent(w)
+        if b is not None:
+            self._check_exponent(qx + qw, "int32 bias (input exponent + weight exponent)")
         if self.training:
             wq = fake_quant(w, qw, self.parameter_bits)
             bq = fake_quant(b, qx + qw, 32) if b is not None else None

@@ -9,8 +9,8 @@ import torch.nn as nn
 from ..checkpoints import install_checkpoint_mapper
 from .functions import check_bound
 from .modules import (NormalizeBatchNorm2d, NormalizeConv1d, NormalizeConv2d, NormalizeConvBN1d, NormalizeConvBN2d,
-                      NormalizeConvTranspose2d, NormalizeConvTransposeBN2d, NormalizeLinear, NormalizeLinearBN1d,
-                      NormalizeMixin)
+                      NormalizeConvTranspose2d, NormalizeConvTransposeBN2d, NormalizeEmbedding, NormalizeLayerNorm,
+                      NormalizeLinear, NormalizeLinearBN1d, NormalizeMixin)
 
 NORMALIZE_REPLACEMENTS: Dict[Type[nn.Module], Type[nn.Module]] = {
     nn.Conv2d: NormalizeConv2d,
@@ -18,6 +18,8 @@ NORMALIZE_REPLACEMENTS: Dict[Type[nn.Module], Type[nn.Module]] = {
     nn.ConvTranspose2d: NormalizeConvTranspose2d,
     nn.Linear: NormalizeLinear,
     nn.BatchNorm2d: NormalizeBatchNorm2d,
+    nn.LayerNorm: NormalizeLayerNorm,  # supported, not in the default set (as in 1.x)
+    nn.Embedding: NormalizeEmbedding,
 }
 FUSED_TYPES = (NormalizeConvBN2d, NormalizeConvBN1d, NormalizeConvTransposeBN2d, NormalizeLinearBN1d)
 DefaultNormalizeIntXModule: Tuple[Type[nn.Module], ...] = (nn.Conv2d, nn.Linear, nn.ConvTranspose2d, nn.Conv1d,

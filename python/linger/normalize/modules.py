@@ -140,6 +140,39 @@ class NormalizeBatchNorm2d(NormalizeMixin, nn.BatchNorm2d):
         return super().extra_repr() + ", " + self._norm_repr()
 
 
+class NormalizeLayerNorm(NormalizeMixin, nn.LayerNorm):
+    """LayerNorm with gamma / beta clamped (weight / bias bounds) and the output clamped."""
+
+    @classmethod
+    def from_float(cls, m: nn.LayerNorm) -> "NormalizeLayerNorm":
+        return _adopt(cls(m.normalized_shape, m.eps, m.elementwise_affine), m)
+
+    def forward(self, x):
+        w, b = self._clamped(self.weight, self.bias)
+        return clamp_output(F.layer_norm(x, self.normalized_shape, w, b, self.eps), self.normalize_data)
+
+    def extra_repr(self):
+        return super().extra_repr() + ", " + self._norm_repr()
+
+
+class NormalizeEmbedding(NormalizeMixin, nn.Embedding):
+    """Embedding with the table clamped (weight bound) and the output clamped; shares the weight (1.x)."""
+
+    @classmethod
+    def from_float(cls, m: nn.Embedding) -> "NormalizeEmbedding":
+        new = cls(m.num_embeddings, m.embedding_dim, m.padding_idx, m.max_norm, m.norm_type, m.scale_grad_by_freq,
+                  m.sparse, _weight=m.weight)
+        return _adopt(new, m)
+
+    def forward(self, idx):
+        w = clamp_param(self.weight, self.normalize_weight)
+        return clamp_output(F.embedding(idx, w, self.padding_idx, self.max_norm, self.norm_type,
+                                        self.scale_grad_by_freq, self.sparse), self.normalize_data)
+
+    def extra_repr(self):
+        return super().extra_repr() + ", " + self._norm_repr()
+
+
 class _NormalizeFused(NormalizeMixin, nn.Module):
     """A float layer followed by its batch norm, created by `linger.trace_layers`."""
 

@@ -19,9 +19,12 @@ _HINTS: Dict[str, Tuple[str, str]] = {
     "Mul": ("`*` / torch.mul with a float operand", "make both operands quantized tensors or multiply by a number"),
     "Div": ("`/` with a float operand, or Python shape arithmetic traced from x.size()",
             "divide quantized tensors or by a number; use constant shapes (e.g. x.flatten(1), view(-1, C))"),
-    "GlobalAveragePool": ("nn.AdaptiveAvgPool2d / F.adaptive_avg_pool2d",
-                          "use nn.AvgPool2d with the feature map's size as kernel (no integer adaptive pool yet)"),
-    "ReduceMean": ("x.mean(...)", "use nn.AvgPool2d over the spatial dims, or .sum() on a quantized tensor"),
+    "GlobalAveragePool": ("nn.AdaptiveAvgPool2d / F.adaptive_avg_pool2d on a float tensor",
+                          "apply it to a quantized tensor (AvgPool2dInt / AdaptiveAvgPool2dInt)"),
+    "AveragePool": ("F.avg_pool2d / nn.AvgPool1d with count_include_pad=False or divisor_override, or on a float "
+                    "tensor", "use count_include_pad=True and no divisor_override (the NPU divides by the kernel "
+                    "area) on a quantized tensor"),
+    "ReduceMean": ("x.mean(...) on a float tensor", "apply it to a quantized tensor (iqMean)"),
     "Clip": ("nn.ReLU6 / nn.Hardtanh / torch.clamp on a float tensor",
              "use torch.clamp on a quantized tensor (iqClamp)"),
     "Resize": ("F.interpolate / nn.Upsample", "no integer resize yet: keep it out of the model"),

@@ -10,6 +10,7 @@ import onnx
 import torch
 import torch.nn as nn
 
+from .. import _dispatch
 from ..iqtensor import is_iqtensor
 from ..nn.base import ModuleIntConfig
 from ..nn.iqops import IQLayer
@@ -86,12 +87,18 @@ def compare(model: nn.Module, onnx_path: Union[str, bytes], inputs: Any, isa: st
     for m in model.modules():
         if isinstance(m, (ModuleIntConfig, IQLayer)):
             handles.append(m.register_forward_hook(hook))
+
+    def functional(op, out):  # integer ops without a module (pooling handlers)
+        records.append((f"<functional {op}>", op, _as_numpy_codes(out).copy()))
+
     modes = {m: m.training for m in model.modules()}
+    _dispatch.RECORDERS.append(functional)
     try:
         model.eval()
         with torch.no_grad():
             torch_out = model(*inputs)
     finally:
+        _dispatch.RECORDERS.remove(functional)
         for h in handles:
             h.remove()
         for m, t in modes.items():

@@ -85,6 +85,19 @@ OpSchema schema_AvgPool2d(OpKind) {
            ints_of(opt("o_bits", T::kInt), {8}), platform_quant()},
           {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_x"};
 }
+// linger's adaptive average pool (windows of PyTorch's adaptive rule, each divided by its own area)
+OpSchema schema_AdaptiveAvgPool2d(OpKind) {
+  return {1, 1, 1, 1,
+          {req("output_size", T::kInts), data_bits(false), scale("scale_x"), opt("scale_o", T::kFloat),
+           ints_of(opt("o_bits", T::kInt), {8}), platform_quant()},
+          {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_x"};
+}
+// EmbeddingInt, written as thinker Gather(W, indices) (linger 1.x): scale_o = scale_w
+OpSchema schema_Embedding(OpKind) {
+  return {2, 2, 1, 1,
+          {scale("scale_w"), scale("scale_o"), parameter_bits(), ints_of(opt("o_bits", T::kInt), {8}), platform_quant()},
+          {}, ExponentRule::kScaleAttr, "scale_o"};
+}
 // iqAdd, iqMul, iqDiv: two int8 operands, each with its scale.
 OpSchema schema_Binary(OpKind) {
   return {2, 2, 1, 1,
@@ -127,6 +140,14 @@ OpSchema schema_Bmm(OpKind) {
           {scale("scale_x"), scale("scale_y"), scale("scale_o"), data_bits(false), ints_of(opt("o_bits", T::kInt), {8}),
            platform_quant()},
           {{0, "scale_x"}, {1, "scale_y"}}, ExponentRule::kScaleAttr, "scale_o"};
+}
+// LayerNormInt, GroupNormInt (+ num_groups): x int8, W int16, B int32; eps_q the integer epsilon term.
+OpSchema schema_LayerNorm(OpKind kind) {
+  std::vector<AttrSpec> a = {scale("scale_x"), scale("scale_w"), scale("scale_o"), req("eps_q", T::kInt),
+                             data_bits(false), ints_of(opt("parameter_bits", T::kInt), {16}),
+                             ints_of(opt("o_bits", T::kInt), {8}), platform_quant()};
+  if (kind == OpKind::GroupNormInt) a.push_back(range(req("num_groups", T::kInt), 1, INT32_MAX));
+  return {3, 3, 1, 1, a, {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"};
 }
 OpSchema schema_ShuffleChannel(OpKind) {
   return {1, 1, 1, 1, {range(req("groups", T::kInt), 1, INT32_MAX)}, {}, ExponentRule::kPassThrough, nullptr};

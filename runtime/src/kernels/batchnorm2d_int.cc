@@ -1,4 +1,5 @@
-// BatchNorm2dInt (thinker): int8 x [N,C,...], int8 W [C] (gamma/sigma folded),
+// BatchNorm2dInt (thinker): int8 x [N,C,H,W] (also [N,C] and [N,C,L]: standalone
+// BatchNorm1d exports as this op), int8 W [C] (gamma/sigma folded),
 // int32 B [C] at Qx+Qw; numerics::batchnorm_int, shift Qx+Qw-Qo.
 #include "kernels/conv_common.h"
 #include "kernels/kernel.h"
@@ -14,7 +15,9 @@ class BatchNorm2dIntKernel final : public Kernel {
   void infer(InferContext& ctx) override {
     const Node& n = ctx.node();
     ctx.expect_dtype(0, {DType::kInt8}, "input x");
-    ctx.expect_rank(0, 4, "input x");
+    if (ctx.dims(0).size() < 2 || ctx.dims(0).size() > 4)
+      ctx.fail("shape", "input x must be [N, C], [N, C, L] or [N, C, H, W], got rank " +
+                            std::to_string(ctx.dims(0).size()));
     ctx.expect_dtype(1, {DType::kInt8}, "weight W");
     ctx.expect_rank(1, 1, "weight W");
     ctx.expect_dtype(2, {DType::kInt32}, "bias B");
@@ -29,7 +32,8 @@ class BatchNorm2dIntKernel final : public Kernel {
     if (ctx.complete()) {
       n_ = x[0];
       c_ = x[1];
-      spatial_ = x[2] * x[3];
+      spatial_ = 1;
+      for (size_t d = 2; d < x.size(); ++d) spatial_ *= x[d];
     }
     ctx.set_output(0, conv_out_dtype(out_bits_), x);
   }
