@@ -10,11 +10,14 @@
 #include "linger/numerics/linear.h"
 #include "linger/numerics/pool.h"
 #include "linger/numerics/quantize.h"
+#include "../numerics/reference.h"
 #include "linger/runtime/runtime.h"
 #include "test_models.h"
 
 namespace lr = linger::runtime;
 namespace nm = linger::numerics;
+namespace kref = linger_test::kref;
+namespace indep = linger_test::indep;
 
 namespace {
 
@@ -81,7 +84,8 @@ TEST(Kernels, DequantAllWidths) {
     const lr::Tensor y = run1(m, {{"q", in}});
     for (int i = 0; i < 4; ++i) {
       int64_t q = elem == tb::kInt8 ? in.data<int8_t>()[i] : elem == tb::kInt16 ? in.data<int16_t>()[i] : in.data<int32_t>()[i];
-      EXPECT_EQ(y.data<float>()[i], nm::dequantize(q, -2));
+      EXPECT_EQ(y.data<float>()[i], kref::dequant(q, -2)) << q;  // independent reference
+      EXPECT_EQ(y.data<float>()[i], static_cast<float>(static_cast<double>(q) * 4.0)) << q;  // scale 1/4: q * 4
     }
   }
 }
@@ -196,38 +200,53 @@ TEST(Kernels, LinearIntMatchesNumerics) {
 }
 
 TEST(Kernels, PoolsMatchNumerics) {
+  // Expected values and output shapes from the independent reference (tests/numerics/reference.h),
+  // on every ISA; the first ceil_mode case has windows hanging over the bottom/right padding.
   const auto x = tmodels::random_ints<int8_t>(2 * 3 * 7 * 6, -128, 127, 90);
   struct P {
     int kh, kw, sh, sw, pt, pl, pb, pr, ceil;
   };
   for (const P& p : {P{2, 2, 2, 2, 0, 0, 0, 0, 0}, P{3, 3, 2, 2, 1, 1, 1, 1, 1}, P{3, 2, 1, 2, 0, 1, 2, 0, 0},
-                     P{5, 5, 3, 3, 2, 2, 2, 2, 1}}) {
-    nm::Pool2dShape s;
-    s.n = 2, s.c = 3, s.h = 7, s.w = 6, s.kh = p.kh, s.kw = p.kw, s.stride_h = p.sh, s.stride_w = p.sw;
-    s.pad_top = p.pt, s.pad_left = p.pl, s.pad_bottom = p.pb, s.pad_right = p.pr, s.ceil_mode = p.ceil != 0;
-    const std::vector<int64_t> yd{2, 3, s.out_h(), s.out_w()};
+                     P{5, 5, 3, 3, 2, 2, 2, 2, 1}, P{2, 2, 2, 2, 0, 0, 0, 0, 1}, P{4, 4, 1, 1, 1, 2, 1, 2, 0}}) {
+    const kref::Pool rs{2, 3, 7, 6, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.pb, p.pr, p.ceil != 0};
+    const std::vector<int64_t> yd{2, 3, rs.oh(), rs.ow()};
     const std::vector<std::string> geo{tb::attr_ints("kernel_shape", {p.kh, p.kw}), tb::attr_ints("strides", {p.sh, p.sw}),
                                        tb::attr_ints("pads", {p.pt, p.pl, p.pb, p.pr}), tb::attr_int("ceil_mode", p.ceil)};
-    std::vector<int8_t> ref(static_cast<size_t>(2 * 3 * s.out_h() * s.out_w()));
-    {
-      tb::Model m;
-      m.input("x", tb::kInt8, {2, 3, 7, 6}).output("y", tb::kInt8, yd);
-      std::vector<std::string> a = geo;
-      a.push_back(tb::attr_float("scale_x", 8.0f));
-      a.push_back(tb::attr_float("scale_o", 8.0f));
-      a.push_back(tb::attr_int("o_bits", 8));
-      m.add({"AvgPool2dInt", "thinker", "avg", {"x"}, {"y"}, a});
-      const lr::Tensor y = run1(m, {{"x", tensor({2, 3, 7, 6}, x)}});
-      nm::avgpool2d_int(x.data(), ref.data(), s);
-      EXPECT_EQ(y.to_vector<int8_t>(), ref);
+    const std::vector<int8_t> ref_avg = kref::pool2d(x, rs, true), ref_max = kref::pool2d(x, rs, false);
+    for (lr::Isa isa : isas()) {
+      SCOPED_TRACE(std::string(lr::isa_name(isa)) + " k " + std::to_string(p.kh) + "x" + std::to_string(p.kw) +
+                   " ceil " + std::to_string(p.ceil));
+      {
+        tb::Model m;
+        m.input("x", tb::kInt8, {2, 3, 7, 6}).output("y", tb::kInt8, yd);
+        std::vector<std::string> a = geo;
+        a.push_back(tb::attr_float("scale_x", 8.0f));
+        a.push_back(tb::attr_float("scale_o", 8.0f));
+        a.push_back(tb::attr_int("o_bits", 8));
+        m.add({"AvgPool2dInt", "thinker", "avg", {"x"}, {"y"}, a});
+        const lr::Tensor y = run1(m, {{"x", tensor({2, 3, 7, 6}, x)}}, isa);
+        EXPECT_EQ(y.shape(), yd);
+        EXPECT_EQ(y.to_vector<int8_t>(), ref_avg);
+      }
+      {
+        tb::Model m;
+        m.input("x", tb::kInt8, {2, 3, 7, 6}).output("y", tb::kInt8, yd);
+        m.add({"MaxPool", "", "max", {"x"}, {"y"}, geo});
+        const lr::Tensor y = run1(m, {{"x", tensor({2, 3, 7, 6}, x)}}, isa);
+        EXPECT_EQ(y.shape(), yd);
+        EXPECT_EQ(y.to_vector<int8_t>(), ref_max);
+      }
     }
-    {
-      tb::Model m;
-      m.input("x", tb::kInt8, {2, 3, 7, 6}).output("y", tb::kInt8, yd);
-      m.add({"MaxPool", "", "max", {"x"}, {"y"}, geo});
-      const lr::Tensor y = run1(m, {{"x", tensor({2, 3, 7, 6}, x)}});
-      nm::maxpool2d_int(x.data(), ref.data(), s);
-      EXPECT_EQ(y.to_vector<int8_t>(), ref);
+  }
+  {  // hand-worked ties: 2x2 windows summing to 2, -2, 6 -> 2/4 = 0.5 -> 1, -0.5 -> 0, 1.5 -> 2 (half up)
+    tb::Model m;
+    m.input("x", tb::kInt8, {1, 1, 2, 6}).output("y", tb::kInt8, {1, 1, 1, 3});
+    m.add({"AvgPool2dInt", "thinker", "avg", {"x"}, {"y"},
+           {tb::attr_ints("kernel_shape", {2, 2}), tb::attr_ints("strides", {2, 2}), tb::attr_float("scale_x", 8.0f),
+            tb::attr_float("scale_o", 8.0f)}});
+    for (lr::Isa isa : isas()) {
+      const lr::Tensor y = run1(m, {{"x", tensor<int8_t>({1, 1, 2, 6}, {1, 0, -1, 0, 3, 3, 1, 0, -1, 0, 0, 0})}}, isa);
+      EXPECT_EQ(y.to_vector<int8_t>(), (std::vector<int8_t>{1, 0, 2})) << lr::isa_name(isa);
     }
   }
 }
@@ -255,21 +274,21 @@ TEST(Kernels, IqAddSameShapeAndBroadcast) {
     m.input("a", tb::kInt8, {2, 3, 4}).input("b", tb::kInt8, {2, 3, 4}).output("c", tb::kInt8, {2, 3, 4});
     m.add({"iqAdd", "thinker", "add", {"a", "b"}, {"c"}, attrs});
     const lr::Tensor c = run1(m, {{"a", tensor({2, 3, 4}, a)}, {"b", tensor({2, 3, 4}, bsame)}});
-    for (size_t i = 0; i < 24; ++i) EXPECT_EQ(c.data<int8_t>()[i], nm::iqadd(a[i], bsame[i], 2, -1));
+    for (size_t i = 0; i < 24; ++i) EXPECT_EQ(c.data<int8_t>()[i], indep::iqadd(a[i], bsame[i], 2, -1));
   }
   {
     tb::Model m;
     m.input("a", tb::kInt8, {2, 3, 4}).input("b", tb::kInt8, {3, 1}).output("c", tb::kInt8, {2, 3, 4});
     m.add({"iqAdd", "thinker", "add", {"a", "b"}, {"c"}, attrs});
     const lr::Tensor c = run1(m, {{"a", tensor({2, 3, 4}, a)}, {"b", tensor({3, 1}, bcast)}});
-    for (size_t i = 0; i < 24; ++i) EXPECT_EQ(c.data<int8_t>()[i], nm::iqadd(a[i], bcast[(i / 4) % 3], 2, -1)) << i;
+    for (size_t i = 0; i < 24; ++i) EXPECT_EQ(c.data<int8_t>()[i], indep::iqadd(a[i], bcast[(i / 4) % 3], 2, -1)) << i;
   }
   {
     tb::Model m;  // the broadcast operand first, scalar-like shape
     m.input("a", tb::kInt8, {1}).input("b", tb::kInt8, {2, 3, 4}).output("c", tb::kInt8, {2, 3, 4});
     m.add({"iqAdd", "thinker", "add", {"a", "b"}, {"c"}, attrs});
     const lr::Tensor c = run1(m, {{"a", tensor<int8_t>({1}, {-77})}, {"b", tensor({2, 3, 4}, a)}});
-    for (size_t i = 0; i < 24; ++i) EXPECT_EQ(c.data<int8_t>()[i], nm::iqadd(-77, a[i], 2, -1)) << i;
+    for (size_t i = 0; i < 24; ++i) EXPECT_EQ(c.data<int8_t>()[i], indep::iqadd(-77, a[i], 2, -1)) << i;
   }
 }
 
