@@ -9,6 +9,7 @@
 #   SED    a sed expression applied to FILE (must change it)
 #   BUILD  a CMake target to rebuild (empty: Python only; the Python extensions are not rebuilt)
 #   TESTS  the command that must FAIL with the bug planted ("$PY" is the Python interpreter)
+# Before planting, TESTS must pass on the clean tree (else the bug is reported BASELINE-FAILS).
 # The mutated files must be clean in git (no uncommitted changes): the script restores them with
 # `git checkout -- FILE` and refuses to touch a file with local changes. Exit status 0 iff every bug was caught.
 set -u
@@ -55,6 +56,14 @@ for m in "${MUTS[@]}"; do
   # shellcheck disable=SC1090
   source "$m"
   desc=$(sed -n '1s/^# //p' "$m")
+  # the tests must pass on the clean tree, or a failure would prove nothing (pytest -k selecting
+  # nothing fails too: exit status 5)
+  if ! (eval "$TESTS") >"$LOG_DIR/$name.baseline.log" 2>&1; then
+    results+=("BASELINE-FAILS $name  (its tests fail without the bug: $LOG_DIR/$name.baseline.log)")
+    broken=$((broken + 1))
+    echo "${results[-1]}"
+    continue
+  fi
   CURRENT="$FILE"
   before=$(md5sum "$FILE")
   sed -i -e "$SED" "$FILE"
