@@ -24,7 +24,9 @@ LOG_DIR="$(mktemp -d /tmp/linger-mutation.XXXXXX)"
 
 MUTS=()
 for f in scripts/mutations/*.mut; do
-  [[ -z "$PATTERN" || "$(basename "$f")" == *"$PATTERN"* ]] && MUTS+=("$f")
+  # PATTERN: a glob on the file name, e.g. 13- or '1[78]-' or numerics
+  # shellcheck disable=SC2053
+  [[ -z "$PATTERN" || "$(basename "$f")" == *$PATTERN* ]] && MUTS+=("$f")
 done
 [[ ${#MUTS[@]} -gt 0 ]] || { echo "no mutation matches '$PATTERN'"; exit 2; }
 
