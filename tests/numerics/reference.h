@@ -393,3 +393,57 @@ inline std::vector<int64_t> batchnorm_int(const std::vector<int8_t>& x, const st
 
 }  // namespace kref
 }  // namespace linger_test
+
+// ---- Conv2dInt / Conv1dInt / LinearInt (kernel tests): naive loops over a zero-padded input, exact sums.
+namespace linger_test {
+namespace kref {
+
+struct Conv {
+  int n, c, h, w, o, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, g;
+  int oh() const { return (h + pt + pb - dh * (kh - 1) - 1) / sh + 1; }
+  int ow() const { return (w + pl + pr - dw * (kw - 1) - 1) / sw + 1; }
+};
+
+// Conv2dInt (Conv1dInt: h = kh = 1): acc = wrap32(sum x*w), sat32(acc + bias), requantize by shift to bits
+// (bits 32 with shift 0 is the float-output accumulator). w is [O, C/g, kh, kw].
+inline std::vector<int64_t> conv2d_int(const std::vector<int8_t>& x, const std::vector<int8_t>& w,
+                                       const int32_t* bias, const Conv& k, int shift, int bits) {
+  const int oh = k.oh(), ow = k.ow(), cpg = k.c / k.g, opg = k.o / k.g;
+  std::vector<int64_t> y;
+  for (int n = 0; n < k.n; ++n)
+    for (int oc = 0; oc < k.o; ++oc)
+      for (int oy = 0; oy < oh; ++oy)
+        for (int ox = 0; ox < ow; ++ox) {
+          i128 sum = 0;
+          for (int ic = 0; ic < cpg; ++ic)
+            for (int ky = 0; ky < k.kh; ++ky)
+              for (int kx = 0; kx < k.kw; ++kx) {
+                const int iy = oy * k.sh + ky * k.dh - k.pt, ix = ox * k.sw + kx * k.dw - k.pl;
+                if (iy < 0 || iy >= k.h || ix < 0 || ix >= k.w) continue;  // zero padding
+                const int c = (oc / opg) * cpg + ic;
+                sum += static_cast<i128>(x[((static_cast<size_t>(n) * k.c + c) * k.h + iy) * k.w + ix]) *
+                       w[((static_cast<size_t>(oc) * cpg + ic) * k.kh + ky) * k.kw + kx];
+              }
+          const i128 acc = clamp_bits(ref_wrap32(sum) + (bias ? bias[oc] : 0), 32);
+          y.push_back(requant(acc, shift, bits));
+        }
+  return y;
+}
+
+// LinearInt over rows x [m, k], w [n, k]: acc = sum x*w + bias exact (int64 contract), requantized to bits;
+// bits 0 gives the raw accumulator.
+inline std::vector<int64_t> linear_int(const std::vector<int8_t>& x, const std::vector<int8_t>& w, const int32_t* bias,
+                                       int m, int k, int n, int shift, int bits) {
+  std::vector<int64_t> y;
+  for (int r = 0; r < m; ++r)
+    for (int j = 0; j < n; ++j) {
+      i128 acc = bias ? bias[j] : 0;
+      for (int i = 0; i < k; ++i)
+        acc += static_cast<i128>(x[static_cast<size_t>(r) * k + i]) * w[static_cast<size_t>(j) * k + i];
+      y.push_back(bits ? requant(acc, shift, bits) : static_cast<int64_t>(acc));
+    }
+  return y;
+}
+
+}  // namespace kref
+}  // namespace linger_test

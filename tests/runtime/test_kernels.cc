@@ -55,7 +55,7 @@ TEST(Kernels, QuantMatchesNumerics) {
   m.input("x", tb::kFloat, {static_cast<int64_t>(x.size())}).output("y", tb::kInt8, {static_cast<int64_t>(x.size())});
   m.add({"Quant", "thinker", "q", {"x"}, {"y"}, {tb::attr_int("data_bits", 8), tb::attr_float("scale_x", 16.0f)}});
   const lr::Tensor y = run1(m, {{"x", tensor({static_cast<int64_t>(x.size())}, x)}});
-  for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(y.data<int8_t>()[i], nm::quantize(x[i], 4, 8)) << x[i];
+  for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(y.data<int8_t>()[i], indep::quantize8(x[i], 4)) << x[i];
   EXPECT_EQ(y.data<int8_t>()[3], 3);   // 2.5 -> 3
   EXPECT_EQ(y.data<int8_t>()[4], -2);  // -2.5 -> -2
 }
@@ -125,28 +125,28 @@ TEST(Kernels, Conv2dIntMatchesNumerics) {
     }
     m.add({"Conv2dInt", "thinker", "conv", in, {"y"},
            tb::conv_attrs(32.0f, 128.0f, 16.0f, k.o_bits, {k.kh, k.kw}, {k.pt, k.pl, k.pb, k.pr}, {k.sh, k.sw}, {k.dh, k.dw}, k.g)});
-    const size_t ny = static_cast<size_t>(k.n * k.o * s.out_h() * s.out_w());
     const int32_t* bp = k.bias ? b.data() : nullptr;
+    // expected values from the independent reference (tests/numerics/reference.h), not numerics::conv2d_int
+    const kref::Conv rk{k.n, k.c, k.h, k.w, k.o, k.kh, k.kw, k.sh, k.sw, k.dh, k.dw, k.pt, k.pl, k.pb, k.pr, k.g};
+    ASSERT_EQ(ydims, (std::vector<int64_t>{k.n, k.o, rk.oh(), rk.ow()}));
+    const std::vector<int64_t> ref = k.o_bits ? kref::conv2d_int(x, w, bp, rk, qx + qw - qo, k.o_bits)
+                                              : kref::conv2d_int(x, w, bp, rk, 0, 32);
     for (lr::Isa isa : isas()) {
       const lr::Tensor y = run1(m, {{"x", tensor({k.n, k.c, k.h, k.w}, x)}}, isa);
       ASSERT_EQ(y.shape(), ydims);
+      std::vector<int64_t> got;
       if (k.o_bits == 8) {
-        std::vector<int8_t> ref(ny);
-        nm::conv2d_int(x.data(), w.data(), bp, ref.data(), s, qx + qw - qo, false, 8);
-        EXPECT_EQ(y.to_vector<int8_t>(), ref) << lr::isa_name(isa);
+        for (int8_t v : y.to_vector<int8_t>()) got.push_back(v);
       } else if (k.o_bits == 16) {
-        std::vector<int16_t> ref(ny);
-        nm::conv2d_int(x.data(), w.data(), bp, ref.data(), s, qx + qw - qo, false, 16);
-        EXPECT_EQ(y.to_vector<int16_t>(), ref) << lr::isa_name(isa);
+        for (int16_t v : y.to_vector<int16_t>()) got.push_back(v);
       } else if (k.o_bits == 32) {
-        std::vector<int32_t> ref(ny);
-        nm::conv2d_int(x.data(), w.data(), bp, ref.data(), s, qx + qw - qo, false, 32);
-        EXPECT_EQ(y.to_vector<int32_t>(), ref) << lr::isa_name(isa);
+        for (int32_t v : y.to_vector<int32_t>()) got.push_back(v);
       } else {
-        std::vector<int32_t> acc(ny);
-        nm::conv2d_int(x.data(), w.data(), bp, acc.data(), s, 0, false, 32);
-        for (size_t i = 0; i < ny; ++i) ASSERT_EQ(y.data<float>()[i], nm::dequantize(acc[i], qx + qw)) << i;
+        const std::vector<float> f = y.to_vector<float>();
+        for (size_t i = 0; i < f.size(); ++i) ASSERT_EQ(f[i], kref::dequant(ref[i], qx + qw)) << i;
+        continue;
       }
+      EXPECT_EQ(got, ref) << lr::isa_name(isa);
     }
   }
 }
@@ -174,26 +174,24 @@ TEST(Kernels, LinearIntMatchesNumerics) {
       }
       m.add({"LinearInt", "thinker", "fc", in, {"y"}, attrs});
       const int32_t* bp = bias ? b.data() : nullptr;
+      // expected values from the independent reference, not numerics::linear_int
+      const std::vector<int64_t> ref = kref::linear_int(x, w, bp, 6, static_cast<int>(k), static_cast<int>(n), 11, o_bits);
       for (lr::Isa isa : isas()) {
         const lr::Tensor y = run1(m, {{"x", tensor({2, 3, k}, x)}}, isa);
         ASSERT_EQ(y.shape(), (std::vector<int64_t>{2, 3, n}));
+        std::vector<int64_t> got;
         if (o_bits == 8) {
-          std::vector<int8_t> ref(6 * n);
-          nm::linear_int(x.data(), w.data(), bp, ref.data(), 6, k, n, 11, 8);
-          EXPECT_EQ(y.to_vector<int8_t>(), ref);
+          for (int8_t v : y.to_vector<int8_t>()) got.push_back(v);
         } else if (o_bits == 16) {
-          std::vector<int16_t> ref(6 * n);
-          nm::linear_int(x.data(), w.data(), bp, ref.data(), 6, k, n, 11, 16);
-          EXPECT_EQ(y.to_vector<int16_t>(), ref);
+          for (int16_t v : y.to_vector<int16_t>()) got.push_back(v);
         } else if (o_bits == 32) {
-          std::vector<int32_t> ref(6 * n);
-          nm::linear_int(x.data(), w.data(), bp, ref.data(), 6, k, n, 11, 32);
-          EXPECT_EQ(y.to_vector<int32_t>(), ref);
+          for (int32_t v : y.to_vector<int32_t>()) got.push_back(v);
         } else {
-          std::vector<float> ref(6 * n);
-          nm::linear_int_float(x.data(), w.data(), bp, ref.data(), 6, k, n, 10);
-          EXPECT_EQ(y.to_vector<float>(), ref);
+          const std::vector<float> f = y.to_vector<float>();
+          for (size_t i = 0; i < f.size(); ++i) EXPECT_EQ(f[i], kref::dequant(ref[i], 10)) << i;
+          continue;
         }
+        EXPECT_EQ(got, ref) << lr::isa_name(isa);
       }
     }
   }

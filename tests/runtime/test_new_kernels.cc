@@ -197,12 +197,14 @@ TEST(NewKernels, Conv1dIntModelsMatchNumerics) {
                    tb::attr_ints("pads", {k.pl, k.pr}), tb::attr_int("group", k.g), tb::attr_int("data_bits", 8),
                    tb::attr_int("parameter_bits", 8), tb::attr_string("platform_quant", "luna_quant")}},
                   k.o_bits, k.qo);
-    const std::vector<int8_t> xq = quantize_all(x, kQx);
+    // expected values from the independent reference (a conv2d with h = kh = 1), not numerics::conv1d_int
+    const kref::Conv rk{k.n, k.c, 1, k.l, k.o, 1, k.k, 1, k.stride, 1, k.dil, 0, k.pl, 0, k.pr, k.g};
+    ASSERT_EQ(yd, (std::vector<int64_t>{k.n, k.o, rk.ow()}));
+    const std::vector<int8_t> xq = indep_quantize_all(x, kQx);
     const int32_t* bp = k.bias ? b.data() : nullptr;
-    const auto ref = conv_like_reference(static_cast<size_t>(k.n * k.o * s.out_l()), k.o_bits, k.qo,
-                                         [&](auto* out, int shift, int bits) {
-                                           nm::conv1d_int(xq.data(), w.data(), bp, out, s, shift, false, bits);
-                                         });
+    const auto ref = indep_conv_like_reference(k.o_bits, k.qo, [&](int shift, int bits) {
+      return kref::conv2d_int(xq, w, bp, rk, shift, bits);
+    });
     SCOPED_TRACE("case c=" + std::to_string(k.c) + " l=" + std::to_string(k.l) + " o_bits=" + std::to_string(k.o_bits));
     expect_on_every_isa(m, xd, x, yd, ref);
   }
