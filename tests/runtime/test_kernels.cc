@@ -197,6 +197,26 @@ TEST(Kernels, LinearIntMatchesNumerics) {
   }
 }
 
+TEST(Kernels, LinearIntTiesRoundHalfUp) {
+  // Hand-worked: acc = x * 32 at shift 4 + 6 + 1 = 11: 1024 / 2048 = 0.5 -> 1, -0.5 -> 0, 1.5 -> 2, -1.5 -> -1,
+  // 4064 / 2048 = 1.98 -> 2; a wide row (k = 64, the other products cancelling) goes through the SIMD paths.
+  for (int64_t k : {1, 64}) {
+    tb::Model m;
+    m.input("x", tb::kInt8, {5, k}).output("y", tb::kInt8, {5, 1});
+    m.init(tb::tensor("w", tb::kInt8, {1, k}, std::vector<int8_t>(static_cast<size_t>(k), 32)));
+    m.add({"LinearInt", "thinker", "fc", {"x", "w"}, {"y"},
+           {tb::attr_float("scale_x", 16.0f), tb::attr_float("scale_w", 64.0f), tb::attr_float("scale_o", 0.5f),
+            tb::attr_int("o_bits", 8)}});
+    std::vector<int8_t> x;
+    for (int v : {32, -32, 96, -96, 127})
+      for (int64_t i = 0; i < k; ++i) x.push_back(static_cast<int8_t>(i == 0 ? v : i == k - 1 ? 0 : (i % 2 ? 32 : -32)));
+    for (lr::Isa isa : isas()) {
+      const lr::Tensor y = run1(m, {{"x", tensor({5, k}, x)}}, isa);
+      EXPECT_EQ(y.to_vector<int8_t>(), (std::vector<int8_t>{1, 0, 2, -1, 2})) << lr::isa_name(isa) << " k " << k;
+    }
+  }
+}
+
 TEST(Kernels, PoolsMatchNumerics) {
   // Expected values and output shapes from the independent reference (tests/numerics/reference.h),
   // on every ISA; the first ceil_mode case has windows hanging over the bottom/right padding.
