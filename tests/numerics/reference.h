@@ -296,3 +296,183 @@ inline int leaky(int c, int qx, int qo, int32_t alpha_q16) {  // x >= 0 ? x : al
 
 }  // namespace indep
 }  // namespace linger_test
+
+// ---------------------------------------------------------------------------------------------
+// Independent references for the single-op runtime kernel tests (tests/runtime): Dequant,
+// AvgPool2dInt / MaxPool, ConvTranspose2dInt, BatchNorm2dInt. Written from the contract by
+// naive loops in __int128 over explicitly padded planes / a scatter buffer; they never call
+// linger::numerics (the code the kernels call), so a bug in a shared header fails the kernel tests.
+namespace linger_test {
+namespace kref {
+
+// dequantize(q, Q) = q * 2^-Q as float (long double division by an exact power of two).
+inline float dequant(int64_t q, int qexp) {
+  long double v = static_cast<long double>(q);
+  if (qexp >= 0) v /= static_cast<long double>(pow2(qexp));
+  else v *= static_cast<long double>(pow2(-qexp));
+  return static_cast<float>(v);
+}
+
+// sat_bits(floor(acc / 2^s + 1/2)) (s <= 0: exact left shift), by exact floor division.
+inline int64_t requant(i128 acc, int shift, int bits) {
+  i128 v;
+  if (shift > 0) v = floor_div(2 * acc + pow2(shift), pow2(shift + 1));
+  else v = acc * pow2(-shift);
+  return static_cast<int64_t>(clamp_bits(v, bits));
+}
+
+// PyTorch's pooling output size (dilation 1), with floating division.
+inline int pool_out(int in, int k, int s, int p0, int p1, bool ceil_mode) {
+  const double q = static_cast<double>(in + p0 + p1 - k) / s;
+  int out = static_cast<int>(ceil_mode ? std::ceil(q) : std::floor(q)) + 1;
+  if (ceil_mode && (out - 1) * s >= in + p0) --out;  // the last window starts inside input or left padding
+  return out;
+}
+
+struct Pool {
+  int n, c, h, w, kh, kw, sh, sw, pt, pl, pb, pr;
+  bool ceil_mode;
+  int oh() const { return pool_out(h, kh, sh, pt, pb, ceil_mode); }
+  int ow() const { return pool_out(w, kw, sw, pl, pr, ceil_mode); }
+};
+
+// avg: sat8(floor(S / (kh*kw) + 1/2)), padding (also beyond the bottom/right pads of ceil_mode
+// windows) counts as 0 and toward the area; max: padding is -128.
+inline std::vector<int8_t> pool2d(const std::vector<int8_t>& x, const Pool& s, bool avg) {
+  const int oh = s.oh(), ow = s.ow();
+  const int hp = (oh - 1) * s.sh + s.kh + s.h + s.pt, wp = (ow - 1) * s.sw + s.kw + s.w + s.pl;
+  std::vector<int8_t> y;
+  for (int p = 0; p < s.n * s.c; ++p) {
+    std::vector<int> xp(static_cast<size_t>(hp) * wp, avg ? 0 : -128);
+    for (int i = 0; i < s.h; ++i)
+      for (int j = 0; j < s.w; ++j)
+        xp[static_cast<size_t>(i + s.pt) * wp + j + s.pl] = x[(static_cast<size_t>(p) * s.h + i) * s.w + j];
+    for (int oy = 0; oy < oh; ++oy)
+      for (int ox = 0; ox < ow; ++ox) {
+        i128 sum = 0;
+        int mx = -1000;
+        for (int ky = 0; ky < s.kh; ++ky)
+          for (int kx = 0; kx < s.kw; ++kx) {
+            const int v = xp[static_cast<size_t>(oy * s.sh + ky) * wp + ox * s.sw + kx];
+            sum += v;
+            mx = std::max(mx, v);
+          }
+        const i128 area = static_cast<i128>(s.kh) * s.kw;
+        y.push_back(static_cast<int8_t>(avg ? clamp_bits(floor_div(2 * sum + area, 2 * area), 8) : mx));
+      }
+  }
+  return y;
+}
+
+struct ConvT {
+  int n, c, h, w, o, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, oph, opw, g;
+  int oh() const { return (h - 1) * sh + dh * (kh - 1) + 1 - pt - pb + oph; }
+  int ow() const { return (w - 1) * sw + dw * (kw - 1) + 1 - pl - pr + opw; }
+};
+
+// ConvTranspose2dInt by scatter into a full buffer (exact), then per output: wrap32, sat32(+bias),
+// requantize by `shift` to `bits` (bits 32 with shift 0 is the float-output accumulator).
+// w is [C, O/g, kh, kw].
+inline std::vector<int64_t> convtranspose2d_int(const std::vector<int8_t>& x, const std::vector<int8_t>& w,
+                                                const int32_t* bias, const ConvT& k, int shift, int bits) {
+  const int full_h = (k.h - 1) * k.sh + k.dh * (k.kh - 1) + 1, full_w = (k.w - 1) * k.sw + k.dw * (k.kw - 1) + 1;
+  const int oh = k.oh(), ow = k.ow();
+  const int bh = std::max(full_h, k.pt + oh), bw = std::max(full_w, k.pl + ow);
+  const int cpg = k.c / k.g, opg = k.o / k.g;
+  std::vector<i128> buf(static_cast<size_t>(k.n) * k.o * bh * bw, 0);
+  for (int n = 0; n < k.n; ++n)
+    for (int c = 0; c < k.c; ++c)
+      for (int iy = 0; iy < k.h; ++iy)
+        for (int ix = 0; ix < k.w; ++ix) {
+          const int xv = x[((static_cast<size_t>(n) * k.c + c) * k.h + iy) * k.w + ix];
+          for (int og = 0; og < opg; ++og) {
+            const int oc = (c / cpg) * opg + og;
+            for (int ky = 0; ky < k.kh; ++ky)
+              for (int kx = 0; kx < k.kw; ++kx) {
+                const int wv = w[((static_cast<size_t>(c) * opg + og) * k.kh + ky) * k.kw + kx];
+                buf[((static_cast<size_t>(n) * k.o + oc) * bh + iy * k.sh + ky * k.dh) * bw + ix * k.sw + kx * k.dw] +=
+                    static_cast<i128>(xv) * wv;
+              }
+          }
+        }
+  std::vector<int64_t> y;
+  for (int n = 0; n < k.n; ++n)
+    for (int oc = 0; oc < k.o; ++oc)
+      for (int oy = 0; oy < oh; ++oy)
+        for (int ox = 0; ox < ow; ++ox) {
+          i128 acc = ref_wrap32(buf[((static_cast<size_t>(n) * k.o + oc) * bh + oy + k.pt) * bw + ox + k.pl]);
+          acc = clamp_bits(acc + (bias ? bias[oc] : 0), 32);
+          y.push_back(requant(acc, shift, bits));
+        }
+  return y;
+}
+
+// BatchNorm2dInt: y = sat_bits(rhu(x * w_c + b_c, shift)), exact (no intermediate wrap or saturation).
+inline std::vector<int64_t> batchnorm_int(const std::vector<int8_t>& x, const std::vector<int8_t>& w,
+                                          const std::vector<int32_t>& b, int n, int c, int hw, int shift, int bits) {
+  std::vector<int64_t> y;
+  for (int i = 0; i < n; ++i)
+    for (int ch = 0; ch < c; ++ch)
+      for (int j = 0; j < hw; ++j) {
+        const i128 v = static_cast<i128>(x[(static_cast<size_t>(i) * c + ch) * hw + j]) * w[ch] + b[ch];
+        y.push_back(requant(v, shift, bits));
+      }
+  return y;
+}
+
+}  // namespace kref
+}  // namespace linger_test
+
+// ---- Conv2dInt / Conv1dInt / LinearInt (kernel tests): naive loops over a zero-padded input, exact sums.
+namespace linger_test {
+namespace kref {
+
+struct Conv {
+  int n, c, h, w, o, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, g;
+  int oh() const { return (h + pt + pb - dh * (kh - 1) - 1) / sh + 1; }
+  int ow() const { return (w + pl + pr - dw * (kw - 1) - 1) / sw + 1; }
+};
+
+// Conv2dInt (Conv1dInt: h = kh = 1): acc = wrap32(sum x*w), sat32(acc + bias), requantize by shift to bits
+// (bits 32 with shift 0 is the float-output accumulator). w is [O, C/g, kh, kw].
+inline std::vector<int64_t> conv2d_int(const std::vector<int8_t>& x, const std::vector<int8_t>& w,
+                                       const int32_t* bias, const Conv& k, int shift, int bits) {
+  const int oh = k.oh(), ow = k.ow(), cpg = k.c / k.g, opg = k.o / k.g;
+  std::vector<int64_t> y;
+  for (int n = 0; n < k.n; ++n)
+    for (int oc = 0; oc < k.o; ++oc)
+      for (int oy = 0; oy < oh; ++oy)
+        for (int ox = 0; ox < ow; ++ox) {
+          i128 sum = 0;
+          for (int ic = 0; ic < cpg; ++ic)
+            for (int ky = 0; ky < k.kh; ++ky)
+              for (int kx = 0; kx < k.kw; ++kx) {
+                const int iy = oy * k.sh + ky * k.dh - k.pt, ix = ox * k.sw + kx * k.dw - k.pl;
+                if (iy < 0 || iy >= k.h || ix < 0 || ix >= k.w) continue;  // zero padding
+                const int c = (oc / opg) * cpg + ic;
+                sum += static_cast<i128>(x[((static_cast<size_t>(n) * k.c + c) * k.h + iy) * k.w + ix]) *
+                       w[((static_cast<size_t>(oc) * cpg + ic) * k.kh + ky) * k.kw + kx];
+              }
+          const i128 acc = clamp_bits(ref_wrap32(sum) + (bias ? bias[oc] : 0), 32);
+          y.push_back(requant(acc, shift, bits));
+        }
+  return y;
+}
+
+// LinearInt over rows x [m, k], w [n, k]: acc = sum x*w + bias exact (int64 contract), requantized to bits;
+// bits 0 gives the raw accumulator.
+inline std::vector<int64_t> linear_int(const std::vector<int8_t>& x, const std::vector<int8_t>& w, const int32_t* bias,
+                                       int m, int k, int n, int shift, int bits) {
+  std::vector<int64_t> y;
+  for (int r = 0; r < m; ++r)
+    for (int j = 0; j < n; ++j) {
+      i128 acc = bias ? bias[j] : 0;
+      for (int i = 0; i < k; ++i)
+        acc += static_cast<i128>(x[static_cast<size_t>(r) * k + i]) * w[static_cast<size_t>(j) * k + i];
+      y.push_back(bits ? requant(acc, shift, bits) : static_cast<int64_t>(acc));
+    }
+  return y;
+}
+
+}  // namespace kref
+}  // namespace linger_test

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 import linger
-from linger.runtime import InferenceSession
+from linger.runtime import InferenceSession, isa_supported
 from linger.tools.compare import compare
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -101,7 +101,7 @@ FAMILY_CASES = {
                          * nn.functional.adaptive_max_pool2d(a, (3, 1))),
 }
 # cases whose outputs do not show saturated codes under narrowed statistics (bounded functions, averages)
-NO_SATURATION_CHECK = {"avgpool", "iqsigmoid", "iqtanh", "softmax", "log_softmax", "iqclamp", "iqvar", "iqsum",
+NO_SATURATION_CHECK = {"avgpool", "avgpool_ceil", "iqsigmoid", "iqtanh", "softmax", "log_softmax", "iqclamp", "iqvar", "iqsum",
                        "iqsum_keepdim_all", "iqmean", "adaptive_avgpool_global", "adaptive_avgpool_general", "pool1d"}
 
 
@@ -137,6 +137,11 @@ def _cases():
         "linear": ({"LinearInt"}, lambda: nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 7)), (3, 3, 4, 4)),
         "avgpool": ({"AvgPool2dInt"}, lambda: nn.Sequential(nn.Conv2d(3, 3, 1), nn.AvgPool2d(3, 2, 1)),
                     (2, 3, 9, 8)),
+        # ceil_mode: torch gives 5x5 here, floor mode 4x4 (the runtime must read ceil_mode from the export)
+        "avgpool_ceil": ({"AvgPool2dInt"}, lambda: nn.Sequential(nn.Conv2d(3, 3, 1), nn.AvgPool2d(2, 2, 0, True)),
+                         (2, 3, 9, 9)),
+        "maxpool_ceil": ({"MaxPool"}, lambda: nn.Sequential(nn.Conv2d(3, 4, 1), nn.MaxPool2d(2, 2, 0, ceil_mode=True)),
+                         (2, 3, 9, 9)),
         "maxpool_relu": ({"MaxPool", "Relu"}, lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(2)),
                          (2, 3, 10, 10)),
         "iqadd": ({"iqAdd"}, Add, (2, 3, 6, 6)),
@@ -203,14 +208,28 @@ def prepare(factory, shape, seed, narrow, fused=False):
     return model, (make(shape) if make else torch.randn(shape) * 2.5)
 
 
+ALL_ISAS = ["scalar", "avx2", "avx512vnni", "auto"]
+
+
+def supported_isas():
+    """Every kernel ISA this machine runs (scalar and auto always)."""
+    return [i for i in ALL_ISAS if isa_supported(i)]
+
+
 def run_both(model, x):
+    """Torch eval output, and the runtime's output on every ISA this machine has (they must all agree)."""
     model.eval()
     with torch.no_grad():
         ref = model(x)
     buf = io.BytesIO()
     linger.onnx.export(model, (x,), buf)
-    sess = InferenceSession(buf.getvalue())
-    out = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
+    outs = {}
+    for isa in supported_isas():
+        sess = InferenceSession(buf.getvalue(), isa=isa)
+        outs[isa] = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
+    out = outs["scalar"]
+    for isa, o in outs.items():
+        assert o.dtype == out.dtype and np.array_equal(o, out), f"ISA {isa} differs from scalar"
     return ref.as_subclass(torch.Tensor).numpy(), out, buf.getvalue()
 
 
@@ -231,8 +250,10 @@ def test_op_parity_torch_eval_vs_runtime(name, seed, narrow):
         assert np.isclose(np.abs(ref), np.abs(ref).max()).sum() > 1
 
 
-@pytest.mark.parametrize("isa", ["scalar", "auto"])
+@pytest.mark.parametrize("isa", ALL_ISAS)
 def test_whole_model_parity_and_first_mismatch_report(isa):
+    if not isa_supported(isa):
+        pytest.skip(f"this CPU does not run the {isa} kernels")
     class Net(nn.Module):
         def __init__(self):
             super().__init__()

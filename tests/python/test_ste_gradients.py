@@ -53,8 +53,38 @@ def _ste(x, q, bits):
     return val + (x - x.detach()) * keep
 
 
-def _exp(buf):
-    return int(torch.log2(buf).item())
+M = float(torch.tensor(0.1, dtype=torch.float32))  # the statistics' momentum (float32 0.1)
+
+
+def _ref_exponent(r, bits=8):
+    """Independent exponent rule: the largest Q with r * 2^Q <= 2^(bits-1) - 1 (exact rationals)."""
+    from fractions import Fraction
+    r = Fraction(float(r))
+    q = 0
+    while r * Fraction(2) ** q > 2 ** (bits - 1) - 1:
+        q -= 1
+    while r * Fraction(2) ** (q + 1) <= 2 ** (bits - 1) - 1:
+        q += 1
+    return q
+
+
+def _ref_ema(old, observed):
+    old = float(torch.tensor(float(old), dtype=torch.float32))
+    observed = float(torch.tensor(float(observed), dtype=torch.float32))
+    if not old > 0:
+        return observed
+    return float(torch.tensor((1.0 - M) * old + M * observed, dtype=torch.float32))
+
+
+def _exponents(mod, x, op, w, b, running_x, running_o):
+    """(qx, qw, qo) of a training forward from the statistics before it and the rules, not the module's buffers:
+    activations by the EMA, weights by the current max |w| (momentum 1), the output from the float op's output."""
+    qx = _ref_exponent(_ref_ema(running_x, x.detach().abs().max()))
+    qw = _ref_exponent(w.detach().abs().max())
+    with torch.no_grad():
+        y = op(_ste(x, qx, 8), _ste(w, qw, 8), _ste(b, qx + qw, 32))
+    qo = _ref_exponent(_ref_ema(running_o, y.abs().max()))
+    return qx, qw, qo
 
 
 @pytest.mark.parametrize("kind", ["conv", "linear"])
@@ -73,9 +103,11 @@ def test_conv_and_linear_gradients_equal_the_float_composition(kind):
     with torch.no_grad():
         mod.running_x.fill_(1.0)
         mod.running_o.fill_(0.5)
+        mod.weight.mul_(3.0)  # the weights moved since the last forward (as after an optimizer step)
     y = mod(x)
     y.backward(gy)
-    qx, qw, qo = _exp(mod.scale_x), _exp(mod.scale_w), _exp(mod.scale_o)
+    op = (lambda a, w, b: F.conv2d(a, w, b, mod.stride, mod.padding)) if kind == "conv" else F.linear
+    qx, qw, qo = _exponents(mod, x, op, mod.weight, mod.bias, 1.0, 0.5)
 
     x2 = x.detach().clone().requires_grad_()
     w2 = mod.weight.detach().clone().requires_grad_()
@@ -130,13 +162,15 @@ def test_conv1d_and_convtranspose_gradients_equal_the_float_composition(kind):
         mod = linger.ConvTranspose2dInt(3, 4, 3, stride=2, padding=1, output_padding=1)
         x = torch.randn(2, 3, 5, 5, requires_grad=True)
         op = lambda a, w, b: F.conv_transpose2d(a, w, b, mod.stride, mod.padding, mod.output_padding)  # noqa: E731
+    mod(x.detach())  # an earlier forward: statistics, running_w included
     with torch.no_grad():
         mod.running_x.fill_(1.0)
         mod.running_o.fill_(0.5)
+        mod.weight.mul_(3.0)
     y = mod(x)
     gy = torch.randn(y.shape)
     y.backward(gy)
-    qx, qw, qo = _exp(mod.scale_x), _exp(mod.scale_w), _exp(mod.scale_o)
+    qx, qw, qo = _exponents(mod, x, op, mod.weight, mod.bias, 1.0, 0.5)
     x2 = x.detach().clone().requires_grad_()
     w2 = mod.weight.detach().clone().requires_grad_()
     b2 = mod.bias.detach().clone().requires_grad_()
@@ -157,7 +191,11 @@ def test_batchnorm2d_int_gradient_is_the_batch_norm_gradient_through_the_ste():
     y = bn(x)
     g = torch.randn(y.shape)
     y.backward(g)
-    qx, qw = _exp(bn.scale_x), _exp(bn.scale_w)
+    qx = _ref_exponent(_ref_ema(4.0, x.detach().abs().max()))
+    with torch.no_grad():
+        xq = _ste(x, qx, 8)
+        alpha0 = bn.weight / torch.sqrt(xq.var((0, 2, 3), unbiased=False) + bn.eps)
+    qw = _ref_exponent(alpha0.abs().max())
     x2 = x.detach().clone().requires_grad_()
     gamma = bn.weight.detach().clone().requires_grad_()
     beta = bn.bias.detach().clone().requires_grad_()

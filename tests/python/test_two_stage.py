@@ -72,9 +72,20 @@ def test_seed_g1_two_stage_training():
         model.eval()
         float_eval = sum(nn.functional.cross_entropy(model(x), y).item() for x, y in data) / len(data)
     linger.init(model)
+    # stage 2 is int8 QAT: the constraint-stage modules became their quantized versions
+    assert isinstance(model.features[0], linger.ConvBN2dInt) and isinstance(model.features[4], linger.ConvBN2dInt)
+    assert isinstance(model.fc, linger.LinearInt)
     qat_losses = train(model, data, lr=0.005, epochs=2)
     assert abs(qat_losses[0] - float_eval) < 0.25 * float_eval + 0.05
     assert min(qat_losses[-4:]) < qat_losses[0]
+    # the QAT forward was quantized: statistics were gathered and the eval output is int8 codes at scale_o
+    assert float(model.fc.running_o) > 0 and float(model.features[0].running_x) > 0
+    model.eval()
+    with torch.no_grad():
+        y = model(data[0][0])
+    assert linger.is_iqtensor(y) and 2.0 ** y.exponent == float(model.fc.scale_o)
+    codes = plain(y).double() * 2.0 ** y.exponent
+    assert torch.equal(codes, torch.round(codes)) and codes.abs().max() <= 128
 
 
 def test_seed_g2_trace_layers_twice_is_harmless():
@@ -98,6 +109,14 @@ def test_seed_g2_trace_layers_twice_is_harmless():
     linger.trace_layers(other, other, (x,))
     once.load_state_dict(sd, strict=True)
     assert isinstance(once.features[0], linger.NormalizeConvBN2d)
+    # ... and the second model runs: same weights give the same outputs as the first
+    other.load_state_dict(sd, strict=True)
+    other.eval()
+    assert isinstance(other.features[0], linger.NormalizeConvBN2d)
+    assert torch.equal(other(x), once(x))
+    with torch.no_grad():
+        other.features[0].conv.weight.mul_(2.0)
+    assert not torch.equal(other(x), once(x))  # its own parameters, not shared with `once`
 
 
 def test_seed_g3_mismatched_stage_module_sets_name_the_modules():
@@ -136,6 +155,13 @@ def test_seed_q17_float_checkpoint_loads_strict_into_every_stage():
     quantized.load_state_dict(sd, strict=True)
     traced.eval()
     assert torch.allclose(traced(x), ref, atol=1e-5)
+    # the normalized (constraint) stage computes the float model where its clamps (8) do not bite
+    assert isinstance(normalized.features[0], linger.NormalizeConvBN2d)
+    normalized.eval()
+    with torch.no_grad():
+        yn = normalized(x)
+    assert max(p.abs().max() for p in float_model.parameters()) < 8 and ref.abs().max() < 8
+    assert torch.allclose(yn, ref, atol=1e-4), (yn - ref).abs().max()
     # every weight arrived: the folded QAT model matches the float model closely
     quantized.train()
     for xb, _ in batches(3):
@@ -253,8 +279,24 @@ def test_seed_r1_linear_followed_by_bn_is_fused():
     assert torch.allclose(model(x), float_model(x), atol=1e-5)
     linger.init(model)
     assert isinstance(model.fc1, linger.LinearBN1dInt) and model.fc1.ahead_relu
+    # shift the BN so that fc1's outputs are mostly negative: only the positive part survives the relu
+    with torch.no_grad():
+        model.fc1.bn.bias.sub_(1.0)
+    ref = copy.deepcopy(model)
+    ref.fc1.ahead_relu = False
+    seen = {}
+    ref.fc1.register_forward_hook(lambda mod, inp, out: seen.setdefault("y", plain(out).detach()))
     model.train()
+    ref.train()
     model(x)
+    ref(x)
+    y = seen["y"]  # fc1's output without the relu statistic: quantized at max |y|, no saturation
+    lsb = 1.0 / float(ref.fc1.scale_o)
+    assert float(ref.fc1.running_o) == pytest.approx(float(y.abs().max()), abs=lsb / 2)
+    assert -float(y.min()) > 2 * float(y.max()) > 0
+    # ahead_relu: fc1's output statistic is its positive max (the relu follows), so its scale is finer
+    assert float(model.fc1.running_o) == pytest.approx(float(y.max()), abs=lsb / 2)
+    assert float(model.fc1.scale_o) >= 2 * float(ref.fc1.scale_o)
     buf = io.BytesIO()
     linger.onnx.export(model, (x,), buf)
     ops = [n.op_type for n in onnx.load_from_string(buf.getvalue()).graph.node]

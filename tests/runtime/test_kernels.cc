@@ -10,11 +10,14 @@
 #include "linger/numerics/linear.h"
 #include "linger/numerics/pool.h"
 #include "linger/numerics/quantize.h"
+#include "../numerics/reference.h"
 #include "linger/runtime/runtime.h"
 #include "test_models.h"
 
 namespace lr = linger::runtime;
 namespace nm = linger::numerics;
+namespace kref = linger_test::kref;
+namespace indep = linger_test::indep;
 
 namespace {
 
@@ -52,7 +55,7 @@ TEST(Kernels, QuantMatchesNumerics) {
   m.input("x", tb::kFloat, {static_cast<int64_t>(x.size())}).output("y", tb::kInt8, {static_cast<int64_t>(x.size())});
   m.add({"Quant", "thinker", "q", {"x"}, {"y"}, {tb::attr_int("data_bits", 8), tb::attr_float("scale_x", 16.0f)}});
   const lr::Tensor y = run1(m, {{"x", tensor({static_cast<int64_t>(x.size())}, x)}});
-  for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(y.data<int8_t>()[i], nm::quantize(x[i], 4, 8)) << x[i];
+  for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(y.data<int8_t>()[i], indep::quantize8(x[i], 4)) << x[i];
   EXPECT_EQ(y.data<int8_t>()[3], 3);   // 2.5 -> 3
   EXPECT_EQ(y.data<int8_t>()[4], -2);  // -2.5 -> -2
 }
@@ -81,7 +84,8 @@ TEST(Kernels, DequantAllWidths) {
     const lr::Tensor y = run1(m, {{"q", in}});
     for (int i = 0; i < 4; ++i) {
       int64_t q = elem == tb::kInt8 ? in.data<int8_t>()[i] : elem == tb::kInt16 ? in.data<int16_t>()[i] : in.data<int32_t>()[i];
-      EXPECT_EQ(y.data<float>()[i], nm::dequantize(q, -2));
+      EXPECT_EQ(y.data<float>()[i], kref::dequant(q, -2)) << q;  // independent reference
+      EXPECT_EQ(y.data<float>()[i], static_cast<float>(static_cast<double>(q) * 4.0)) << q;  // scale 1/4: q * 4
     }
   }
 }
@@ -121,28 +125,28 @@ TEST(Kernels, Conv2dIntMatchesNumerics) {
     }
     m.add({"Conv2dInt", "thinker", "conv", in, {"y"},
            tb::conv_attrs(32.0f, 128.0f, 16.0f, k.o_bits, {k.kh, k.kw}, {k.pt, k.pl, k.pb, k.pr}, {k.sh, k.sw}, {k.dh, k.dw}, k.g)});
-    const size_t ny = static_cast<size_t>(k.n * k.o * s.out_h() * s.out_w());
     const int32_t* bp = k.bias ? b.data() : nullptr;
+    // expected values from the independent reference (tests/numerics/reference.h), not numerics::conv2d_int
+    const kref::Conv rk{k.n, k.c, k.h, k.w, k.o, k.kh, k.kw, k.sh, k.sw, k.dh, k.dw, k.pt, k.pl, k.pb, k.pr, k.g};
+    ASSERT_EQ(ydims, (std::vector<int64_t>{k.n, k.o, rk.oh(), rk.ow()}));
+    const std::vector<int64_t> ref = k.o_bits ? kref::conv2d_int(x, w, bp, rk, qx + qw - qo, k.o_bits)
+                                              : kref::conv2d_int(x, w, bp, rk, 0, 32);
     for (lr::Isa isa : isas()) {
       const lr::Tensor y = run1(m, {{"x", tensor({k.n, k.c, k.h, k.w}, x)}}, isa);
       ASSERT_EQ(y.shape(), ydims);
+      std::vector<int64_t> got;
       if (k.o_bits == 8) {
-        std::vector<int8_t> ref(ny);
-        nm::conv2d_int(x.data(), w.data(), bp, ref.data(), s, qx + qw - qo, false, 8);
-        EXPECT_EQ(y.to_vector<int8_t>(), ref) << lr::isa_name(isa);
+        for (int8_t v : y.to_vector<int8_t>()) got.push_back(v);
       } else if (k.o_bits == 16) {
-        std::vector<int16_t> ref(ny);
-        nm::conv2d_int(x.data(), w.data(), bp, ref.data(), s, qx + qw - qo, false, 16);
-        EXPECT_EQ(y.to_vector<int16_t>(), ref) << lr::isa_name(isa);
+        for (int16_t v : y.to_vector<int16_t>()) got.push_back(v);
       } else if (k.o_bits == 32) {
-        std::vector<int32_t> ref(ny);
-        nm::conv2d_int(x.data(), w.data(), bp, ref.data(), s, qx + qw - qo, false, 32);
-        EXPECT_EQ(y.to_vector<int32_t>(), ref) << lr::isa_name(isa);
+        for (int32_t v : y.to_vector<int32_t>()) got.push_back(v);
       } else {
-        std::vector<int32_t> acc(ny);
-        nm::conv2d_int(x.data(), w.data(), bp, acc.data(), s, 0, false, 32);
-        for (size_t i = 0; i < ny; ++i) ASSERT_EQ(y.data<float>()[i], nm::dequantize(acc[i], qx + qw)) << i;
+        const std::vector<float> f = y.to_vector<float>();
+        for (size_t i = 0; i < f.size(); ++i) ASSERT_EQ(f[i], kref::dequant(ref[i], qx + qw)) << i;
+        continue;
       }
+      EXPECT_EQ(got, ref) << lr::isa_name(isa);
     }
   }
 }
@@ -170,64 +174,97 @@ TEST(Kernels, LinearIntMatchesNumerics) {
       }
       m.add({"LinearInt", "thinker", "fc", in, {"y"}, attrs});
       const int32_t* bp = bias ? b.data() : nullptr;
+      // expected values from the independent reference, not numerics::linear_int
+      const std::vector<int64_t> ref = kref::linear_int(x, w, bp, 6, static_cast<int>(k), static_cast<int>(n), 11, o_bits);
       for (lr::Isa isa : isas()) {
         const lr::Tensor y = run1(m, {{"x", tensor({2, 3, k}, x)}}, isa);
         ASSERT_EQ(y.shape(), (std::vector<int64_t>{2, 3, n}));
+        std::vector<int64_t> got;
         if (o_bits == 8) {
-          std::vector<int8_t> ref(6 * n);
-          nm::linear_int(x.data(), w.data(), bp, ref.data(), 6, k, n, 11, 8);
-          EXPECT_EQ(y.to_vector<int8_t>(), ref);
+          for (int8_t v : y.to_vector<int8_t>()) got.push_back(v);
         } else if (o_bits == 16) {
-          std::vector<int16_t> ref(6 * n);
-          nm::linear_int(x.data(), w.data(), bp, ref.data(), 6, k, n, 11, 16);
-          EXPECT_EQ(y.to_vector<int16_t>(), ref);
+          for (int16_t v : y.to_vector<int16_t>()) got.push_back(v);
         } else if (o_bits == 32) {
-          std::vector<int32_t> ref(6 * n);
-          nm::linear_int(x.data(), w.data(), bp, ref.data(), 6, k, n, 11, 32);
-          EXPECT_EQ(y.to_vector<int32_t>(), ref);
+          for (int32_t v : y.to_vector<int32_t>()) got.push_back(v);
         } else {
-          std::vector<float> ref(6 * n);
-          nm::linear_int_float(x.data(), w.data(), bp, ref.data(), 6, k, n, 10);
-          EXPECT_EQ(y.to_vector<float>(), ref);
+          const std::vector<float> f = y.to_vector<float>();
+          for (size_t i = 0; i < f.size(); ++i) EXPECT_EQ(f[i], kref::dequant(ref[i], 10)) << i;
+          continue;
         }
+        EXPECT_EQ(got, ref) << lr::isa_name(isa);
       }
     }
   }
 }
 
+TEST(Kernels, LinearIntTiesRoundHalfUp) {
+  // Hand-worked: acc = x * 32 at shift 4 + 6 + 1 = 11: 1024 / 2048 = 0.5 -> 1, -0.5 -> 0, 1.5 -> 2, -1.5 -> -1,
+  // 4064 / 2048 = 1.98 -> 2; a wide row (k = 64, the other products cancelling) goes through the SIMD paths.
+  for (int64_t k : {1, 64}) {
+    tb::Model m;
+    m.input("x", tb::kInt8, {5, k}).output("y", tb::kInt8, {5, 1});
+    m.init(tb::tensor("w", tb::kInt8, {1, k}, std::vector<int8_t>(static_cast<size_t>(k), 32)));
+    m.add({"LinearInt", "thinker", "fc", {"x", "w"}, {"y"},
+           {tb::attr_float("scale_x", 16.0f), tb::attr_float("scale_w", 64.0f), tb::attr_float("scale_o", 0.5f),
+            tb::attr_int("o_bits", 8)}});
+    std::vector<int8_t> x;
+    for (int v : {32, -32, 96, -96, 127})
+      for (int64_t i = 0; i < k; ++i) x.push_back(static_cast<int8_t>(i == 0 ? v : i == k - 1 ? 0 : (i % 2 ? 32 : -32)));
+    for (lr::Isa isa : isas()) {
+      const lr::Tensor y = run1(m, {{"x", tensor({5, k}, x)}}, isa);
+      EXPECT_EQ(y.to_vector<int8_t>(), (std::vector<int8_t>{1, 0, 2, -1, 2})) << lr::isa_name(isa) << " k " << k;
+    }
+  }
+}
+
 TEST(Kernels, PoolsMatchNumerics) {
+  // Expected values and output shapes from the independent reference (tests/numerics/reference.h),
+  // on every ISA; the first ceil_mode case has windows hanging over the bottom/right padding.
   const auto x = tmodels::random_ints<int8_t>(2 * 3 * 7 * 6, -128, 127, 90);
   struct P {
     int kh, kw, sh, sw, pt, pl, pb, pr, ceil;
   };
   for (const P& p : {P{2, 2, 2, 2, 0, 0, 0, 0, 0}, P{3, 3, 2, 2, 1, 1, 1, 1, 1}, P{3, 2, 1, 2, 0, 1, 2, 0, 0},
-                     P{5, 5, 3, 3, 2, 2, 2, 2, 1}}) {
-    nm::Pool2dShape s;
-    s.n = 2, s.c = 3, s.h = 7, s.w = 6, s.kh = p.kh, s.kw = p.kw, s.stride_h = p.sh, s.stride_w = p.sw;
-    s.pad_top = p.pt, s.pad_left = p.pl, s.pad_bottom = p.pb, s.pad_right = p.pr, s.ceil_mode = p.ceil != 0;
-    const std::vector<int64_t> yd{2, 3, s.out_h(), s.out_w()};
+                     P{5, 5, 3, 3, 2, 2, 2, 2, 1}, P{2, 2, 2, 2, 0, 0, 0, 0, 1}, P{4, 4, 1, 1, 1, 2, 1, 2, 0}}) {
+    const kref::Pool rs{2, 3, 7, 6, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.pb, p.pr, p.ceil != 0};
+    const std::vector<int64_t> yd{2, 3, rs.oh(), rs.ow()};
     const std::vector<std::string> geo{tb::attr_ints("kernel_shape", {p.kh, p.kw}), tb::attr_ints("strides", {p.sh, p.sw}),
                                        tb::attr_ints("pads", {p.pt, p.pl, p.pb, p.pr}), tb::attr_int("ceil_mode", p.ceil)};
-    std::vector<int8_t> ref(static_cast<size_t>(2 * 3 * s.out_h() * s.out_w()));
-    {
-      tb::Model m;
-      m.input("x", tb::kInt8, {2, 3, 7, 6}).output("y", tb::kInt8, yd);
-      std::vector<std::string> a = geo;
-      a.push_back(tb::attr_float("scale_x", 8.0f));
-      a.push_back(tb::attr_float("scale_o", 8.0f));
-      a.push_back(tb::attr_int("o_bits", 8));
-      m.add({"AvgPool2dInt", "thinker", "avg", {"x"}, {"y"}, a});
-      const lr::Tensor y = run1(m, {{"x", tensor({2, 3, 7, 6}, x)}});
-      nm::avgpool2d_int(x.data(), ref.data(), s);
-      EXPECT_EQ(y.to_vector<int8_t>(), ref);
+    const std::vector<int8_t> ref_avg = kref::pool2d(x, rs, true), ref_max = kref::pool2d(x, rs, false);
+    for (lr::Isa isa : isas()) {
+      SCOPED_TRACE(std::string(lr::isa_name(isa)) + " k " + std::to_string(p.kh) + "x" + std::to_string(p.kw) +
+                   " ceil " + std::to_string(p.ceil));
+      {
+        tb::Model m;
+        m.input("x", tb::kInt8, {2, 3, 7, 6}).output("y", tb::kInt8, yd);
+        std::vector<std::string> a = geo;
+        a.push_back(tb::attr_float("scale_x", 8.0f));
+        a.push_back(tb::attr_float("scale_o", 8.0f));
+        a.push_back(tb::attr_int("o_bits", 8));
+        m.add({"AvgPool2dInt", "thinker", "avg", {"x"}, {"y"}, a});
+        const lr::Tensor y = run1(m, {{"x", tensor({2, 3, 7, 6}, x)}}, isa);
+        EXPECT_EQ(y.shape(), yd);
+        EXPECT_EQ(y.to_vector<int8_t>(), ref_avg);
+      }
+      {
+        tb::Model m;
+        m.input("x", tb::kInt8, {2, 3, 7, 6}).output("y", tb::kInt8, yd);
+        m.add({"MaxPool", "", "max", {"x"}, {"y"}, geo});
+        const lr::Tensor y = run1(m, {{"x", tensor({2, 3, 7, 6}, x)}}, isa);
+        EXPECT_EQ(y.shape(), yd);
+        EXPECT_EQ(y.to_vector<int8_t>(), ref_max);
+      }
     }
-    {
-      tb::Model m;
-      m.input("x", tb::kInt8, {2, 3, 7, 6}).output("y", tb::kInt8, yd);
-      m.add({"MaxPool", "", "max", {"x"}, {"y"}, geo});
-      const lr::Tensor y = run1(m, {{"x", tensor({2, 3, 7, 6}, x)}});
-      nm::maxpool2d_int(x.data(), ref.data(), s);
-      EXPECT_EQ(y.to_vector<int8_t>(), ref);
+  }
+  {  // hand-worked ties: 2x2 windows summing to 2, -2, 6 -> 2/4 = 0.5 -> 1, -0.5 -> 0, 1.5 -> 2 (half up)
+    tb::Model m;
+    m.input("x", tb::kInt8, {1, 1, 2, 6}).output("y", tb::kInt8, {1, 1, 1, 3});
+    m.add({"AvgPool2dInt", "thinker", "avg", {"x"}, {"y"},
+           {tb::attr_ints("kernel_shape", {2, 2}), tb::attr_ints("strides", {2, 2}), tb::attr_float("scale_x", 8.0f),
+            tb::attr_float("scale_o", 8.0f)}});
+    for (lr::Isa isa : isas()) {
+      const lr::Tensor y = run1(m, {{"x", tensor<int8_t>({1, 1, 2, 6}, {1, 0, -1, 0, 3, 3, 1, 0, -1, 0, 0, 0})}}, isa);
+      EXPECT_EQ(y.to_vector<int8_t>(), (std::vector<int8_t>{1, 0, 2})) << lr::isa_name(isa);
     }
   }
 }
@@ -255,21 +292,21 @@ TEST(Kernels, IqAddSameShapeAndBroadcast) {
     m.input("a", tb::kInt8, {2, 3, 4}).input("b", tb::kInt8, {2, 3, 4}).output("c", tb::kInt8, {2, 3, 4});
     m.add({"iqAdd", "thinker", "add", {"a", "b"}, {"c"}, attrs});
     const lr::Tensor c = run1(m, {{"a", tensor({2, 3, 4}, a)}, {"b", tensor({2, 3, 4}, bsame)}});
-    for (size_t i = 0; i < 24; ++i) EXPECT_EQ(c.data<int8_t>()[i], nm::iqadd(a[i], bsame[i], 2, -1));
+    for (size_t i = 0; i < 24; ++i) EXPECT_EQ(c.data<int8_t>()[i], indep::iqadd(a[i], bsame[i], 2, -1));
   }
   {
     tb::Model m;
     m.input("a", tb::kInt8, {2, 3, 4}).input("b", tb::kInt8, {3, 1}).output("c", tb::kInt8, {2, 3, 4});
     m.add({"iqAdd", "thinker", "add", {"a", "b"}, {"c"}, attrs});
     const lr::Tensor c = run1(m, {{"a", tensor({2, 3, 4}, a)}, {"b", tensor({3, 1}, bcast)}});
-    for (size_t i = 0; i < 24; ++i) EXPECT_EQ(c.data<int8_t>()[i], nm::iqadd(a[i], bcast[(i / 4) % 3], 2, -1)) << i;
+    for (size_t i = 0; i < 24; ++i) EXPECT_EQ(c.data<int8_t>()[i], indep::iqadd(a[i], bcast[(i / 4) % 3], 2, -1)) << i;
   }
   {
     tb::Model m;  // the broadcast operand first, scalar-like shape
     m.input("a", tb::kInt8, {1}).input("b", tb::kInt8, {2, 3, 4}).output("c", tb::kInt8, {2, 3, 4});
     m.add({"iqAdd", "thinker", "add", {"a", "b"}, {"c"}, attrs});
     const lr::Tensor c = run1(m, {{"a", tensor<int8_t>({1}, {-77})}, {"b", tensor({2, 3, 4}, a)}});
-    for (size_t i = 0; i < 24; ++i) EXPECT_EQ(c.data<int8_t>()[i], nm::iqadd(-77, a[i], 2, -1)) << i;
+    for (size_t i = 0; i < 24; ++i) EXPECT_EQ(c.data<int8_t>()[i], indep::iqadd(-77, a[i], 2, -1)) << i;
   }
 }
 

@@ -17,11 +17,13 @@
 #include "linger/numerics/conv1d.h"
 #include "linger/numerics/convtranspose.h"
 #include "linger/numerics/quantize.h"
+#include "../numerics/reference.h"
 #include "linger/runtime/runtime.h"
 #include "test_models.h"
 
 namespace lr = linger::runtime;
 namespace nm = linger::numerics;
+namespace kref = linger_test::kref;
 
 namespace {
 
@@ -86,6 +88,23 @@ std::vector<float> conv_like_reference(size_t ny, int o_bits, int qo, Ref ref) {
     for (size_t i = 0; i < ny; ++i) y[i] = nm::dequantize(r[i], o_bits ? qo : kQx + kQw);
   }
   return y;
+}
+
+// The same float model output computed from the independent reference (tests/numerics/reference.h):
+// codes(shift, bits) gives the op's integer outputs; Quant's codes come from indep_quantize_all.
+template <class Codes>
+std::vector<float> indep_conv_like_reference(int o_bits, int qo, Codes codes) {
+  const int shift = kQx + kQw - qo;
+  const std::vector<int64_t> c = o_bits ? codes(shift, o_bits) : codes(0, 32);
+  std::vector<float> y(c.size());
+  for (size_t i = 0; i < c.size(); ++i) y[i] = kref::dequant(c[i], o_bits ? qo : kQx + kQw);
+  return y;
+}
+
+std::vector<int8_t> indep_quantize_all(const std::vector<float>& x, int q) {
+  std::vector<int8_t> v(x.size());
+  for (size_t i = 0; i < x.size(); ++i) v[i] = static_cast<int8_t>(linger_test::indep::quantize8(x[i], q));
+  return v;
 }
 
 // Adds `op` (output "c" when o_bits, else "y") and, with o_bits, Dequant(Qo) -> "y".
@@ -178,12 +197,14 @@ TEST(NewKernels, Conv1dIntModelsMatchNumerics) {
                    tb::attr_ints("pads", {k.pl, k.pr}), tb::attr_int("group", k.g), tb::attr_int("data_bits", 8),
                    tb::attr_int("parameter_bits", 8), tb::attr_string("platform_quant", "luna_quant")}},
                   k.o_bits, k.qo);
-    const std::vector<int8_t> xq = quantize_all(x, kQx);
+    // expected values from the independent reference (a conv2d with h = kh = 1), not numerics::conv1d_int
+    const kref::Conv rk{k.n, k.c, 1, k.l, k.o, 1, k.k, 1, k.stride, 1, k.dil, 0, k.pl, 0, k.pr, k.g};
+    ASSERT_EQ(yd, (std::vector<int64_t>{k.n, k.o, rk.ow()}));
+    const std::vector<int8_t> xq = indep_quantize_all(x, kQx);
     const int32_t* bp = k.bias ? b.data() : nullptr;
-    const auto ref = conv_like_reference(static_cast<size_t>(k.n * k.o * s.out_l()), k.o_bits, k.qo,
-                                         [&](auto* out, int shift, int bits) {
-                                           nm::conv1d_int(xq.data(), w.data(), bp, out, s, shift, false, bits);
-                                         });
+    const auto ref = indep_conv_like_reference(k.o_bits, k.qo, [&](int shift, int bits) {
+      return kref::conv2d_int(xq, w, bp, rk, shift, bits);
+    });
     SCOPED_TRACE("case c=" + std::to_string(k.c) + " l=" + std::to_string(k.l) + " o_bits=" + std::to_string(k.o_bits));
     expect_on_every_isa(m, xd, x, yd, ref);
   }
@@ -232,12 +253,14 @@ TEST(NewKernels, ConvTranspose2dIntModelsMatchNumerics) {
                    tb::attr_ints("pads", {k.pt, k.pl, k.pb, k.pr}), tb::attr_ints("output_padding", {k.oph, k.opw}),
                    tb::attr_int("group", k.g), tb::attr_int("data_bits", 8), tb::attr_int("parameter_bits", 8)}},
                   k.o_bits, k.qo);
-    const std::vector<int8_t> xq = quantize_all(x, kQx);
+    // expected values and output shape from the independent scatter reference, not numerics::
+    const kref::ConvT rk{k.n, k.c, k.h, k.w, k.o, k.kh, k.kw, k.sh, k.sw, k.dh, k.dw, k.pt, k.pl, k.pb, k.pr, k.oph, k.opw, k.g};
+    ASSERT_EQ(yd, (std::vector<int64_t>{k.n, k.o, rk.oh(), rk.ow()}));
+    const std::vector<int8_t> xq = indep_quantize_all(x, kQx);
     const int32_t* bp = k.bias ? b.data() : nullptr;
-    const auto ref = conv_like_reference(static_cast<size_t>(k.n * k.o * s.out_h() * s.out_w()), k.o_bits, k.qo,
-                                         [&](auto* out, int shift, int bits) {
-                                           nm::convtranspose2d_int(xq.data(), w.data(), bp, out, s, shift, false, bits);
-                                         });
+    const auto ref = indep_conv_like_reference(k.o_bits, k.qo, [&](int shift, int bits) {
+      return kref::convtranspose2d_int(xq, w, bp, rk, shift, bits);
+    });
     SCOPED_TRACE("case c=" + std::to_string(k.c) + " s=" + std::to_string(k.sh) + "x" + std::to_string(k.sw) +
                  " o_bits=" + std::to_string(k.o_bits));
     expect_on_every_isa(m, xd, x, yd, ref);
@@ -265,9 +288,10 @@ TEST(NewKernels, BatchNorm2dIntModelsMatchNumerics) {
     for (int64_t n : {2, 1}) {
       const std::vector<int64_t> d{n, c, h, w};
       const auto x = random_floats(static_cast<size_t>(n * c * h * w), 5.0f, static_cast<uint32_t>(310 + n));
-      const std::vector<int8_t> xq = quantize_all(x, kQx);
-      const auto ref = conv_like_reference(xq.size(), o_bits ? o_bits : 8, qo, [&](auto* out, int shift, int bits) {
-        nm::batchnorm_int(xq.data(), wt.data(), bias.data(), out, n, c, h * w, shift, bits);
+      const std::vector<int8_t> xq = indep_quantize_all(x, kQx);
+      const auto ref = indep_conv_like_reference(o_bits ? o_bits : 8, qo, [&](int shift, int bits) {
+        return kref::batchnorm_int(xq, wt, bias, static_cast<int>(n), static_cast<int>(c), static_cast<int>(h * w),
+                                   shift, bits);
       });
       SCOPED_TRACE("o_bits " + std::to_string(o_bits) + " qo " + std::to_string(qo) + " n " + std::to_string(n));
       expect_on_every_isa(m, d, x, d, ref);
@@ -289,15 +313,16 @@ TEST(NewKernels, BatchNorm2dIntExtremeCodes) {
            {tb::attr_float("scale_x", pow2(kQx)), tb::attr_float("scale_w", pow2(kQw)), tb::attr_float("scale_o", pow2(qo)),
             tb::attr_int("o_bits", o_bits)}});
     const lr::Tensor y = load(m).run({{"x", lr::Tensor::from_vector<int8_t>({1, 4, 8, 8}, x)}}).at(0);
+    const std::vector<int64_t> ref = kref::batchnorm_int(x, wt, bias, 1, 4, 64, kQx + kQw - qo, o_bits);
     if (o_bits == 32) {
-      std::vector<int32_t> ref(x.size());
-      nm::batchnorm_int(x.data(), wt.data(), bias.data(), ref.data(), 1, 4, 64, kQx + kQw - qo, 32);
-      EXPECT_EQ(y.to_vector<int32_t>(), ref) << qo;
-      EXPECT_EQ(y.data<int32_t>()[0], INT32_MAX);
+      const std::vector<int32_t> got = y.to_vector<int32_t>();
+      EXPECT_EQ(std::vector<int64_t>(got.begin(), got.end()), ref) << qo;
+      EXPECT_EQ(y.data<int32_t>()[0], INT32_MAX);  // 0 * -128 + INT32_MAX
+      // x = 1 (code 1), w = -128, b = INT32_MAX: exact INT32_MAX - 128, at shift 0 (qo 10) or rounded up at shift -1
+      EXPECT_EQ(y.data<int32_t>()[1], qo == 10 ? INT32_MAX - 128 : INT32_MAX);
     } else {
-      std::vector<int8_t> ref(x.size());
-      nm::batchnorm_int(x.data(), wt.data(), bias.data(), ref.data(), 1, 4, 64, kQx + kQw - qo, 8);
-      EXPECT_EQ(y.to_vector<int8_t>(), ref);
+      const std::vector<int8_t> got = y.to_vector<int8_t>();
+      EXPECT_EQ(std::vector<int64_t>(got.begin(), got.end()), ref);
     }
   }
 }

@@ -54,6 +54,7 @@ TEST(Protobuf, BadVarints) {
   EXPECT_THROW(reader(tb::varint(uint64_t{1} << 40)).read_int32(), lr::ParseError);      // int32 range
   try {
     reader("\xff\xff").read_varint();
+    ADD_FAILURE() << "a truncated varint was accepted";
   } catch (const lr::ParseError& e) {
     EXPECT_NE(std::string(e.what()).find("truncated varint"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("Test"), std::string::npos) << e.what();

@@ -92,6 +92,7 @@ TEST(Session, InputErrors) {
   EXPECT_THROW(s.run({{"x", good}}, {"nope"}), lr::InputError);
   try {
     s.run({{"x", lr::Tensor(lr::DType::kInt8, {1, 2, 6, 6})}});
+    ADD_FAILURE() << "an int8 input for a float32 graph input was accepted";
   } catch (const lr::InputError& e) {
     EXPECT_NE(std::string(e.what()).find("input 'x' must be float32, got int8"), std::string::npos) << e.what();
   }
