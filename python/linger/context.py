@@ -21,11 +21,21 @@ def _stack() -> List[nn.Module]:
     return s
 
 
+# Containers iterate their children (nn.Sequential's forward, a ModuleDict subclass looping over `self.items()`,
+# e.g. torchvision's DenseNet blocks), so the layers of functional ops must not become their children.
+_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
 def get_current_module() -> Optional[nn.Module]:
-    """The innermost running module prepared by `linger.init` (None outside, or inside a disabled one)."""
+    """The innermost running module prepared by `linger.init` that may own functional-op layers: containers
+    (Sequential/ModuleList/ModuleDict) hand them to their nearest non-container caller. None outside a linger
+    model, or inside a disabled module."""
     s = _stack()
     if not s or getattr(s[-1], "_linger_disable_quant", False):
         return None
+    for m in reversed(s):
+        if not isinstance(m, _CONTAINERS):
+            return m
     return s[-1]
 
 

@@ -143,3 +143,18 @@ def test_chunk_split_unbind_squeeze_export_plain_slices_and_keep_quantization():
     assert ops.count("Dequant") == 5  # one per output: no float detour inside
     report = compare(model, data, x)
     assert report.ok, str(report)
+
+
+def test_densenet_blocks_iterating_a_moduledict_keep_their_layers():
+    """torchvision's _DenseBlock is an nn.ModuleDict whose forward loops over `self.items()` and calls torch.cat:
+    the iqCat layers must not become its children (they would be called as dense layers in the next forward)."""
+    from torchvision.models.densenet import DenseNet
+
+    torch.manual_seed(0)
+    model = DenseNet(growth_rate=8, block_config=(2, 2), num_init_features=16, bn_size=2, num_classes=5)
+    x, data, ops = train_export(model, (4, 3, 32, 32))
+    assert ops.count("iqCat") == 6 and "Concat" not in ops  # per block: each dense layer + the block output
+    for block in (model.features.denseblock1, model.features.denseblock2):
+        assert all(name.startswith("denselayer") for name, _ in block.items())
+    report = compare(model, data, x)
+    assert report.ok, str(report)

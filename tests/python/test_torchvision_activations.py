@@ -14,38 +14,6 @@ from linger.tools.compare import compare
 torchvision = pytest.importorskip("torchvision")
 
 
-@pytest.fixture(autouse=True)
-def _global_avg_pool():
-    # TODO(issue8a merge): remove -- F.adaptive_avg_pool2d / nn.AdaptiveAvgPool2d are implemented on branch
-    # issue8a. Until the merge, this test (not linger) routes a global adaptive average pool of a quantized tensor
-    # to an AvgPool2dInt over the whole feature map, created lazily in the calling module.
-    from linger.context import get_current_module
-    from linger.iqtensor import _HANDLERS, fallback, is_iqtensor, register_handler
-    from linger.nn import AvgPool2dInt
-
-    def handler(func, args, kwargs):
-        x = args[0] if args else kwargs["input"]
-        size = args[1] if len(args) > 1 else kwargs["output_size"]
-        module = get_current_module()
-        if not is_iqtensor(x) or module is None or size not in (1, (1, 1), [1, 1]):
-            return fallback(func, args, kwargs)
-        pool = getattr(module, "_test_gap", None)
-        if pool is None:
-            k = (int(x.shape[2]), int(x.shape[3]))
-            pool = AvgPool2dInt.from_float(nn.AvgPool2d(k), 8, 8, 8, linger.QuantMode.QValue)
-            pool.train(module.training)
-            module._test_gap = pool
-        return pool(x)
-
-    old = _HANDLERS.get(F.adaptive_avg_pool2d)
-    register_handler((F.adaptive_avg_pool2d,), handler)
-    yield
-    if old is None:
-        _HANDLERS.pop(F.adaptive_avg_pool2d, None)
-    else:
-        _HANDLERS[F.adaptive_avg_pool2d] = old
-
-
 def _qat_export_compare(model: nn.Module, x: torch.Tensor, batches: int = 3):
     torch.manual_seed(0)
     linger.init(model)
