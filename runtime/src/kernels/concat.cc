@@ -2,6 +2,7 @@
 // dimension must agree. Inputs carrying exponents must carry the same one.
 #include <cstring>
 
+#include "kernels/copy_util.h"
 #include "kernels/kernel.h"
 
 namespace linger {
@@ -19,26 +20,11 @@ class ConcatKernel final : public Kernel {
     const int64_t rank = static_cast<int64_t>(first.size());
     if (rank == 0) ctx.fail("shape", "inputs must have rank >= 1");
     const int64_t axis = ctx.axis(ctx.node().attr("axis")->i, rank, "axis");
-    Dims out = first;
-    for (int i = 1; i < n; ++i) {
+    for (int i = 1; i < n; ++i)
       if (ctx.dtype(i) != ctx.dtype(0))
         ctx.fail("dtype", "input '" + ctx.input_name(i) + "' is " + dtype_name(ctx.dtype(i)) + ", input '" +
                               ctx.input_name(0) + "' is " + dtype_name(ctx.dtype(0)));
-      const Dims& d = ctx.dims(i);
-      if (d.size() != first.size())
-        ctx.fail("shape", "input '" + ctx.input_name(i) + "' has shape " + shape_str(d) + ", input '" +
-                              ctx.input_name(0) + "' has " + shape_str(first));
-      for (size_t k = 0; k < d.size(); ++k) {
-        if (static_cast<int64_t>(k) == axis) {
-          out[k] = out[k] < 0 || d[k] < 0 ? kUnknownDim : out[k] + d[k];
-        } else if (d[k] >= 0 && out[k] >= 0 && d[k] != out[k]) {
-          ctx.fail("shape", "input '" + ctx.input_name(i) + "' has shape " + shape_str(d) + ", which differs from " +
-                                shape_str(first) + " outside axis " + std::to_string(axis));
-        } else if (out[k] < 0) {
-          out[k] = d[k];
-        }
-      }
-    }
+    const Dims out = concat_dims(ctx, axis, "axis");
     if (ctx.complete()) {
       outer_ = dims_numel(Dims(first.begin(), first.begin() + axis));
       const int64_t inner = dims_numel(Dims(first.begin() + axis + 1, first.end()));

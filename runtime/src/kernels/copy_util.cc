@@ -89,5 +89,27 @@ std::vector<int64_t> broadcast_strides(const Dims& in, const Dims& out) {
   return s;
 }
 
+Dims concat_dims(const InferContext& ctx, int64_t axis, const char* axis_name) {
+  const Dims& first = ctx.dims(0);
+  Dims out = first;
+  for (int i = 1; i < ctx.num_inputs(); ++i) {
+    const Dims& d = ctx.dims(i);
+    if (d.size() != first.size())
+      ctx.fail("shape", "input '" + ctx.input_name(i) + "' has shape " + shape_str(d) + ", input '" +
+                            ctx.input_name(0) + "' has " + shape_str(first));
+    for (size_t k = 0; k < d.size(); ++k) {
+      if (static_cast<int64_t>(k) == axis) {
+        out[k] = out[k] < 0 || d[k] < 0 ? kUnknownDim : out[k] + d[k];
+      } else if (d[k] >= 0 && out[k] >= 0 && d[k] != out[k]) {
+        ctx.fail("shape", "input '" + ctx.input_name(i) + "' has shape " + shape_str(d) + ", which differs from " +
+                              shape_str(first) + " outside " + axis_name + " " + std::to_string(axis));
+      } else if (out[k] < 0) {
+        out[k] = d[k];
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace runtime
 }  // namespace linger

@@ -11,6 +11,10 @@
 namespace linger {
 namespace runtime {
 
+// The output dims of joining every input of the node along `axis` (Concat, iqCat): the ranks agree and
+// every other dimension agrees (rule 'shape', naming the inputs); unknown dims stay unknown.
+Dims concat_dims(const InferContext& ctx, int64_t axis, const char* axis_name);
+
 // Row-major strides (in elements) of a contiguous tensor of these dims.
 std::vector<int64_t> contiguous_strides(const Dims& dims);
 

@@ -2,6 +2,7 @@
 // own to scale_o (numerics::iqcat_rescale) and joined along `dim`.
 #include <cstring>
 
+#include "kernels/copy_util.h"
 #include "kernels/kernel.h"
 #include "linger/numerics/elementwise.h"
 
@@ -24,26 +25,9 @@ class IqCatKernel final : public Kernel {
     if (rank == 0) ctx.fail("shape", "inputs must have rank >= 1");
     const int64_t axis = ctx.axis(n.attr("dim")->i, rank, "dim");
     const int qo = n.scale_exponent("scale_o");
-    Dims out = first;
     shifts_.clear();
-    for (int i = 0; i < count; ++i) {
-      shifts_.push_back(n.scale_exponent("scale_x_" + std::to_string(i)) - qo);
-      const Dims& d = ctx.dims(i);
-      if (d.size() != first.size())
-        ctx.fail("shape", "input '" + ctx.input_name(i) + "' has shape " + shape_str(d) + ", input '" +
-                              ctx.input_name(0) + "' has " + shape_str(first));
-      if (i == 0) continue;
-      for (size_t k = 0; k < d.size(); ++k) {
-        if (static_cast<int64_t>(k) == axis) {
-          out[k] = out[k] < 0 || d[k] < 0 ? kUnknownDim : out[k] + d[k];
-        } else if (d[k] >= 0 && out[k] >= 0 && d[k] != out[k]) {
-          ctx.fail("shape", "input '" + ctx.input_name(i) + "' has shape " + shape_str(d) + ", which differs from " +
-                                shape_str(first) + " outside dim " + std::to_string(axis));
-        } else if (out[k] < 0) {
-          out[k] = d[k];
-        }
-      }
-    }
+    for (int i = 0; i < count; ++i) shifts_.push_back(n.scale_exponent("scale_x_" + std::to_string(i)) - qo);
+    const Dims out = concat_dims(ctx, axis, "dim");
     if (ctx.complete()) {
       outer_ = dims_numel(Dims(first.begin(), first.begin() + axis));
       const int64_t inner = dims_numel(Dims(first.begin() + axis + 1, first.end()));
