@@ -33,58 +33,11 @@ std::mt19937& rng() {
 int rand_int(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng()); }
 
 // ================================================================= sigmoid / tanh reference
-struct Seg {
-  int upper;  // segment j covers bands[j-1] < a <= bands[j]
-  int slope;
-  int bias_pos;
-  int bias_neg;  // tanh: the bias (odd symmetry)
-  int shift;
-};
-
-// Transcribed row by row from the tables document.
-const Seg kSigSegs[16] = {
-    {971, 32316, 16384, 16384, 13},   {1699, 29471, 16721, 16047, 13}, {2347, 25891, 17464, 15304, 13},
-    {2974, 22068, 18559, 14209, 13},  {3614, 18225, 19954, 12814, 13}, {4291, 29057, 21585, 11183, 14},
-    {5026, 22206, 23380, 9388, 14},   {5861, 16113, 25249, 7519, 14},  {6831, 10881, 27121, 5647, 14},
-    {7864, 27353, 28807, 3961, 16},   {8987, 16611, 30096, 2672, 16},  {10375, 9242, 31107, 1661, 16},
-    {11594, 4618, 31839, 929, 16},    {13168, 20670, 32199, 569, 19},  {14730, 8610, 32502, 266, 19},
-    {32768, 693, 32724, 44, 19}};
-const Seg kTanhSegs[16] = {
-    {512, 32266, 0, 0, 11},        {888, 29154, 778, 778, 11},     {1226, 25374, 2417, 2417, 11},
-    {1558, 21309, 4851, 4851, 11}, {1899, 17272, 7922, 7922, 11},  {2264, 26886, 11474, 11474, 12},
-    {2670, 19904, 15334, 15334, 12}, {3146, 13765, 19335, 19335, 12}, {3734, 8599, 23303, 23303, 12},
-    {4297, 19497, 26699, 26699, 14}, {4761, 12047, 28653, 28653, 14}, {5466, 7324, 30026, 30026, 14},
-    {6151, 3373, 31344, 31344, 14},  {7193, 26820, 31981, 31981, 18}, {8093, 5531, 32565, 32565, 18},
-    {32768, 337, 32725, 32725, 18}};
-
-// The segment of a: scan down from the top for the last segment whose lower edge is below a.
-const Seg& find_seg(const Seg* segs, int a) {
-  for (int j = 15; j >= 1; --j)
-    if (a > segs[j - 1].upper) return segs[j];
-  return segs[0];
-}
-
-int q7_of_q15(double y15, double lo, double hi) {
-  const double y = std::floor(y15 / 256.0 + 0.5);
-  return static_cast<int>(std::min(hi, std::max(lo, y)));
-}
-
-int ref_sigmoid(int x) {
-  const Seg& s = find_seg(kSigSegs, std::abs(x));
-  const double y15 = std::floor(static_cast<double>(s.slope) * x / std::ldexp(1.0, s.shift)) +
-                     (x >= 0 ? s.bias_pos : s.bias_neg);
-  return q7_of_q15(y15, 0, 127);
-}
-
-int ref_tanh(int x) {
-  const int a = x == -32768 ? 32767 : std::abs(x);
-  const Seg& s = find_seg(kTanhSegs, a);
-  const double prod = static_cast<double>(s.slope) * a / std::ldexp(1.0, s.shift);
-  const double y15 = x >= 0 ? std::floor(prod) + s.bias_pos : std::floor(-prod) - s.bias_neg;
-  return q7_of_q15(y15, -128, 127);
-}
-
-int ref_to_q11(int64_t x, int qx) { return static_cast<int>(clamp_bits(ref_rhu(x, qx - 11), 16)); }
+// The independent re-implementation of the tables document lives in reference.h (indep::), shared with
+// the runtime kernel tests.
+int ref_sigmoid(int x) { return indep::sigmoid_q11(x); }
+int ref_tanh(int x) { return indep::tanh_q11(x); }
+int ref_to_q11(int64_t x, int qx) { return indep::to_q11(x, qx); }
 
 TEST(Lut, SpotChecks) {
   EXPECT_EQ(nm::luna_sigmoid_q11(0), 64);
@@ -158,86 +111,20 @@ TEST(Lut, IqSigmoidIqTanhAllCodes) {
 }
 
 // ================================================================= softmax reference
-// Tables and constants computed here in long double (|error| far below the distance of every
-// entry to a rounding tie) -- not read from the header.
-struct RefTables {
-  i128 log2e_q31;
-  i128 c[5];       // ln2^k/k! at Q30
-  i128 p[33];      // 2^(i/32) at Q30
-  i128 g[33];      // ln(1 + i/32) at Q40
-  i128 k3, k5;     // 1/3, 1/5 at Q30
-  RefTables() {
-    const long double ln2 = std::log(2.0L);
-    log2e_q31 = std::llround(std::ldexp(1.0L / ln2, 31));
-    long double fact = 1, pw = 1;
-    for (int k = 0; k < 5; ++k) {
-      if (k > 0) fact *= k, pw *= ln2;
-      c[k] = std::llround(std::ldexp(pw / fact, 30));
-    }
-    for (int i = 0; i <= 32; ++i) {
-      p[i] = std::llround(std::ldexp(std::exp2(i / 32.0L), 30));
-      g[i] = std::llround(std::ldexp(std::log1p(i / 32.0L), 40));
-    }
-    k3 = std::llround(std::ldexp(1.0L / 3, 30));
-    k5 = std::llround(std::ldexp(1.0L / 5, 30));
-  }
-};
-const RefTables& tabs() {
-  static const RefTables t;
-  return t;
-}
-
-i128 imin(i128 a, i128 b) { return a < b ? a : b; }
-i128 imax(i128 a, i128 b) { return a > b ? a : b; }
-
-// E (Q38) of a code difference d at exponent qx, following the header's steps 2-3.
-i128 ref_e(int d, int qx) {
-  const RefTables& tb = tabs();
-  const i128 t = imax(ref_rhu(d * tb.log2e_q31, qx + 1), -(pow2(36)));
-  const i128 k = floor_div(t, pow2(30));
-  const i128 f = t - k * pow2(30);
-  const int j = static_cast<int>(f / pow2(25));
-  const i128 g = f % pow2(25);
-  i128 h = tb.c[4];
-  for (int i = 3; i >= 0; --i) h = tb.c[i] + ref_rhu(h * g, 30);
-  const i128 m = imin(ref_rhu(tb.p[j] * h, 30), tb.p[j + 1]);
-  return ref_rhu(m, static_cast<int>(-k) - 8);
-}
-
-// ln(S / 2^38) at Q40, step 6.
-i128 ref_ln_s(i128 s) {
-  const RefTables& tb = tabs();
-  int b = 0;
-  while (pow2(b + 1) <= s) ++b;
-  const i128 m = floor_div(s, pow2(b - 30));
-  const int j = static_cast<int>((m - pow2(30)) / pow2(25));
-  const i128 r = m - pow2(30) - j * pow2(25);
-  const i128 v = floor_div(2 * 32 * r + (32 + j), 2 * (32 + j));  // floor(32r/(32+j) + 1/2)
-  i128 q = tb.k5;
-  q = pow2(28) - ref_rhu(v * q, 30);
-  q = tb.k3 - ref_rhu(v * q, 30);
-  q = pow2(29) - ref_rhu(v * q, 30);
-  const i128 w = ref_rhu(v * q, 30);
-  const i128 u = v - ref_rhu(v * w, 30);
-  return (b - 38) * tb.g[32] + imin(tb.g[j] + u * 1024, tb.g[j + 1]);
-}
+// The __int128 re-implementation of the softmax.h specification, with its tables computed in long
+// double (not read from the header), lives in reference.h (indep::softmax_*).
+using indep::imax;
+using indep::imin;
+const indep::SoftmaxTables& tabs() { return indep::softmax_tables(); }
+i128 ref_e(int d, int qx) { return indep::softmax_e(d, qx); }
 
 struct RefRow {
   std::vector<int32_t> p15, l25;
 };
 
 RefRow ref_softmax(const std::vector<int8_t>& x, int qx) {
-  const int mx = *std::max_element(x.begin(), x.end());
-  std::vector<i128> e(x.size());
-  i128 s = 0;
-  for (size_t i = 0; i < x.size(); ++i) s += e[i] = ref_e(x[i] - mx, qx);
-  const i128 ln_s = ref_ln_s(s);
   RefRow out;
-  for (size_t i = 0; i < x.size(); ++i) {
-    out.p15.push_back(static_cast<int32_t>(imin(floor_div(2 * e[i] * 32768 + s, 2 * s), 32767)));
-    const i128 xv = imax(ref_rhu(x[i] - mx, qx - 40), -pow2(46));
-    out.l25.push_back(static_cast<int32_t>(clamp_bits(ref_rhu(xv - ln_s, 15), 32)));
-  }
+  indep::softmax_row(x, qx, &out.p15, &out.l25);
   return out;
 }
 
@@ -317,7 +204,7 @@ int random_qx() {
 
 TEST(Softmax, TablesMatchIndependentComputation) {
   namespace sd = nm::softmax_detail;
-  const RefTables& tb = tabs();
+  const indep::SoftmaxTables& tb = tabs();
   EXPECT_EQ(sd::kLog2eQ31, static_cast<int64_t>(tb.log2e_q31));
   for (int k = 0; k < 5; ++k) EXPECT_EQ(sd::kExp2Poly[k], static_cast<int64_t>(tb.c[k])) << k;
   for (int i = 0; i <= 32; ++i) {
