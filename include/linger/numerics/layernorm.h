@@ -57,7 +57,7 @@ inline int bit_length_u64(uint64_t v) {
 
 struct LayerNormParams {
   int64_t count = 1;  // T: elements per row
-  int64_t inner = 1;  // elements sharing one gamma/beta (1: LayerNorm; H*W: GroupNorm)
+  int64_t inner = 1;  // elements sharing one gamma/beta (1: LayerNorm; H*W: GroupNorm); count % inner == 0
   int64_t eps_q = 0;
   int shift = 0;      // 10 + Qw - Qo
   int out_bits = 8;
