@@ -306,16 +306,34 @@ RnnArgs rnn_args(const char* name, int64_t gates, const at::Tensor& x, const at:
   return a;
 }
 
+// Per-row lengths (int64 [B], each in [0, T]); absent: every row runs T steps. A row of length L runs
+// t = 0..L-1 (reverse: L-1..0); its final state is the state after its last step, y[t >= L] = 0.
+std::vector<int64_t> rnn_lengths(const char* name, const c10::optional<at::Tensor>& lengths, const RnnArgs& a) {
+  std::vector<int64_t> lens(static_cast<size_t>(a.B), a.T);
+  if (!lengths.has_value() || !lengths->defined()) return lens;
+  auto l = lengths->to(at::kCPU, at::kLong).contiguous();
+  TORCH_CHECK(l.dim() == 1 && l.size(0) == a.B, "linger ", name, ": lengths must be [B], got ", l.sizes());
+  const int64_t* lp = l.data_ptr<int64_t>();
+  for (int64_t b = 0; b < a.B; ++b) {
+    TORCH_CHECK(lp[b] >= 0 && lp[b] <= a.T, "linger ", name, ": length ", lp[b], " of row ", b, " is outside [0, ",
+                a.T, "]");
+    lens[static_cast<size_t>(b)] = lp[b];
+  }
+  return lens;
+}
+
 std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_int(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& c0,
                                                         const at::Tensor& w_ih, const at::Tensor& w_hh,
                                                         const c10::optional<at::Tensor>& b_ih,
                                                         const c10::optional<at::Tensor>& b_hh, int64_t qx, int64_t qiw,
-                                                        int64_t qh, int64_t qhw, bool reverse) {
+                                                        int64_t qh, int64_t qhw, bool reverse,
+                                                        const c10::optional<at::Tensor>& lengths) {
   RnnArgs a = rnn_args("lstm_int", 4, x, h0, w_ih, w_hh, b_ih, b_hh);
+  const std::vector<int64_t> lens = rnn_lengths("lstm_int", lengths, a);
   TORCH_CHECK(c0.scalar_type() == at::kShort, "linger lstm_int: c0 must be int16 (Q7)");
   auto cc = c0.to(at::kCPU).contiguous();
   TORCH_CHECK(cc.dim() == 2 && cc.size(0) == a.B && cc.size(1) == a.H, "linger lstm_int: c0 must be [B, H]");
-  auto y = at::empty({a.T, a.B, a.H}, a.x.options());
+  auto y = at::zeros({a.T, a.B, a.H}, a.x.options());  // steps past a row's length stay 0
   auto hT = a.h0.clone();
   auto cT = cc.clone();
   const int8_t* xp = a.x.data_ptr<int8_t>();
@@ -332,8 +350,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_int(const at::Tensor& x, con
     std::vector<int8_t> h(H);
     std::vector<int16_t> c(H);
     for (int64_t b = s; b < e; ++b) {
-      for (int64_t t0 = 0; t0 < T; ++t0) {
-        const int64_t t = reverse ? T - 1 - t0 : t0;
+      for (int64_t t0 = 0; t0 < lens[b]; ++t0) {
+        const int64_t t = reverse ? lens[b] - 1 - t0 : t0;
         ln::lstm_step(xp + (t * B + b) * I, hp + b * H, cp + b * H, wi, wh, bi, bh, I, H, static_cast<int>(qx),
                       static_cast<int>(qiw), static_cast<int>(qh), static_cast<int>(qhw), h.data(), c.data(),
                       acc.data());
@@ -349,9 +367,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_int(const at::Tensor& x, con
 std::tuple<at::Tensor, at::Tensor> gru_int(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& w_ih,
                                            const at::Tensor& w_hh, const c10::optional<at::Tensor>& b_ih,
                                            const c10::optional<at::Tensor>& b_hh, int64_t qx, int64_t qiw, int64_t qh,
-                                           int64_t qhw, bool reverse) {
+                                           int64_t qhw, bool reverse, const c10::optional<at::Tensor>& lengths) {
   RnnArgs a = rnn_args("gru_int", 3, x, h0, w_ih, w_hh, b_ih, b_hh);
-  auto y = at::empty({a.T, a.B, a.H}, a.x.options());
+  const std::vector<int64_t> lens = rnn_lengths("gru_int", lengths, a);
+  auto y = at::zeros({a.T, a.B, a.H}, a.x.options());  // steps past a row's length stay 0
   auto hT = a.h0.clone();
   const int8_t* xp = a.x.data_ptr<int8_t>();
   const int8_t* wi = a.w_ih.data_ptr<int8_t>();
@@ -365,8 +384,8 @@ std::tuple<at::Tensor, at::Tensor> gru_int(const at::Tensor& x, const at::Tensor
     std::vector<int64_t> acc(6 * H);
     std::vector<int8_t> h(H);
     for (int64_t b = s; b < e; ++b) {
-      for (int64_t t0 = 0; t0 < T; ++t0) {
-        const int64_t t = reverse ? T - 1 - t0 : t0;
+      for (int64_t t0 = 0; t0 < lens[b]; ++t0) {
+        const int64_t t = reverse ? lens[b] - 1 - t0 : t0;
         ln::gru_step(xp + (t * B + b) * I, hp + b * H, wi, wh, bi, bh, I, H, static_cast<int>(qx),
                      static_cast<int>(qiw), static_cast<int>(qh), static_cast<int>(qhw), h.data(), acc.data());
         std::copy(h.begin(), h.end(), hp + b * H);
@@ -391,8 +410,8 @@ TORCH_LIBRARY_FRAGMENT(linger, m) {
   m.def("table_build(int fn, int qx, int qo, Tensor alpha) -> Tensor", table_build);
   m.def("table_int(Tensor x, Tensor table) -> Tensor", table_int);
   m.def("lstm_int(Tensor x, Tensor h0, Tensor c0, Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh, int qx, int qiw, "
-        "int qh, int qhw, bool reverse) -> (Tensor, Tensor, Tensor)", lstm_int);
+        "int qh, int qhw, bool reverse, Tensor? lengths=None) -> (Tensor, Tensor, Tensor)", lstm_int);
   m.def("gru_int(Tensor x, Tensor h0, Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh, int qx, int qiw, int qh, "
-        "int qhw, bool reverse) -> (Tensor, Tensor)", gru_int);
+        "int qhw, bool reverse, Tensor? lengths=None) -> (Tensor, Tensor)", gru_int);
   m.def("resize_int(Tensor x, int out_h, int out_w, int mode, bool align_corners) -> Tensor", resize_int);
 }

@@ -268,11 +268,103 @@ def test_eval_without_statistics_names_the_module():
         m(torch.randn(4, 1, 3))
 
 
-def test_packed_sequence_is_a_clear_error_for_now():
+def test_a_tuple_input_names_the_module_and_the_fix():
     m = linger.GRUInt(3, 2)
-    packed = nn.utils.rnn.pack_padded_sequence(torch.randn(4, 2, 3), torch.tensor([4, 2]))
-    with pytest.raises(NotImplementedError, match="GRUInt.*packed sequences"):
-        m(packed)
+    with pytest.raises(TypeError, match="GRUInt.*pack_padded_sequence"):
+        m((torch.randn(4, 2, 3), torch.tensor([4, 2])))
+
+
+# ---- packed sequences (seed Q14, Q20) -----------------------------------------------------------------------
+
+import torch.nn.utils.rnn as rnn_utils  # noqa: E402  (the three import styles of seed Q14)
+from torch.nn.utils.rnn import pack_padded_sequence as pack_alias  # noqa: E402
+from torch.nn.utils.rnn import pad_packed_sequence  # noqa: E402
+
+PACKERS = {
+    "module_attribute": lambda x, l, s: torch.nn.utils.rnn.pack_padded_sequence(x, l, enforce_sorted=s),
+    "from_import_alias": lambda x, l, s: pack_alias(x, l, enforce_sorted=s),
+    "module_alias": lambda x, l, s: rnn_utils.pack_padded_sequence(x, l, enforce_sorted=s),
+}
+
+
+def _trained(kind, bidirectional, num_layers=1, I=5, H=4):
+    cls = linger.LSTMInt if kind == "lstm" else linger.GRUInt
+    m = cls(I, H, num_layers=num_layers, bidirectional=bidirectional, o_bits=8)
+    m.train()
+    for _ in range(2):
+        m(torch.randn(6, 4, I) * 2)
+    m.eval()
+    return m
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("how", sorted(PACKERS))
+@pytest.mark.parametrize("lengths", [[6, 4, 4, 1], [3, 6, 1, 5]], ids=["sorted", "unsorted"])
+def test_seed_q14_packed_sequences_however_imported(kind, bidirectional, how, lengths):
+    """seed Q14: pack_padded_sequence/pad_packed_sequence from torch itself, however imported, sorted or unsorted
+    lengths: each row's outputs and final state are the reference integers of that row run alone for its
+    length; padding steps are 0; the result is a real PackedSequence with the input's layout."""
+    m = _trained(kind, bidirectional)
+    x = torch.randn(6, 4, 5) * 2
+    sorted_ok = lengths == sorted(lengths, reverse=True)
+    packed = PACKERS[how](x, torch.tensor(lengths), sorted_ok)
+    with torch.no_grad():
+        out, state = m(packed)
+    assert isinstance(out, rnn_utils.PackedSequence)
+    assert torch.equal(out.batch_sizes, packed.batch_sizes)
+    y, out_len = pad_packed_sequence(out)
+    assert out_len.tolist() == lengths
+    h_n = state[0] if kind == "lstm" else state
+    for b, L in enumerate(lengths):
+        ry, rh, rc = _reference_module(m, kind, x[:L, b:b + 1], None)
+        np.testing.assert_array_equal(y[:L, b:b + 1].numpy().astype(np.float64), ry, err_msg=f"row {b}")
+        assert (y[L:, b] == 0).all()
+        np.testing.assert_array_equal(h_n[:, b:b + 1].numpy().astype(np.float64), rh, err_msg=f"row {b}")
+        if kind == "lstm":
+            np.testing.assert_array_equal(state[1][:, b:b + 1].numpy().astype(np.float64), rc)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_seed_q14_packed_train_forward_equals_eval_and_states_follow_rows(kind):
+    """Training on a packed batch (unsorted lengths, initial states given per row in the caller's order) gives the
+    eval integers; the gradient flows."""
+    m = _trained(kind, True, num_layers=2)
+    x = torch.randn(5, 3, 5) * 2
+    lengths = [2, 5, 3]
+    h0 = torch.rand(4, 3, 4) - 0.5
+    hx = (h0, torch.rand(4, 3, 4) - 0.5) if kind == "lstm" else h0
+    m.train()
+    m(pack_alias(x, lengths, enforce_sorted=False), hx)
+    xg = x.clone().requires_grad_(True)
+    out_t, st_t = m(pack_alias(xg, lengths, enforce_sorted=False), hx)
+    pad_packed_sequence(out_t)[0].sum().backward()
+    assert xg.grad is not None and xg.grad.abs().sum() > 0
+    assert (xg.grad[3:, 0] == 0).all()  # steps past a row's length get no gradient
+    m.eval()
+    with torch.no_grad():
+        out_e, st_e = m(pack_alias(x, lengths, enforce_sorted=False), hx)
+    assert torch.equal(out_t.data.detach(), out_e.data)
+    sts_t = st_t if kind == "lstm" else (st_t,)
+    sts_e = st_e if kind == "lstm" else (st_e,)
+    for a, b in zip(sts_t, sts_e):
+        assert torch.equal(a.detach(), b)
+    # row 1 has the full length: the same integers as running it alone, unpacked, with its own initial state
+    hx1 = (hx[0][:, 1:2], hx[1][:, 1:2]) if kind == "lstm" else hx[:, 1:2]
+    with torch.no_grad():
+        alone, _ = m(x[:, 1:2], hx1)
+    assert torch.equal(pad_packed_sequence(out_e)[0][:, 1:2], alone)
+
+
+def test_seed_q20_lengths_as_a_python_list_or_tensor_give_the_same_integers():
+    """seed Q20: 1.x failed when the lengths were a Python list; a list and a tensor (CPU int64 or int32) are the
+    same here."""
+    m = _trained("lstm", False)
+    x = torch.randn(6, 3, 5) * 2
+    with torch.no_grad():
+        a, sa = m(pack_alias(x, [6, 2, 4], enforce_sorted=False))
+        b, sb = m(pack_alias(x, torch.tensor([6, 2, 4], dtype=torch.int32), enforce_sorted=False))
+    assert torch.equal(a.data, b.data) and torch.equal(sa[0], sb[0]) and torch.equal(sa[1], sb[1])
 
 
 def test_bad_state_shape_names_the_module():

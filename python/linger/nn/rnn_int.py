@@ -19,6 +19,7 @@ from typing import List, Optional, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from .._ext import ops
 from .._tracing import exporting, tracing_paused
@@ -31,6 +32,15 @@ from .iqops import exact_ste
 
 _STAT_KINDS = ("i", "h", "iw", "hw", "io", "ho", "o")
 CELL_EXPONENT = 7  # LSTM cell state: int16 at Q7
+
+
+def _reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """x [T, B, ...]: each row's first L_b steps reversed, the padding left in place."""
+    T = x.shape[0]
+    t = torch.arange(T, device=x.device)[:, None]
+    L = lengths.to(x.device)[None, :]
+    idx = torch.where(t < L, L - 1 - t, t)
+    return x.gather(0, idx.reshape(idx.shape + (1,) * (x.dim() - 2)).expand_as(x))
 
 
 def _plain(t: torch.Tensor) -> torch.Tensor:
@@ -105,9 +115,38 @@ class _RNNIntMixin(ModuleIntConfig):
 
     def forward(self, input, hx=None):
         name = type(self).__name__
-        if isinstance(input, nn.utils.rnn.PackedSequence) or isinstance(input, tuple):
-            raise NotImplementedError(f"linger: module {self._label()}: packed sequences are not supported yet; pass "
-                                      "a padded tensor [T, B, I] (or [B, T, I] with batch_first=True)")
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
+        if isinstance(input, tuple):
+            raise TypeError(f"linger: module {self._label()} expects a tensor or a PackedSequence, got a tuple; pack "
+                            "padded sequences with torch.nn.utils.rnn.pack_padded_sequence (however imported)")
+        return self._forward_padded(input, hx, None)
+
+    def _forward_packed(self, packed: PackedSequence, hx):
+        """A real PackedSequence (from torch's own pack_padded_sequence / pack_sequence): run on the padded batch
+        in the caller's row order with per-row lengths, return a PackedSequence with the input's batch layout."""
+        data = packed.data
+        padded, lengths = pad_packed_sequence(packed, batch_first=False)  # rows in the caller's order
+        if is_iqtensor(data):
+            padded = _make(padded, data.scale_data, data.bits, data.running_data)
+        bf = self.batch_first
+        self.batch_first = False
+        try:
+            out, state = self._forward_padded(padded, hx, lengths)
+        finally:
+            self.batch_first = bf
+        bs = packed.batch_sizes
+        order = packed.sorted_indices if packed.sorted_indices is not None else torch.arange(padded.shape[1])
+        order = order.to(padded.device)
+        plain_out = _plain(out)
+        rows = [plain_out[t, order[: int(bs[t])]] for t in range(len(bs))]
+        out_data = torch.cat(rows, 0)
+        if is_iqtensor(out):
+            out_data = _make(out_data, out.scale_data, out.bits, out.running_data)
+        return PackedSequence(out_data, bs, packed.sorted_indices, packed.unsorted_indices), state
+
+    def _forward_padded(self, input, hx, lengths):
+        name = type(self).__name__
         if exporting():
             raise NotImplementedError(f"linger: module {self._label()}: {name} cannot be exported yet (no "
                                       f"{self._onnx_op} node); keep the layer in float with linger.disable_quant "
@@ -133,7 +172,7 @@ class _RNNIntMixin(ModuleIntConfig):
             for d in range(D):
                 k = layer * D + d
                 y, h, c, qo = self._direction(x, layer, d, in_q if layer == 0 else None, h0[k],
-                                              None if c0 is None else c0[k])
+                                              None if c0 is None else c0[k], lengths)
                 outs.append(y)
                 hn.append(h)
                 cn.append(c)
@@ -172,7 +211,7 @@ class _RNNIntMixin(ModuleIntConfig):
             raise ValueError(f"linger: module {self._label()}: h_0 must have shape {shape}, got {tuple(h0.shape)}")
         return list(h0.unbind(0)), None
 
-    def _direction(self, x, layer: int, d: int, in_q, h0f, c0f):
+    def _direction(self, x, layer: int, d: int, in_q, h0f, c0f, lengths=None):
         sfx = self._stat_sfx(layer, d)
         w_ih, w_hh, b_ih, b_hh = self._layer_params(layer, d)
         B = x.shape[1]
@@ -199,14 +238,7 @@ class _RNNIntMixin(ModuleIntConfig):
             whq = fake_quant(w_hh, qhw, self.parameter_bits)
             biq = fake_quant(b_ih, qx + qiw, 32) if b_ih is not None else None
             params = [wiq, whq] + ([biq, b_hh] if b_ih is not None else [])
-            xs = xq.flip(0) if d else xq
-            if self.GATES == 4:
-                yf, hf, cf = torch._VF.lstm(xs, (h0f.unsqueeze(0), c0f.unsqueeze(0)), params, b_ih is not None, 1,
-                                            0.0, True, False, False)
-            else:
-                yf, hf = torch._VF.gru(xs, h0f.unsqueeze(0), params, b_ih is not None, 1, 0.0, True, False, False)
-                cf = None
-            yf = yf.flip(0) if d else yf
+            yf, hf, cf = self._float_direction(xq, params, b_ih is not None, h0f, c0f, bool(d), lengths)
             qo = self._exp("running_o" + sfx, yf, 8)
             self._record("running_h" + sfx, self._stat("running_o" + sfx))
         else:
@@ -224,10 +256,10 @@ class _RNNIntMixin(ModuleIntConfig):
             h0i = ops.quantize(h0f.detach(), qo, 8)
             if self.GATES == 4:
                 c0i = ops.quantize(c0f.detach(), CELL_EXPONENT, 16)
-                yi, hi, ci = ops.lstm_int(xi, h0i, c0i, wii, whi, bii, bhi, qx, qiw, qo, qhw, bool(d))
+                yi, hi, ci = ops.lstm_int(xi, h0i, c0i, wii, whi, bii, bhi, qx, qiw, qo, qhw, bool(d), lengths)
                 c = ops.dequantize(ci, CELL_EXPONENT)
             else:
-                yi, hi = ops.gru_int(xi, h0i, wii, whi, bii, bhi, qx, qiw, qo, qhw, bool(d))
+                yi, hi = ops.gru_int(xi, h0i, wii, whi, bii, bhi, qx, qiw, qo, qhw, bool(d), lengths)
                 c = None
             y = ops.dequantize(yi, qo)
             h = ops.dequantize(hi, qo)
@@ -237,6 +269,32 @@ class _RNNIntMixin(ModuleIntConfig):
             if c is not None:
                 c = exact_ste(cf[0], c)
         return y, h, c, qo
+
+    def _float_direction(self, x, params, has_bias: bool, h0, c0, reverse: bool, lengths):
+        """The float recurrence of one direction (training: statistics and gradient). With lengths, row b runs
+        its first L_b steps (reverse: from L_b - 1 down), steps past L_b give 0."""
+        lstm = self.GATES == 4
+        if lengths is None:
+            xs = x.flip(0) if reverse else x
+            if lstm:
+                y, h, c = torch._VF.lstm(xs, (h0[None], c0[None]), params, has_bias, 1, 0.0, True, False, False)
+            else:
+                (y, h), c = torch._VF.gru(xs, h0[None], params, has_bias, 1, 0.0, True, False, False), None
+            return (y.flip(0) if reverse else y), h, c
+        T = x.shape[0]
+        if reverse:
+            x = _reverse_within(x, lengths)
+        p = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
+        si, ui = p.sorted_indices, p.unsorted_indices
+        if lstm:
+            yd, h, c = torch._VF.lstm(p.data, p.batch_sizes, (h0[si][None], c0[si][None]), params, has_bias, 1, 0.0,
+                                      True, False)
+            c = c[:, ui]
+        else:
+            (yd, h), c = torch._VF.gru(p.data, p.batch_sizes, h0[si][None], params, has_bias, 1, 0.0, True, False), None
+        h = h[:, ui]
+        y = pad_packed_sequence(PackedSequence(yd, p.batch_sizes, si, ui), total_length=T)[0]
+        return (_reverse_within(y, lengths) if reverse else y), h, c
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", unified={self.unified}, " + self._bits_repr()
