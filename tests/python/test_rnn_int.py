@@ -382,3 +382,39 @@ def test_export_names_the_module_until_the_rnn_export_exists():
     net.eval()
     with pytest.raises(NotImplementedError, match="'lstm' \\(LSTMInt\\).*cannot be exported yet.*disable_quant"):
         linger.onnx.export(net, torch.randn(2, 5, 4), io.BytesIO())
+
+
+# ---- streaming at the module level: states carried across chunks ----------------------------------------------
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("chunks", [[1] * 9, [4, 5], [2, 3, 4], [9]])
+def test_chunked_run_equals_whole_run(kind, chunks):
+    """Feeding the returned (dequantized) states back in is exact: h is on the Qo grid, c on the Q7 grid, so a
+    stream cut into chunks of any size gives the integers of the whole utterance."""
+    m = _trained(kind, False, num_layers=2)
+    x = torch.randn(9, 2, 5) * 2
+    with torch.no_grad():
+        whole, whole_state = m(x)
+        outs, state, t = [], None, 0
+        for n in chunks:
+            y, state = m(x[t:t + n], state)
+            outs.append(y)
+            t += n
+    plain = [o.as_subclass(torch.Tensor) for o in outs]  # plain cat (no iqCat layer of whatever module ran last)
+    assert torch.equal(torch.cat(plain), whole.as_subclass(torch.Tensor))
+    for a, b in zip(state if kind == "lstm" else (state,), whole_state if kind == "lstm" else (whole_state,)):
+        assert torch.equal(a, b)
+
+
+def test_dropout_between_layers_in_training_only():
+    m = linger.LSTMInt(5, 4, num_layers=2, dropout=0.5, o_bits=8)
+    x = torch.randn(6, 3, 5)
+    m.train()
+    torch.manual_seed(0)
+    a, _ = m(x)
+    torch.manual_seed(1)
+    b, _ = m(x)
+    assert not torch.equal(a, b)  # a different dropout mask between the layers
+    m.eval()
+    with torch.no_grad():
+        assert torch.equal(m(x)[0], m(x)[0])
