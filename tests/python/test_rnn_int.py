@@ -119,7 +119,7 @@ def _reference_module(m, kind, x, hx):
     for layer in range(m.num_layers):
         outs = []
         for d in range(D):
-            sfx = ("" if layer == 0 else f"_l{layer}")
+            sfx = ("" if layer == 0 else f"_l{layer}") + ("_reverse" if d and not m.unified else "")
             psfx = f"_l{layer}" + ("_reverse" if d else "")
             w_ih = getattr(m, "weight_ih" + psfx).detach().numpy().astype(np.float64)
             w_hh = getattr(m, "weight_hh" + psfx).detach().numpy().astype(np.float64)
@@ -418,3 +418,25 @@ def test_dropout_between_layers_in_training_only():
     m.eval()
     with torch.no_grad():
         assert torch.equal(m(x)[0], m(x)[0])
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_not_unified_bidirectional_keeps_separate_statistics_and_matches_reference(kind):
+    cls = linger.LSTMInt if kind == "lstm" else linger.GRUInt
+    m = cls(5, 4, num_layers=2, bidirectional=True, unified=False, o_bits=8)
+    x = torch.randn(5, 3, 5) * 2
+    m.train()
+    with torch.no_grad():  # a reverse direction with a different output range
+        m.weight_ih_l1_reverse.mul_(0.05)
+        m.bias_ih_l1_reverse.mul_(0.05)
+        m.bias_hh_l1_reverse.mul_(0.05)
+    for _ in range(3):
+        m(x)
+    assert float(m.scale_o_l1) != float(m.scale_o_l1_reverse)  # the two directions output at different Q
+    m.eval()
+    with torch.no_grad():
+        out, state = m(x)
+    ry, rh, rc = _reference_module(m, kind, x, None)
+    np.testing.assert_array_equal(torch.as_tensor(out).numpy().astype(np.float64), ry)
+    h_n = state[0] if kind == "lstm" else state
+    np.testing.assert_array_equal(h_n.numpy().astype(np.float64), rh)
