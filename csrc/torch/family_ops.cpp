@@ -15,6 +15,8 @@
 
 #include "linger/numerics/binary.h"
 #include "linger/numerics/elementwise.h"
+#include "linger/numerics/gru.h"
+#include "linger/numerics/lstm.h"
 #include "linger/numerics/linear.h"
 #include "linger/numerics/lut.h"
 #include "linger/numerics/reduce.h"
@@ -268,6 +270,132 @@ at::Tensor resize_int(const at::Tensor& x, int64_t out_h, int64_t out_w, int64_t
   return y.to(x.device());
 }
 
+// LSTMInt / GRUInt over a whole sequence, one direction: x int8 [T, B, I] at qx, h0 int8 [B, H] at qh,
+// (LSTM) c0 int16 [B, H] at Q7, weights int8 [G*H, I] / [G*H, H], biases int32 [G*H] or none.
+// reverse: steps run from t = T-1 down to 0 (y[t] is the state after step t either way).
+struct RnnArgs {
+  at::Tensor x, h0, w_ih, w_hh, b_ih, b_hh;
+  int64_t T, B, I, H;
+};
+
+RnnArgs rnn_args(const char* name, int64_t gates, const at::Tensor& x, const at::Tensor& h0, const at::Tensor& w_ih,
+                 const at::Tensor& w_hh, const c10::optional<at::Tensor>& b_ih, const c10::optional<at::Tensor>& b_hh) {
+  RnnArgs a;
+  a.x = int8_cpu(x, "rnn input");
+  a.h0 = int8_cpu(h0, "rnn initial hidden state");
+  a.w_ih = int8_cpu(w_ih, "rnn weight_ih");
+  a.w_hh = int8_cpu(w_hh, "rnn weight_hh");
+  TORCH_CHECK(a.x.dim() == 3, "linger ", name, ": input must be [T, B, I], got ", a.x.sizes());
+  a.T = a.x.size(0); a.B = a.x.size(1); a.I = a.x.size(2);
+  a.H = a.w_hh.size(1);
+  TORCH_CHECK(a.w_ih.dim() == 2 && a.w_ih.size(0) == gates * a.H && a.w_ih.size(1) == a.I, "linger ", name,
+              ": weight_ih must be [", gates, "*H, I], got ", a.w_ih.sizes());
+  TORCH_CHECK(a.w_hh.dim() == 2 && a.w_hh.size(0) == gates * a.H, "linger ", name, ": weight_hh must be [", gates,
+              "*H, H], got ", a.w_hh.sizes());
+  TORCH_CHECK(a.h0.dim() == 2 && a.h0.size(0) == a.B && a.h0.size(1) == a.H, "linger ", name,
+              ": h0 must be [B, H], got ", a.h0.sizes());
+  TORCH_CHECK(b_ih.has_value() == b_hh.has_value(), "linger ", name, ": give both biases or neither");
+  if (b_ih.has_value() && b_ih->defined()) {
+    TORCH_CHECK(b_ih->scalar_type() == at::kInt && b_hh->scalar_type() == at::kInt, "linger ", name,
+                ": biases must be int32");
+    a.b_ih = b_ih->to(at::kCPU).contiguous();
+    a.b_hh = b_hh->to(at::kCPU).contiguous();
+    TORCH_CHECK(a.b_ih.numel() == gates * a.H && a.b_hh.numel() == gates * a.H, "linger ", name,
+                ": biases must have ", gates, "*H values");
+  }
+  return a;
+}
+
+// Per-row lengths (int64 [B], each in [0, T]); absent: every row runs T steps. A row of length L runs
+// t = 0..L-1 (reverse: L-1..0); its final state is the state after its last step, y[t >= L] = 0.
+std::vector<int64_t> rnn_lengths(const char* name, const c10::optional<at::Tensor>& lengths, const RnnArgs& a) {
+  std::vector<int64_t> lens(static_cast<size_t>(a.B), a.T);
+  if (!lengths.has_value() || !lengths->defined()) return lens;
+  auto l = lengths->to(at::kCPU, at::kLong).contiguous();
+  TORCH_CHECK(l.dim() == 1 && l.size(0) == a.B, "linger ", name, ": lengths must be [B], got ", l.sizes());
+  const int64_t* lp = l.data_ptr<int64_t>();
+  for (int64_t b = 0; b < a.B; ++b) {
+    TORCH_CHECK(lp[b] >= 0 && lp[b] <= a.T, "linger ", name, ": length ", lp[b], " of row ", b, " is outside [0, ",
+                a.T, "]");
+    lens[static_cast<size_t>(b)] = lp[b];
+  }
+  return lens;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_int(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& c0,
+                                                        const at::Tensor& w_ih, const at::Tensor& w_hh,
+                                                        const c10::optional<at::Tensor>& b_ih,
+                                                        const c10::optional<at::Tensor>& b_hh, int64_t qx, int64_t qiw,
+                                                        int64_t qh, int64_t qhw, bool reverse,
+                                                        const c10::optional<at::Tensor>& lengths) {
+  RnnArgs a = rnn_args("lstm_int", 4, x, h0, w_ih, w_hh, b_ih, b_hh);
+  const std::vector<int64_t> lens = rnn_lengths("lstm_int", lengths, a);
+  TORCH_CHECK(c0.scalar_type() == at::kShort, "linger lstm_int: c0 must be int16 (Q7)");
+  auto cc = c0.to(at::kCPU).contiguous();
+  TORCH_CHECK(cc.dim() == 2 && cc.size(0) == a.B && cc.size(1) == a.H, "linger lstm_int: c0 must be [B, H]");
+  auto y = at::zeros({a.T, a.B, a.H}, a.x.options());  // steps past a row's length stay 0
+  auto hT = a.h0.clone();
+  auto cT = cc.clone();
+  const int8_t* xp = a.x.data_ptr<int8_t>();
+  const int8_t* wi = a.w_ih.data_ptr<int8_t>();
+  const int8_t* wh = a.w_hh.data_ptr<int8_t>();
+  const int32_t* bi = a.b_ih.defined() ? a.b_ih.data_ptr<int32_t>() : nullptr;
+  const int32_t* bh = a.b_hh.defined() ? a.b_hh.data_ptr<int32_t>() : nullptr;
+  int8_t* yp = y.data_ptr<int8_t>();
+  int8_t* hp = hT.data_ptr<int8_t>();
+  int16_t* cp = cT.data_ptr<int16_t>();
+  const int64_t T = a.T, B = a.B, I = a.I, H = a.H;
+  at::parallel_for(0, B, 1, [&](int64_t s, int64_t e) {
+    std::vector<int64_t> acc(8 * H);
+    std::vector<int8_t> h(H);
+    std::vector<int16_t> c(H);
+    for (int64_t b = s; b < e; ++b) {
+      for (int64_t t0 = 0; t0 < lens[b]; ++t0) {
+        const int64_t t = reverse ? lens[b] - 1 - t0 : t0;
+        ln::lstm_step(xp + (t * B + b) * I, hp + b * H, cp + b * H, wi, wh, bi, bh, I, H, static_cast<int>(qx),
+                      static_cast<int>(qiw), static_cast<int>(qh), static_cast<int>(qhw), h.data(), c.data(),
+                      acc.data());
+        std::copy(h.begin(), h.end(), hp + b * H);
+        std::copy(c.begin(), c.end(), cp + b * H);
+        std::copy(h.begin(), h.end(), yp + (t * B + b) * H);
+      }
+    }
+  });
+  return {y.to(x.device()), hT.to(x.device()), cT.to(x.device())};
+}
+
+std::tuple<at::Tensor, at::Tensor> gru_int(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& w_ih,
+                                           const at::Tensor& w_hh, const c10::optional<at::Tensor>& b_ih,
+                                           const c10::optional<at::Tensor>& b_hh, int64_t qx, int64_t qiw, int64_t qh,
+                                           int64_t qhw, bool reverse, const c10::optional<at::Tensor>& lengths) {
+  RnnArgs a = rnn_args("gru_int", 3, x, h0, w_ih, w_hh, b_ih, b_hh);
+  const std::vector<int64_t> lens = rnn_lengths("gru_int", lengths, a);
+  auto y = at::zeros({a.T, a.B, a.H}, a.x.options());  // steps past a row's length stay 0
+  auto hT = a.h0.clone();
+  const int8_t* xp = a.x.data_ptr<int8_t>();
+  const int8_t* wi = a.w_ih.data_ptr<int8_t>();
+  const int8_t* wh = a.w_hh.data_ptr<int8_t>();
+  const int32_t* bi = a.b_ih.defined() ? a.b_ih.data_ptr<int32_t>() : nullptr;
+  const int32_t* bh = a.b_hh.defined() ? a.b_hh.data_ptr<int32_t>() : nullptr;
+  int8_t* yp = y.data_ptr<int8_t>();
+  int8_t* hp = hT.data_ptr<int8_t>();
+  const int64_t T = a.T, B = a.B, I = a.I, H = a.H;
+  at::parallel_for(0, B, 1, [&](int64_t s, int64_t e) {
+    std::vector<int64_t> acc(6 * H);
+    std::vector<int8_t> h(H);
+    for (int64_t b = s; b < e; ++b) {
+      for (int64_t t0 = 0; t0 < lens[b]; ++t0) {
+        const int64_t t = reverse ? lens[b] - 1 - t0 : t0;
+        ln::gru_step(xp + (t * B + b) * I, hp + b * H, wi, wh, bi, bh, I, H, static_cast<int>(qx),
+                     static_cast<int>(qiw), static_cast<int>(qh), static_cast<int>(qhw), h.data(), acc.data());
+        std::copy(h.begin(), h.end(), hp + b * H);
+        std::copy(h.begin(), h.end(), yp + (t * B + b) * H);
+      }
+    }
+  });
+  return {y.to(x.device()), hT.to(x.device())};
+}
+
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(linger, m) {
@@ -281,5 +409,9 @@ TORCH_LIBRARY_FRAGMENT(linger, m) {
   m.def("bmm_int(Tensor a, Tensor b, int shift, int out_bits) -> Tensor", bmm_int);
   m.def("table_build(int fn, int qx, int qo, Tensor alpha) -> Tensor", table_build);
   m.def("table_int(Tensor x, Tensor table) -> Tensor", table_int);
+  m.def("lstm_int(Tensor x, Tensor h0, Tensor c0, Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh, int qx, int qiw, "
+        "int qh, int qhw, bool reverse, Tensor? lengths=None) -> (Tensor, Tensor, Tensor)", lstm_int);
+  m.def("gru_int(Tensor x, Tensor h0, Tensor w_ih, Tensor w_hh, Tensor? b_ih, Tensor? b_hh, int qx, int qiw, int qh, "
+        "int qhw, bool reverse, Tensor? lengths=None) -> (Tensor, Tensor)", gru_int);
   m.def("resize_int(Tensor x, int out_h, int out_w, int mode, bool align_corners) -> Tensor", resize_int);
 }

@@ -17,7 +17,7 @@ from .nn import (AvgPool2dInt, BatchNorm1dInt, BatchNorm2dInt, BatchNormInt, Bmm
                  ConvBN1dInt, ConvBN2dInt, EmbeddingInt, GroupNormInt, LayerNormInt, ConvTranspose2dInt,
                  ConvTransposeBN2dInt, LinearBN1dInt, LinearInt, ModuleIntConfig, iqAddLayer,
                  iqCatLayer, iqClampLayer, iqDivLayer, iqMulLayer, iqSigmoidLayer, iqSumLayer, iqTanhLayer, iqVarLayer,
-                 logsoftmaxIntLayer, softmaxIntLayer)
+                 logsoftmaxIntLayer, softmaxIntLayer, LSTMInt, GRUInt)
 from .normalize import (DefaultNormalizeIntXModule, EmptyBatchNorm, NormalizeBatchNorm2d, NormalizeConv1d,
                         NormalizeConv2d, NormalizeConvBN1d, NormalizeConvBN2d, NormalizeConvTranspose2d,
                         NormalizeConvTransposeBN2d, NormalizeEmbedding, NormalizeLayerNorm, NormalizeLinear,
@@ -41,5 +41,5 @@ __all__ = ["float_ops",
     "SetFunctionChannelShuffleQuant", "iqadd", "iqmul", "iqdiv", "iqsum", "iqcat", "channel_shuffle", "BmmInt",
     "iqMulLayer", "iqDivLayer", "iqSumLayer", "iqVarLayer", "iqCatLayer", "iqClampLayer", "iqSigmoidLayer",
     "iqTanhLayer", "softmaxIntLayer", "logsoftmaxIntLayer", "SetPlatform", "PLATFORMS", "BatchNorm1dInt",
-    "LayerNormInt", "GroupNormInt", "EmbeddingInt", "NormalizeLayerNorm", "NormalizeEmbedding",
+    "LayerNormInt", "GroupNormInt", "EmbeddingInt", "LSTMInt", "GRUInt", "NormalizeLayerNorm", "NormalizeEmbedding",
 ]

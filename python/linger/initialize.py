@@ -32,6 +32,7 @@ from .iqfunctions import LazyLayerLoader
 from .nn.embedding_int import EmbeddingInt
 from .nn.layernorm_int import GroupNormInt, LayerNormInt
 from .nn.linear_int import LinearInt
+from .nn.rnn_int import GRUInt, LSTMInt
 from .normalize import modules as nm
 
 # float type -> quantized type
@@ -46,6 +47,8 @@ _REPLACEMENTS: Dict[Type[nn.Module], Type[nn.Module]] = {
     nn.LayerNorm: LayerNormInt,
     nn.GroupNorm: GroupNormInt,
     nn.Embedding: EmbeddingInt,
+    nn.LSTM: LSTMInt,
+    nn.GRU: GRUInt,
 }
 # constraint-stage type -> (the float type it stands for, quantized type)
 _NORMALIZED: Dict[Type[nn.Module], Tuple[Type[nn.Module], Type[nn.Module]]] = {
@@ -65,7 +68,8 @@ _FUSED = (nm.NormalizeConvBN2d, nm.NormalizeConvBN1d, nm.NormalizeConvTransposeB
 
 DefaultQuantIntXOP: Tuple[Type[nn.Module], ...] = (nn.Conv2d, nn.Linear, nn.AvgPool2d, nn.Conv1d,
                                                    nn.ConvTranspose2d, nn.BatchNorm2d, nn.BatchNorm1d,
-                                                   nn.LayerNorm, nn.GroupNorm, nn.Embedding)
+                                                   nn.LayerNorm, nn.GroupNorm, nn.Embedding,
+                                                   nn.LSTM, nn.GRU)
 SupportQuantTorchModules = list(_REPLACEMENTS) + list(_NORMALIZED)
 
 # 1.x listed nn.ReLU6 in its tuples; here it is quantized whenever its input is (iqClamp, docs/activations.md)

@@ -312,8 +312,8 @@ def test_1x_quant_modules_tuple_with_relu6_is_accepted():
     linger.init(model, quant_modules=(nn.Conv2d, nn.ReLU6))  # 1.x's DefaultQuantIntXOP lists nn.ReLU6
     model(torch.randn(1, 3, 5, 5))
     assert any("iqclamp" in n for n, _ in model.named_modules())
-    with pytest.raises(ValueError, match="LSTM cannot be quantized"):
-        linger.init(nn.Sequential(nn.Conv2d(3, 4, 3)), quant_modules=(nn.Conv2d, nn.LSTM))
+    with pytest.raises(ValueError, match="RNN cannot be quantized"):
+        linger.init(nn.Sequential(nn.Conv2d(3, 4, 3)), quant_modules=(nn.Conv2d, nn.RNN))
 
 
 def test_linger_1x_relu6int_checkpoint_keys_load():

@@ -98,7 +98,7 @@ def test_parameter_bits_changes_weight_grid():
     assert wq.abs().max() <= 7
 
 
-@pytest.mark.parametrize("bad", [nn.Sigmoid, nn.LSTM, "conv"])
+@pytest.mark.parametrize("bad", [nn.Sigmoid, nn.RNN, "conv"])
 def test_unsupported_quant_module_type_is_a_clear_error(bad):
     with pytest.raises((ValueError, TypeError), match="cannot be quantized|tuple of module types"):
         linger.init(Net(), quant_modules=(bad,))

@@ -9,6 +9,7 @@ from .iqops import (BmmInt, iqAddLayer, iqCatLayer, iqClampLayer, iqDivLayer, iq
                     iqMeanLayer, iqSumLayer, iqTanhLayer, iqVarLayer, logsoftmaxIntLayer, softmaxIntLayer)
 from .layernorm_int import GroupNormInt, LayerNormInt
 from .linear_int import LinearInt
+from .rnn_int import GRUInt, LSTMInt
 
 BatchNormInt = BatchNorm2dInt  # linger 1.x name
 
@@ -16,4 +17,4 @@ __all__ = ["ModuleIntConfig", "Conv2dInt", "Conv1dInt", "ConvTranspose2dInt", "L
            "BatchNorm2dInt", "BatchNormInt", "iqAddLayer", "ConvBN2dInt", "ConvBN1dInt", "ConvTransposeBN2dInt",
            "LinearBN1dInt", "iqMulLayer", "iqDivLayer", "iqSumLayer", "iqVarLayer", "iqCatLayer", "iqClampLayer",
            "iqSigmoidLayer", "iqTanhLayer", "softmaxIntLayer", "logsoftmaxIntLayer", "BmmInt",
-           "BatchNorm1dInt", "LayerNormInt", "GroupNormInt", "iqMeanLayer", "EmbeddingInt"]
+           "BatchNorm1dInt", "LayerNormInt", "GroupNormInt", "iqMeanLayer", "EmbeddingInt", "LSTMInt", "GRUInt"]
