@@ -20,10 +20,27 @@ def check_bits(owner: str, name: str, value: Optional[int], allowed: Sequence[Op
         raise ValueError(f"linger: {owner}: {name}={value!r} is not supported; choose one of {shown}")
 
 
+def check_float32(module, fn) -> None:
+    """`module.half()` / `.double()` / `.to(dtype)` on a quantized module: an error with the fix (the integer
+    grid and the statistics are float32; seed G6). Device moves pass."""
+    probe = fn(torch.zeros(1))
+    if isinstance(probe, torch.Tensor) and probe.is_floating_point() and probe.dtype != torch.float32:
+        name = getattr(module, "_linger_name", "") or type(module).__name__
+        raise TypeError(
+            f"linger: cannot convert the quantized module '{name}' ({type(module).__name__}) to {probe.dtype}: a "
+            "linger QAT model runs in float32 (its values are int8 codes times powers of two, kept exactly in "
+            "float32). Keep it float32 (model.float() restores modules already converted); for a small fast model "
+            "export it (linger.onnx.export) and run the int8 file.")
+
+
 class ModuleIntConfig:
     """Mixin: bit widths, statistics buffers, input/output exponents, error messages."""
 
     _stat_names: Tuple[str, ...] = ()
+
+    def _apply(self, fn):
+        check_float32(self, fn)
+        return super()._apply(fn)  # type: ignore[misc]
 
     def _init_quant(self, data_bits: int, parameter_bits: Optional[int], mode: QuantMode, o_bits: Optional[int],
                     stat_names: Tuple[str, ...]) -> None:
