@@ -27,6 +27,7 @@ from .tracing import FuseConvBNAheadRelu, trace_layers
 from .compat import (LINGER_AHEAD_RELU, LINGER_AHEAD_SIGMOID, LINGER_FUNCINT_BMM_COUNTER, LINGER_IQTENSOR_LAYER_COUNTER,
                      LINGER_MODE, LINGER_OBIT, ClampInfo, Quant2IQTensor, QuantInfo, Requant, ScaledRoundLayer,
                      quant_module_by_type, quant_tensor)
+from .tools.dumper import Dumper
 from . import ops, utils  # linger 1.x packages (the extension's torch ops are linger._ext.ops)
 
 
@@ -54,6 +55,6 @@ __all__ = ["float_ops",
     "iqTanhLayer", "softmaxIntLayer", "logsoftmaxIntLayer", "SetPlatform", "PLATFORMS", "BatchNorm1dInt",
     "LayerNormInt", "GroupNormInt", "EmbeddingInt", "NormalizeLayerNorm", "NormalizeEmbedding",
     "FuseConvBNAheadRelu", "quant_module_by_type", "quant_tensor", "ScaledRoundLayer", "Requant", "Quant2IQTensor",
-    "QuantInfo", "ClampInfo", "utils", "runtime", "LINGER_AHEAD_RELU", "LINGER_AHEAD_SIGMOID", "LINGER_MODE",
+    "QuantInfo", "ClampInfo", "utils", "runtime", "Dumper", "LINGER_AHEAD_RELU", "LINGER_AHEAD_SIGMOID", "LINGER_MODE",
     "LINGER_OBIT", "LINGER_FUNCINT_BMM_COUNTER", "LINGER_IQTENSOR_LAYER_COUNTER",
 ]

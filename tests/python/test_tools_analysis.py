@@ -1,0 +1,112 @@
+"""linger.tools.wb_analyse and linger.tools.layer_report, from Python and from the command line."""
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from linger.tools.layer_report import demo_models, layer_report
+from linger.tools.wb_analyse import wb_analyse
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _cli(args, cwd):
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"), OMP_NUM_THREADS="1")
+    p = subprocess.run([sys.executable, "-m"] + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return p.stdout + p.stderr
+
+
+def test_wb_analyse_statistics_by_hand_and_outlier_warning(tmp_path):
+    w = torch.arange(1.0, 101.0)                       # |v| = 1..100
+    spike = torch.ones(200)
+    spike[0] = 50.0                                    # one value 50x the rest
+    sd = {"a.weight": -w, "a.running_x": torch.tensor([9e9]), "b.scale_o": torch.tensor([64.0]),
+          "b.weight": spike, "b.num_batches_tracked": torch.tensor(3)}
+    with pytest.warns(RuntimeWarning, match=r"outliers .* in b\.weight \(50\.0x\)"):
+        rows = wb_analyse(sd, str(tmp_path / "wb.log"))
+    assert [r["name"] for r in rows] == ["a.weight", "b.weight"]
+    a = rows[0]
+    assert a["mean"] == pytest.approx(50.5) and a["max"] == 100.0
+    assert a["dynamic_099"] == 99.0 and a["versu"] == pytest.approx(100 / 99)   # element int(0.99*100)-1
+    assert a["multiple"] == pytest.approx(100 / 50.5)
+    log = (tmp_path / "wb.log").read_text().splitlines()
+    assert log[0].startswith("Layer | Mean") and log[-1].startswith("!!!") and log[-2].startswith("b.weight")
+
+
+def test_wb_analyse_cli_on_a_checkpoint(tmp_path):
+    torch.save({"fc.weight": torch.randn(8, 8), "fc.bias": torch.randn(8)}, tmp_path / "ck.pt")
+    out = _cli(["linger.tools.wb_analyse", "ck.pt", "--log", "wb.log"], tmp_path)
+    assert "fc.weight" in out and "fc.bias" in out
+    assert (tmp_path / "wb.log").read_text().count("\n") == 3
+
+
+def test_layer_report_finds_the_saturating_layer_first(tmp_path):
+    fm, qm, batches = demo_models(steps=3)
+    base = layer_report(fm, qm, batches)
+    assert {r["layer"] for r in base} == {"conv1", "bn1", "conv2", "bn2", "fc"}
+    assert [r["sqnr_db"] for r in base] == sorted(r["sqnr_db"] for r in base)
+    assert all(r["sqnr_db"] > 10 for r in base)
+    was = qm.training
+    with torch.no_grad():
+        qm.conv2.running_o.mul_(1 / 16)                # a range 16x too small: conv2 saturates
+    rows = layer_report(fm, qm, batches, out_dir=str(tmp_path / "rep"))
+    assert qm.training == was
+    conv2 = next(r for r in rows if r["layer"] == "conv2")
+    assert conv2["saturation"] > 0.3 and max(r["saturation"] for r in rows) == conv2["saturation"]
+    assert conv2["exponent"] == next(r for r in base if r["layer"] == "conv2")["exponent"] + 4
+    in_order = sorted(rows, key=lambda r: r["order"])
+    assert [r["layer"] for r in in_order] == ["conv1", "bn1", "conv2", "bn2", "fc"]
+    assert next(r for r in in_order if r["sqnr_db"] < 10)["layer"] == "conv2"   # the culprit: first drop
+    assert [r["sqnr_db"] for r in rows] == sorted(r["sqnr_db"] for r in rows)
+    files = sorted(os.listdir(tmp_path / "rep"))
+    assert files == ["layer_report.txt", "layer_report_saturation.png", "layer_report_sqnr.png"]
+    assert (tmp_path / "rep" / "layer_report_sqnr.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "rep" / "layer_report.txt").read_text().splitlines()[2].startswith(rows[0]["layer"])
+
+
+def test_layer_report_cli_demo(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = _cli(["linger.tools.layer_report", "--demo", "--out", "rep"], tmp_path)
+    assert "SQNR dB" in out and "conv1" in out
+    assert (tmp_path / "rep" / "layer_report_sqnr.png").exists()
+
+
+def test_dumper_writes_float_and_integer_tensors_and_clears_its_hooks(tmp_path):
+    import numpy as np
+    import linger
+    _, qm, batches = demo_models(steps=2)
+    x = batches[0][:1]
+    with pytest.raises(RuntimeError, match=r"training mode; call model.eval\(\)"):
+        linger.Dumper().enable_dump_quanted(qm, str(tmp_path / "d0"))
+    qm.eval()
+    with torch.no_grad():
+        y = qm(x)
+        with linger.Dumper() as d:
+            d.enable_dump_quanted(qm, str(tmp_path / "d"), match_pattern="conv|fc")
+            d.enable_dump_model(qm, str(tmp_path / "d"))
+            d.analyse_layer_output(qm)
+            assert torch.equal(qm(x), y)  # dumping changes nothing
+            d.save_out_analyse_log(str(tmp_path / "a.log"))
+        hooks = sum(len(m._forward_hooks) for m in qm.modules())
+        qm(x)
+    assert sum(len(m._forward_hooks) for m in qm.modules()) == hooks
+    files = set(os.listdir(tmp_path / "d"))
+    assert {"fc.LinearInt.output_int", "conv1.Conv2dInt.input", "fc_output_float", "relu_input_float"} <= files
+    assert not any(f.startswith("bn1.") for f in files)          # match_pattern
+    out = np.loadtxt(tmp_path / "d" / "fc.LinearInt.output")
+    codes = np.loadtxt(tmp_path / "d" / "fc.LinearInt.output_int")
+    assert np.allclose(out, y.detach().as_subclass(torch.Tensor).flatten().numpy(), atol=1e-6)
+    assert np.array_equal(codes, out * 2.0 ** y.exponent) and np.abs(codes).max() <= 128
+    log = (tmp_path / "a.log").read_text().splitlines()
+    assert log[0].startswith("Layer") and [line.split(" | ")[0] for line in log[1:6]] == \
+        ["conv1", "bn1", "relu", "pool", "conv2"]
+
+
+def test_dumper_cli_demo(tmp_path):
+    out = _cli(["linger.tools.dumper", "--demo", "--out", "dump"], tmp_path)
+    assert "files written" in out
+    assert (tmp_path / "dump" / "conv1.Conv2dInt.output_int").exists()
+    assert (tmp_path / "dump" / "Analyse_layer_output.log").exists()
