@@ -110,3 +110,23 @@ def test_dumper_cli_demo(tmp_path):
     assert "files written" in out
     assert (tmp_path / "dump" / "conv1.Conv2dInt.output_int").exists()
     assert (tmp_path / "dump" / "Analyse_layer_output.log").exists()
+    assert (tmp_path / "dump" / "runtime" / "conv1.Conv2dInt.output_int").read_text() == \
+        (tmp_path / "dump" / "conv1.Conv2dInt.output_int").read_text()
+
+
+def test_dump_runtime_matches_the_pytorch_dump_file_by_file(tmp_path):
+    import linger
+    from linger.tools.dumper import dump_runtime
+    _, qm, batches = demo_models(steps=2)
+    x = batches[0][:1]
+    qm.eval()
+    linger.onnx.export(qm, (x,), str(tmp_path / "m.onnx"))
+    with torch.no_grad(), linger.Dumper() as d:
+        d.enable_dump_quanted(qm, str(tmp_path / "torch"))
+        qm(x)
+    files = dump_runtime(qm, str(tmp_path / "m.onnx"), x, str(tmp_path / "rt"))
+    names = sorted(os.path.basename(f) for f in files)
+    assert names == sorted(f for f in os.listdir(tmp_path / "torch") if f.endswith(".output_int"))
+    assert "fc.LinearInt.output_int" in names and len(names) == 5
+    for n in names:
+        assert (tmp_path / "rt" / n).read_text() == (tmp_path / "torch" / n).read_text(), n

@@ -11,6 +11,7 @@
 Files are `np.savetxt` of the flattened tensor (`%.6f`; integer codes `%d`), one value per line:
 `<path>/<layer>.<Type>.input`, `.output`, `.output_int` (codes = output * 2**exponent, exactly what the runtime
 computes) and `<path>/<layer>_input_float`, `<layer>_output_float`. Dumps need eval mode (the integer path).
+`dump_runtime(model, onnx_path, x, path)` writes the C++ runtime's codes under the same file names.
 Command line: `python -m linger.tools.dumper --demo --out dump`.
 """
 from __future__ import annotations
@@ -121,6 +122,62 @@ class Dumper:
             f.write("\n".join(lines) + "\n")
 
 
+def dump_runtime(model: nn.Module, onnx_path: str, inputs: Any, path: str = "./dump_runtime",
+                 isa: str = "auto") -> List[str]:
+    """Run the exported file on the C++ runtime and write each quantized node's integer output as
+    `<path>/<layer>.<Type>.output_int` -- the names `enable_dump_quanted` uses for the PyTorch eval codes,
+    so the two directories compare file by file. Nodes are matched to layers in execution order (as
+    `linger.tools.compare`). Returns the files written."""
+    import onnx
+
+    from .. import _dispatch
+    from ..runtime import InferenceSession
+    from .compare import _ELEM, _FAMILY, _FLOAT_WITHOUT_OBITS, _SKIP
+
+    if not isinstance(inputs, (tuple, list)):
+        inputs = (inputs,)
+    names = {m: n for n, m in model.named_modules()}
+    order: List[str] = []
+    handles = [m.register_forward_hook(lambda mod, i, o: order.append(f"{names[mod]}.{type(mod).__name__}"))
+               for m in model.modules() if isinstance(m, (ModuleIntConfig, IQLayer))]
+
+    def functional(op, out):
+        order.append(f"functional_{len(order)}.{op}")
+
+    was = {m: m.training for m in model.modules()}
+    _dispatch.RECORDERS.append(functional)
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(*inputs)
+    finally:
+        _dispatch.RECORDERS.remove(functional)
+        for h in handles:
+            h.remove()
+        for m, t in was.items():
+            m.training = t
+    proto = onnx.load(onnx_path)
+    nodes = [n for n in proto.graph.node if n.domain in ("thinker", "linger") and n.op_type not in _SKIP]
+    existing = {o.name for o in proto.graph.output}
+    for n in nodes:
+        if n.output[0] not in existing:
+            attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
+            bits = attrs.get("o_bits", None if _FAMILY.get(n.op_type) in _FLOAT_WITHOUT_OBITS else 8)
+            proto.graph.output.append(onnx.helper.make_tensor_value_info(
+                n.output[0], _ELEM.get(bits, onnx.TensorProto.FLOAT), None))
+    sess = InferenceSession(proto.SerializeToString(), isa=isa)
+    feeds = {i.name: t.detach().cpu().numpy() for i, t in zip(sess.get_inputs(), inputs)}
+    results = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
+    os.makedirs(path, exist_ok=True)
+    written = []
+    for label, node in zip(order, nodes):
+        v = np.asarray(results[node.output[0]])
+        f = os.path.join(path, label + (".output_int" if v.dtype.kind == "i" else ".output"))
+        np.savetxt(f, v.flatten(), fmt="%d" if v.dtype.kind == "i" else "%.6f")
+        written.append(f)
+    return written
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     import copy
     import importlib
@@ -152,7 +209,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         d.analyse_layer_output(qm, a.match)
         qm(x)
         d.save_out_analyse_log(os.path.join(a.out, "Analyse_layer_output.log"))
-    print(f"{len(os.listdir(a.out))} files written to {a.out}/")
+    onnx_path = os.path.join(a.out, "model.onnx")
+    linger.onnx.export(qm, (x,), onnx_path)
+    dump_runtime(qm, onnx_path, x, os.path.join(a.out, "runtime"))
+    print(f"{len(os.listdir(a.out))} files written to {a.out}/ (runtime codes in {a.out}/runtime/)")
     return 0
 
 
