@@ -4,6 +4,7 @@ import copy
 import warnings
 
 import onnx
+import onnx.numpy_helper
 import pytest
 import torch
 import torch.nn as nn
@@ -154,3 +155,26 @@ def test_seed_q25_forward_only_statistics_on_field_data_show_the_range_gap():
         assert torch.equal(m.state_dict()[k], v), k  # nothing learned
     assert float(m[0].running_x) > 4 * float(lab[0].running_x)
     assert float(m[0].scale_x) < float(lab[0].scale_x)  # field data need a coarser input scale
+
+
+@pytest.mark.parametrize("export_type", ["ONNX", "ONNX_ATEN_FALLBACK"])
+@pytest.mark.parametrize("opset", [9, 12])
+def test_seed_g4_constraint_stage_exports_clip_with_plain_torch_export(tmp_path, export_type, opset):
+    m = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                      nn.Linear(4 * 8 * 8, 3))
+    linger.trace_layers(m, m, torch.randn(2, 1, 8, 8))
+    linger.normalize_layers(m, normalize_weight_value=0.25, normalize_bias_value=2, normalize_output_value=4)
+    m.eval()
+    p = str(tmp_path / "c.onnx")
+    torch.onnx.export(m, (torch.randn(1, 1, 8, 8),), p, opset_version=opset,
+                      operator_export_type=getattr(torch.onnx.OperatorExportTypes, export_type))
+    g = onnx.load(p).graph
+    ops = [n.op_type for n in g.node if n.op_type != "Constant"]
+    assert ops == ["Clip", "Clip", "Conv", "Clip", "Relu", "Flatten", "Clip", "Clip", "Gemm", "Clip"]
+    consts = {n.output[0]: onnx.numpy_helper.to_array(n.attribute[0].t) for n in g.node if n.op_type == "Constant"}
+    bounds = []
+    for n in g.node:
+        if n.op_type == "Clip":
+            attrs = {a.name: a.f for a in n.attribute}
+            bounds.append(float(attrs["max"]) if "max" in attrs else float(consts[n.input[2]]))
+    assert bounds == [0.25, 2.0, 4.0, 0.25, 2.0, 4.0]
