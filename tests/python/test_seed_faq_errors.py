@@ -179,3 +179,30 @@ def test_seed_g4_constraint_stage_exports_clip_with_plain_torch_export(tmp_path,
             attrs = {a.name: a.f for a in n.attribute}
             bounds.append(float(attrs["max"]) if "max" in attrs else float(consts[n.input[2]]))
     assert bounds == [0.25, 2.0, 4.0, 0.25, 2.0, 4.0]
+
+
+def test_plain_torch_export_prints_no_shape_inference_warning_for_linger_nodes(tmp_path):
+    """Custom-domain nodes carry their output types; torch's 'shape inference ... missing' warning for them is
+    moot and not shown (fresh interpreter: no warning registry from earlier tests)."""
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    src = (
+        "import torch, torch.nn as nn, linger, onnx\n"
+        "m = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),\n"
+        "                  nn.Linear(4 * 8 * 8, 3), nn.Sigmoid())\n"
+        "linger.init(m); m(torch.randn(4, 1, 8, 8)); m.eval()\n"
+        "torch.onnx.export(m, (torch.randn(1, 1, 8, 8),), 'q.onnx', opset_version=12)\n"
+        "g = onnx.load('q.onnx').graph\n"
+        "typed = {v.name: v.type.tensor_type.elem_type for v in list(g.value_info) + list(g.output)}\n"
+        "custom = [n for n in g.node if n.domain == 'thinker']\n"
+        "assert [n.op_type for n in custom] == ['Quant', 'Conv2dInt', 'BatchNorm2dInt', 'LinearInt', 'iqSigmoid',\n"
+        "                                      'Dequant'], custom\n"
+        "assert all(typed.get(n.output[0], 0) != 0 for n in custom)\n"
+        "print('OK')\n")
+    env = dict(os.environ, PYTHONPATH=os.path.join(root, "python"), PYTHONWARNINGS="default")
+    p = subprocess.run([sys.executable, "-c", src], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0 and p.stdout.strip() == "OK", p.stdout + p.stderr
+    assert "shape inference of thinker" not in p.stderr, p.stderr
