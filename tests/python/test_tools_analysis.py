@@ -130,3 +130,41 @@ def test_dump_runtime_matches_the_pytorch_dump_file_by_file(tmp_path):
     assert "fc.LinearInt.output_int" in names and len(names) == 5
     for n in names:
         assert (tmp_path / "rt" / n).read_text() == (tmp_path / "torch" / n).read_text(), n
+
+
+def test_compare_cli_demo(tmp_path):
+    out = _cli(["linger.tools.compare", "--demo"], tmp_path)
+    assert out.strip().splitlines()[-1] == "bit-exact: 5 quantized ops and all outputs equal"
+
+
+def test_tools_cli_on_a_user_model_and_checkpoints(tmp_path):
+    import numpy as np
+    import linger
+    (tmp_path / "nets.py").write_text(
+        "import torch.nn as nn\n"
+        "def make_net():\n"
+        "    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import nets
+        torch.manual_seed(0)
+        fm = nets.make_net()
+        torch.save(fm.state_dict(), tmp_path / "f.pt")
+        qm = linger.init(nets.make_net())
+        qm.load_state_dict(fm.state_dict())
+        for _ in range(3):
+            qm(torch.randn(8, 1, 6, 6)).sum().backward()
+        torch.save(qm.state_dict(), tmp_path / "q.pt")
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("nets", None)
+    np.save(tmp_path / "x.npy", np.random.RandomState(0).randn(2, 1, 6, 6).astype(np.float32))
+    common = ["--model", "nets:make_net", "--qat-checkpoint", "q.pt", "--input", "x.npy"]
+    out = _cli(["linger.tools.layer_report"] + common + ["--float-checkpoint", "f.pt", "--out", "rep"], tmp_path)
+    rows = (tmp_path / "rep" / "layer_report.txt").read_text().splitlines()[2:]
+    assert sorted(r.split()[0] for r in rows) == ["0", "3"] and "written to rep/" in out
+    out = _cli(["linger.tools.compare"] + common, tmp_path)
+    assert "bit-exact: 2 quantized ops" in out
+    out = _cli(["linger.tools.dumper"] + common + ["--out", "d"], tmp_path)
+    assert (tmp_path / "d" / "3.LinearInt.output_int").read_text() == \
+        (tmp_path / "d" / "runtime" / "3.LinearInt.output_int").read_text()
