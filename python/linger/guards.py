@@ -58,10 +58,11 @@ class _GradCheck:
     def __call__(self, grad: torch.Tensor) -> None:
         if not _finite(grad):
             raise RuntimeError(
-                f"linger: the gradient reaching the output of module {self.label} is NaN/Inf (seed Q5). The usual "
-                "cause is a float op after it whose derivative is infinite where a quantized value is exactly 0 "
-                "(sqrt, log, atan2, division, pow with exponent < 1): add an epsilon (e.g. torch.sqrt(x + 1e-6)), "
-                "lower the learning rate or use a larger batch.")
+                f"linger: the gradient reaching the output of module {self.label} is NaN/Inf (seed Q5). Usual "
+                "causes: an op after it whose derivative is infinite where a quantized value is exactly 0 (sqrt, "
+                "log, atan2, division, pow with exponent < 1: add an epsilon, e.g. torch.sqrt(x + 1e-6)); a batch "
+                "norm after it over very few values (tiny batches at 1x1 spatial size: use larger batches or "
+                "inputs); too high a learning rate.")
 
 
 class _EvalBackward(torch.autograd.Function):
