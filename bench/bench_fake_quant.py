@@ -14,7 +14,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import linger  # noqa: E402
 
-ops = linger.ops
+ops = linger._ext.ops
 
 
 def median_time(fn, reps=30, warmup=3):

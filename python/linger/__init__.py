@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from . import onnx, tools
-from ._ext import ops
 from ._version import __version__
 from .config import (PlatFormQuant, QuantMode, SetBnMomentumUpdate, SetFunctionBmmQuant,
                      SetFunctionChannelShuffleQuant, SetIQTensorAdd, SetIQTensorCat, SetIQTensorClamp, SetIQTensorDiv,
@@ -24,7 +23,20 @@ from .normalize import (DefaultNormalizeIntXModule, EmptyBatchNorm, NormalizeBat
                         NormalizeLinearBN1d, disable_normalize,
                         normalize_layers, normalize_module)
 from .quant import exponent_for_range, fake_quant
-from .tracing import trace_layers
+from .tracing import FuseConvBNAheadRelu, trace_layers
+from .compat import (LINGER_AHEAD_RELU, LINGER_AHEAD_SIGMOID, LINGER_FUNCINT_BMM_COUNTER, LINGER_IQTENSOR_LAYER_COUNTER,
+                     LINGER_MODE, LINGER_OBIT, ClampInfo, Quant2IQTensor, QuantInfo, Requant, ScaledRoundLayer,
+                     quant_module_by_type, quant_tensor)
+from .tools.dumper import Dumper
+from . import ops, utils  # linger 1.x packages (the extension's torch ops are linger._ext.ops)
+
+
+def __getattr__(name: str):  # `import linger` makes linger.runtime usable (loaded on first use: C++ bindings)
+    if name == "runtime":
+        import importlib
+        return importlib.import_module(__name__ + ".runtime")
+    raise AttributeError(f"module 'linger' has no attribute {name!r}")
+
 
 __all__ = ["float_ops", 
     "init", "disable_quant", "quant_module", "trace_layers", "normalize_layers", "normalize_module",
@@ -42,4 +54,7 @@ __all__ = ["float_ops",
     "iqMulLayer", "iqDivLayer", "iqSumLayer", "iqVarLayer", "iqCatLayer", "iqClampLayer", "iqSigmoidLayer",
     "iqTanhLayer", "softmaxIntLayer", "logsoftmaxIntLayer", "SetPlatform", "PLATFORMS", "BatchNorm1dInt",
     "LayerNormInt", "GroupNormInt", "EmbeddingInt", "LSTMInt", "GRUInt", "NormalizeLayerNorm", "NormalizeEmbedding",
+    "FuseConvBNAheadRelu", "quant_module_by_type", "quant_tensor", "ScaledRoundLayer", "Requant", "Quant2IQTensor",
+    "QuantInfo", "ClampInfo", "utils", "runtime", "Dumper", "LINGER_AHEAD_RELU", "LINGER_AHEAD_SIGMOID", "LINGER_MODE",
+    "LINGER_OBIT", "LINGER_FUNCINT_BMM_COUNTER", "LINGER_IQTENSOR_LAYER_COUNTER",
 ]

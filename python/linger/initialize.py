@@ -19,7 +19,7 @@ from typing import Dict, Iterable, List, Optional, Tuple, Type
 import torch
 import torch.nn as nn
 
-from . import platform as _platform
+from . import guards, platform as _platform
 from .checkpoints import install_checkpoint_mapper
 from .config import QuantMode
 from .context import hook_forward, hook_pre_forward
@@ -246,9 +246,11 @@ def init(model: nn.Module, *, quant_modules: Iterable = DefaultQuantIntXOP, para
             cpath = f"{path}.{name}" if path else name
             if isinstance(child, ModuleIntConfig):
                 child._linger_name = cpath
+                guards.install(child)
                 continue
             if not getattr(child, "_linger_disable_quant", False) and _replaceable(child, types):
                 setattr(module, name, _build(child, cpath, parameter_bits, mode))
+                guards.install(getattr(module, name))
             else:
                 queue.append((cpath, child))
     install_checkpoint_mapper(model)

@@ -91,29 +91,12 @@ def _analyse(target: nn.Module, args: Tuple[Any, ...]) -> List[Tuple[str, str, O
     return out
 
 
-def trace_layers(root_model: nn.Module, target_model: nn.Module, args: Any, *, fuse_bn: bool = True,
-                 ahead_conv_relu: bool = True, ahead_bn_relu: bool = True, ahead_linear_relu: bool = True,
-                 ahead_conv_sigmoid: bool = True, ahead_linear_sigmoid: bool = True) -> nn.Module:
-    """Trace `target_model` (the root itself or one of its sub-modules) with the example inputs `args` (a
-    tensor or a tuple), fuse conv/linear + BN pairs into Normalize*BN* modules (the BN becomes
-    EmptyBatchNorm) and mark layers followed by ReLU (`ahead_relu`: the output statistic then covers the
-    positive range only). Returns `root_model`."""
-    if not isinstance(root_model, nn.Module) or not isinstance(target_model, nn.Module):
-        raise TypeError("linger.trace_layers(root_model, target_model, args): both must be nn.Module")
-    prefix = None
-    for name, m in root_model.named_modules():
-        if m is target_model:
-            prefix = name
-            break
-    if prefix is None:
-        raise ValueError("linger.trace_layers: target_model is not root_model nor one of its sub-modules")
+def _detect(target_model: nn.Module, args: Any, fuse_bn: bool, ahead_conv_relu: bool, ahead_bn_relu: bool,
+            ahead_linear_relu: bool, ahead_conv_sigmoid: bool, ahead_linear_sigmoid: bool) -> List[Tuple[str, str, str]]:
+    """Trace, set the ahead-relu/sigmoid marks, return the (layer, bn, fused type) triples to fuse."""
     if not isinstance(args, tuple):
         args = (args,)
     patterns = _analyse(target_model, args)
-
-    def full(p: str) -> str:
-        return f"{prefix}.{p}" if prefix and p else (p or prefix)
-
     fused: List[Tuple[str, str, str]] = []
     for path, kind, ukind, upath in patterns:
         prod = _get(target_model, path)
@@ -135,13 +118,37 @@ def trace_layers(root_model: nn.Module, target_model: nn.Module, args: Any, *, f
             prod._linger_ahead_sigmoid = True
         if ukind == "bn+relu" and fuse_bn and ahead_bn_relu:
             prod._linger_ahead_relu = True
+    return fused
+
+
+def trace_layers(root_model: nn.Module, target_model: nn.Module, args: Any, *, fuse_bn: bool = True,
+                 ahead_conv_relu: bool = True, ahead_bn_relu: bool = True, ahead_linear_relu: bool = True,
+                 ahead_conv_sigmoid: bool = True, ahead_linear_sigmoid: bool = True) -> nn.Module:
+    """Trace `target_model` (the root itself or one of its sub-modules) with the example inputs `args` (a
+    tensor or a tuple), fuse conv/linear + BN pairs into Normalize*BN* modules (the BN becomes
+    EmptyBatchNorm) and mark layers followed by ReLU (`ahead_relu`: the output statistic then covers the
+    positive range only). Returns `root_model`."""
+    if not isinstance(root_model, nn.Module) or not isinstance(target_model, nn.Module):
+        raise TypeError("linger.trace_layers(root_model, target_model, args): both must be nn.Module")
+    prefix = None
+    for name, m in root_model.named_modules():
+        if m is target_model:
+            prefix = name
+            break
+    if prefix is None:
+        raise ValueError("linger.trace_layers: target_model is not root_model nor one of its sub-modules")
+    fused = _detect(target_model, args, fuse_bn, ahead_conv_relu, ahead_bn_relu, ahead_linear_relu,
+                    ahead_conv_sigmoid, ahead_linear_sigmoid)
+
+    def full(p: str) -> str:
+        return f"{prefix}.{p}" if prefix and p else (p or prefix)
 
     types = {t.__name__: t for _, _, t in _FUSABLE}
     records = list(getattr(root_model, "_linger_fused", []))
     for path, bn_path, ftype in fused:
         inner = _get(target_model, path)
         bn = _get(target_model, bn_path)
-        f = types[ftype](inner, bn)
+        f = types[ftype].fuse(inner, bn)
         if getattr(inner, "_linger_ahead_relu", False):
             f._linger_ahead_relu = True
         _set(target_model, path, f)
@@ -150,3 +157,17 @@ def trace_layers(root_model: nn.Module, target_model: nn.Module, args: Any, *, f
     root_model._linger_fused = records
     install_checkpoint_mapper(root_model)
     return root_model
+
+
+def FuseConvBNAheadRelu(model: nn.Module, *args: Any, fused_bn: bool = True, ahead_conv_relu: bool = True,
+                        ahead_bn_relu: bool = True, ahead_linear_relu: bool = True, ahead_conv_sigmoid: bool = True,
+                        ahead_linear_sigmoid: bool = True) -> List[Tuple[str, str]]:
+    """linger 1.x: trace `model` with the example input `args[0]` and mark the layers followed by a ReLU
+    (`.ahead_relu`) or a sigmoid; replaces no module (`trace_layers` does the fusion). Returns the
+    (layer, batch norm) paths that `trace_layers` would fuse."""
+    if len(args) != 1:
+        raise TypeError("linger.FuseConvBNAheadRelu(model, example_input): pass one example input (a tensor, or a "
+                        "tuple of tensors for a model with several inputs)")
+    fused = _detect(model, args[0], fused_bn, ahead_conv_relu, ahead_bn_relu, ahead_linear_relu,
+                    ahead_conv_sigmoid, ahead_linear_sigmoid)
+    return [(p, b) for p, b, _ in fused]

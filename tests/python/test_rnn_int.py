@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 
 import linger
-from linger import ops
+from linger._ext import ops
 
 import int_reference as R
 from int_reference_arith import scalar_exponent

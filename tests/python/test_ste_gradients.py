@@ -155,11 +155,11 @@ def test_iqadd_gradient_passes_where_not_saturated():
 def test_conv1d_and_convtranspose_gradients_equal_the_float_composition(kind):
     torch.manual_seed(0)
     if kind == "conv1d":
-        mod = linger.Conv1dInt(3, 4, 3, padding=1)
+        mod = linger.Conv1dInt(3, 4, 3, padding=1, o_bits=8)
         x = torch.randn(2, 3, 11, requires_grad=True)
         op = lambda a, w, b: F.conv1d(a, w, b, mod.stride, mod.padding)  # noqa: E731
     else:
-        mod = linger.ConvTranspose2dInt(3, 4, 3, stride=2, padding=1, output_padding=1)
+        mod = linger.ConvTranspose2dInt(3, 4, 3, stride=2, padding=1, output_padding=1, o_bits=8)
         x = torch.randn(2, 3, 5, 5, requires_grad=True)
         op = lambda a, w, b: F.conv_transpose2d(a, w, b, mod.stride, mod.padding, mod.output_padding)  # noqa: E731
     mod(x.detach())  # an earlier forward: statistics, running_w included

@@ -1,6 +1,7 @@
 """Shared machinery of the quantized modules (linger 1.x `ModuleIntConfig`)."""
 from __future__ import annotations
 
+import math
 from typing import Optional, Sequence, Tuple
 
 import torch
@@ -20,10 +21,27 @@ def check_bits(owner: str, name: str, value: Optional[int], allowed: Sequence[Op
         raise ValueError(f"linger: {owner}: {name}={value!r} is not supported; choose one of {shown}")
 
 
+def check_float32(module, fn) -> None:
+    """`module.half()` / `.double()` / `.to(dtype)` on a quantized module: an error with the fix (the integer
+    grid and the statistics are float32; seed G6). Device moves pass."""
+    probe = fn(torch.zeros(1))
+    if isinstance(probe, torch.Tensor) and probe.is_floating_point() and probe.dtype != torch.float32:
+        name = getattr(module, "_linger_name", "") or type(module).__name__
+        raise TypeError(
+            f"linger: cannot convert the quantized module '{name}' ({type(module).__name__}) to {probe.dtype}: a "
+            "linger QAT model runs in float32 (its values are int8 codes times powers of two, kept exactly in "
+            "float32). Keep it float32 (model.float() restores modules already converted); for a small fast model "
+            "export it (linger.onnx.export) and run the int8 file.")
+
+
 class ModuleIntConfig:
     """Mixin: bit widths, statistics buffers, input/output exponents, error messages."""
 
     _stat_names: Tuple[str, ...] = ()
+
+    def _apply(self, fn):
+        check_float32(self, fn)
+        return super()._apply(fn)  # type: ignore[misc]
 
     def _init_quant(self, data_bits: int, parameter_bits: Optional[int], mode: QuantMode, o_bits: Optional[int],
                     stat_names: Tuple[str, ...]) -> None:
@@ -62,6 +80,26 @@ class ModuleIntConfig:
             return float(getattr(self, name))
 
     # ---- exponents ----------------------------------------------------------------------------
+    def _observe(self, what: str, t: torch.Tensor, buf: str, bits: int, **kw) -> int:
+        """`observe` (training statistics) with NaN/Inf reported against this module and the likely cause
+        (seed Q5); costs one scalar read beyond the statistic itself."""
+        try:
+            q = observe(t, getattr(self, buf), bits, **kw)
+            finite = math.isfinite(self._stat(buf))
+        except RuntimeError as e:
+            if "NaN" not in str(e):
+                raise
+            finite = False
+        if not finite:
+            cause = ("an earlier backward produced NaN/Inf gradients" if what == "weight" else
+                     "the values diverged before this module" if what == "input" else "its computation overflowed")
+            raise RuntimeError(
+                f"linger: the {what} of module {self._label()} contains NaN/Inf in training: {cause}. Likely causes "
+                "(seed Q5, Q15): a learning rate too high for QAT (use ~10x below the float one) or too small a "
+                "batch; or a float op (sqrt, log, atan2, division, pow) that got a value of exactly 0: add an "
+                "epsilon there (e.g. torch.sqrt(x + 1e-6)). Reload the last good checkpoint if weights are hit.")
+        return q
+
     def _check_exponent(self, q: int, what: str) -> int:
         """A quantization exponent outside the supported range means the values diverged (or collapsed to 0):
         an error naming this module instead of the kernel's bare range error."""
@@ -89,7 +127,7 @@ class ModuleIntConfig:
                     input = input.as_subclass(torch.Tensor)
             x = input
             if self.training:
-                qx = observe(x, self.running_x, self.data_bits)
+                qx = self._observe("input", x, "running_x", self.data_bits)
             else:
                 with tracing_paused():
                     r = float(self.running_x)
@@ -103,7 +141,7 @@ class ModuleIntConfig:
 
     def _weight_exponent(self, w: torch.Tensor) -> int:
         if self.training:
-            qw = observe(w, self.running_w, self.parameter_bits, momentum=1.0)
+            qw = self._observe("weight", w, "running_w", self.parameter_bits, momentum=1.0)
         else:
             from .._ext import ops
             with tracing_paused():
@@ -114,7 +152,7 @@ class ModuleIntConfig:
     def _output_exponent(self, y: Optional[torch.Tensor], positive_only: bool = False) -> int:
         """Training: observe `y`; eval: the exponent implied by running_o (`y` unused)."""
         if self.training:
-            qo = observe(y, self.running_o, self.o_bits, positive_only=positive_only)
+            qo = self._observe("output", y, "running_o", self.o_bits, positive_only=positive_only)
         else:
             with tracing_paused():
                 r = float(self.running_o)

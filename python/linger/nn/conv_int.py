@@ -97,7 +97,7 @@ class Conv1dInt(WeightedIntMixin, nn.Conv1d):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
                  groups: int = 1, bias: bool = True, padding_mode: str = "zeros", data_bits: int = 8,
-                 parameter_bits: int = 8, mode: QuantMode = QuantMode.QValue, o_bits: Optional[int] = 8,
+                 parameter_bits: int = 8, mode: QuantMode = QuantMode.QValue, o_bits: Optional[int] = None,
                  clamp_data=None, clamp_weight=None, clamp_bias=None, ahead_relu: bool = False) -> None:
         check_padding("Conv1dInt", padding, padding_mode)
         nn.Conv1d.__init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
@@ -141,7 +141,7 @@ class ConvTranspose2dInt(WeightedIntMixin, nn.ConvTranspose2d):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
                  groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", data_bits: int = 8,
-                 parameter_bits: int = 8, mode: QuantMode = QuantMode.QValue, o_bits: Optional[int] = 8,
+                 parameter_bits: int = 8, mode: QuantMode = QuantMode.QValue, o_bits: Optional[int] = None,
                  clamp_data=None, clamp_weight=None, clamp_bias=None, ahead_relu: bool = False) -> None:
         check_padding("ConvTranspose2dInt", padding, padding_mode)
         nn.ConvTranspose2d.__init__(self, in_channels, out_channels, kernel_size, stride, padding, output_padding,

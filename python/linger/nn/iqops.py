@@ -53,6 +53,11 @@ class IQLayer(nn.Module):
     def _label(self) -> str:
         return f"{self.OP} '{self._linger_name or type(self).__name__}'"
 
+    def _apply(self, fn):
+        from .base import check_float32
+        check_float32(self, fn)
+        return super()._apply(fn)
+
     def _check8(self, *ts: IQTensor) -> None:
         for t in ts:
             if t.bits != 8:

@@ -22,6 +22,21 @@ class _InwardClamp(torch.autograd.Function):
         return x.clamp(-bound, bound)
 
     @staticmethod
+    def symbolic(g, x, bound: float):  # pragma: no cover - called by the exporter
+        """ONNX `Clip` (also under operator_export_type=ONNX_ATEN_FALLBACK, where torch does not inline
+        autograd Functions)."""
+        import warnings
+
+        from ..onnx.functions import opset
+        with warnings.catch_warnings():  # torch 1.13 deprecates the g.op it hands to symbolics
+            warnings.filterwarnings("ignore", category=FutureWarning, message=".*_graph_op.*")
+            if opset() < 11:
+                return g.op("Clip", x, min_f=-bound, max_f=bound)
+            lo = g.op("Constant", value_t=torch.tensor(-bound, dtype=torch.float32))
+            hi = g.op("Constant", value_t=torch.tensor(bound, dtype=torch.float32))
+            return g.op("Clip", x, lo, hi)
+
+    @staticmethod
     def backward(ctx, g: torch.Tensor):  # type: ignore[override]
         (x,) = ctx.saved_tensors
         b = ctx.bound

@@ -26,6 +26,21 @@ class NormalizeMixin:
     normalize_weight: Optional[float] = None
     normalize_bias: Optional[float] = None
 
+    @property
+    def ahead_relu(self) -> bool:
+        """Set by `trace_layers`/`FuseConvBNAheadRelu` when a ReLU follows (1.x attribute name)."""
+        return bool(getattr(self, "_linger_ahead_relu", False))
+
+    @ahead_relu.setter
+    def ahead_relu(self, value: bool) -> None:
+        self._linger_ahead_relu = bool(value)
+
+    def _init_1x(self, normalize_data, normalize_weight, normalize_bias, ahead_relu: bool) -> None:
+        """The keyword arguments of the 1.x constructors."""
+        self.set_normalize(normalize_data, normalize_weight, normalize_bias)
+        if ahead_relu:
+            self.ahead_relu = True
+
     def set_normalize(self, data=None, weight=None, bias=None) -> None:
         owner = type(self).__name__
         self.normalize_data = check_bound(owner, "normalize_data", data)
@@ -54,6 +69,17 @@ def _adopt(new: nn.Module, old: nn.Module) -> nn.Module:
 
 
 class NormalizeConv2d(NormalizeMixin, nn.Conv2d):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
+                 bias: bool = True, padding_mode: str = "zeros",
+                 normalize_data: Optional[float] = None,
+                 normalize_weight: Optional[float] = None, normalize_bias: Optional[float] = None,
+                 ahead_relu: bool = False, ahead_sigmoid: bool = False) -> None:
+        if padding_mode != "zeros":
+            raise ValueError("linger: NormalizeConv2d supports padding_mode='zeros' only; pad the input with F.pad")
+        nn.Conv2d.__init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+        self._init_1x(normalize_data, normalize_weight, normalize_bias, ahead_relu)
+        self._linger_ahead_sigmoid = bool(ahead_sigmoid)
+
     @classmethod
     def from_float(cls, m: nn.Conv2d) -> "NormalizeConv2d":
         if m.padding_mode != "zeros":
@@ -71,6 +97,16 @@ class NormalizeConv2d(NormalizeMixin, nn.Conv2d):
 
 
 class NormalizeConv1d(NormalizeMixin, nn.Conv1d):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
+                 bias: bool = True, padding_mode: str = "zeros",
+                 normalize_data: Optional[float] = None,
+                 normalize_weight: Optional[float] = None, normalize_bias: Optional[float] = None,
+                 ahead_relu: bool = False) -> None:
+        if padding_mode != "zeros":
+            raise ValueError("linger: NormalizeConv1d supports padding_mode='zeros' only; pad the input with F.pad")
+        nn.Conv1d.__init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias)
+        self._init_1x(normalize_data, normalize_weight, normalize_bias, ahead_relu)
+
     @classmethod
     def from_float(cls, m: nn.Conv1d) -> "NormalizeConv1d":
         if m.padding_mode != "zeros":
@@ -88,6 +124,14 @@ class NormalizeConv1d(NormalizeMixin, nn.Conv1d):
 
 
 class NormalizeConvTranspose2d(NormalizeMixin, nn.ConvTranspose2d):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0, groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros",
+                 normalize_data: Optional[float] = None,
+                 normalize_weight: Optional[float] = None, normalize_bias: Optional[float] = None,
+                 ahead_relu: bool = False) -> None:
+        nn.ConvTranspose2d.__init__(self, in_channels, out_channels, kernel_size, stride, padding, output_padding,
+                                    groups, bias, dilation, padding_mode)
+        self._init_1x(normalize_data, normalize_weight, normalize_bias, ahead_relu)
+
     @classmethod
     def from_float(cls, m: nn.ConvTranspose2d) -> "NormalizeConvTranspose2d":
         return _adopt(cls(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding, m.output_padding,
@@ -105,6 +149,14 @@ class NormalizeConvTranspose2d(NormalizeMixin, nn.ConvTranspose2d):
 
 
 class NormalizeLinear(NormalizeMixin, nn.Linear):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 normalize_data: Optional[float] = None,
+                 normalize_weight: Optional[float] = None, normalize_bias: Optional[float] = None,
+                 ahead_relu: bool = False, ahead_sigmoid: bool = False) -> None:
+        nn.Linear.__init__(self, in_features, out_features, bias)
+        self._init_1x(normalize_data, normalize_weight, normalize_bias, ahead_relu)
+        self._linger_ahead_sigmoid = bool(ahead_sigmoid)
+
     @classmethod
     def from_float(cls, m: nn.Linear) -> "NormalizeLinear":
         return _adopt(cls(m.in_features, m.out_features, m.bias is not None), m)
@@ -119,6 +171,13 @@ class NormalizeLinear(NormalizeMixin, nn.Linear):
 
 class NormalizeBatchNorm2d(NormalizeMixin, nn.BatchNorm2d):
     """BN as y = alpha * x + beta with alpha, beta clamped (weight / bias bounds)."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True, track_running_stats: bool = True,
+                 normalize_data: Optional[float] = None,
+                 normalize_weight: Optional[float] = None, normalize_bias: Optional[float] = None,
+                 ahead_relu: bool = False) -> None:
+        nn.BatchNorm2d.__init__(self, num_features, eps, momentum, affine, track_running_stats)
+        self._init_1x(normalize_data, normalize_weight, normalize_bias, ahead_relu)
 
     @classmethod
     def from_float(cls, m: nn.BatchNorm2d) -> "NormalizeBatchNorm2d":
@@ -142,6 +201,13 @@ class NormalizeBatchNorm2d(NormalizeMixin, nn.BatchNorm2d):
 
 class NormalizeLayerNorm(NormalizeMixin, nn.LayerNorm):
     """LayerNorm with gamma / beta clamped (weight / bias bounds) and the output clamped."""
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 normalize_data: Optional[float] = None,
+                 normalize_weight: Optional[float] = None, normalize_bias: Optional[float] = None,
+                 ahead_relu: bool = False) -> None:
+        nn.LayerNorm.__init__(self, normalized_shape, eps, elementwise_affine)
+        self._init_1x(normalize_data, normalize_weight, normalize_bias, ahead_relu)
 
     @classmethod
     def from_float(cls, m: nn.LayerNorm) -> "NormalizeLayerNorm":
@@ -179,11 +245,24 @@ class _NormalizeFused(NormalizeMixin, nn.Module):
     _inner = "conv"
     _layout = "out_first"
 
-    def __init__(self, inner: nn.Module, bn: nn.Module) -> None:
-        super().__init__()
+    def _setup(self, inner: nn.Module, bn: nn.Module) -> None:
         setattr(self, self._inner, inner)
         self.bn = bn
         self.train(inner.training)
+
+    @classmethod
+    def fuse(cls, inner: nn.Module, bn: nn.Module) -> "_NormalizeFused":
+        """Wrap an existing layer and its batch norm (same parameter objects), as `trace_layers` does."""
+        obj = cls.__new__(cls)
+        nn.Module.__init__(obj)
+        obj._setup(inner, bn)
+        return obj
+
+    def _init_fused(self, inner: nn.Module, bn: nn.Module, normalize_data, normalize_weight, normalize_bias,
+                    ahead_relu: bool) -> None:
+        nn.Module.__init__(self)
+        self._setup(inner, bn)
+        self._init_1x(normalize_data, normalize_weight, normalize_bias, ahead_relu)
 
     def _float(self, x, w, b):
         raise NotImplementedError
@@ -205,12 +284,34 @@ class _NormalizeFused(NormalizeMixin, nn.Module):
 
 
 class NormalizeConvBN2d(_NormalizeFused):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", eps: float = 1e-5,
+                 momentum: float = 0.1, affine: bool = True, track_running_stats: bool = True,
+                 normalize_data: Optional[float] = None, normalize_weight: Optional[float] = None,
+                 normalize_bias: Optional[float] = None, ahead_relu: bool = False) -> None:
+        if padding_mode != "zeros":
+            raise ValueError("linger: NormalizeConvBN2d supports padding_mode='zeros' only; pad the input with F.pad")
+        self._init_fused(nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias),
+                         nn.BatchNorm2d(out_channels, eps, momentum, affine, track_running_stats), normalize_data, normalize_weight,
+                         normalize_bias, ahead_relu)
+
     def _float(self, x, w, b):
         c = self.conv
         return F.conv2d(x, w, b, c.stride, c.padding, c.dilation, c.groups)
 
 
 class NormalizeConvBN1d(_NormalizeFused):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", eps: float = 1e-5,
+                 momentum: float = 0.1, affine: bool = True, track_running_stats: bool = True,
+                 normalize_data: Optional[float] = None, normalize_weight: Optional[float] = None,
+                 normalize_bias: Optional[float] = None, ahead_relu: bool = False) -> None:
+        if padding_mode != "zeros":
+            raise ValueError("linger: NormalizeConvBN1d supports padding_mode='zeros' only; pad the input with F.pad")
+        self._init_fused(nn.Conv1d(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias),
+                         nn.BatchNorm1d(out_channels, eps, momentum, affine, track_running_stats), normalize_data, normalize_weight,
+                         normalize_bias, ahead_relu)
+
     def _float(self, x, w, b):
         c = self.conv
         return F.conv1d(x, w, b, c.stride, c.padding, c.dilation, c.groups)
@@ -218,6 +319,16 @@ class NormalizeConvBN1d(_NormalizeFused):
 
 class NormalizeConvTransposeBN2d(_NormalizeFused):
     _layout = "in_first"
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", eps: float = 1e-5,
+                 momentum: float = 0.1, affine: bool = True, track_running_stats: bool = True,
+                 normalize_data: Optional[float] = None, normalize_weight: Optional[float] = None,
+                 normalize_bias: Optional[float] = None, ahead_relu: bool = False) -> None:
+        self._init_fused(nn.ConvTranspose2d(in_channels, out_channels, kernel_size, stride, padding, output_padding,
+                                            groups, bias, dilation, padding_mode),
+                         nn.BatchNorm2d(out_channels, eps, momentum, affine, track_running_stats), normalize_data, normalize_weight,
+                         normalize_bias, ahead_relu)
 
     def _float(self, x, w, b):
         c = self.conv
@@ -228,6 +339,13 @@ class NormalizeLinearBN1d(_NormalizeFused):
     """Linear followed by BatchNorm1d (seed R1: fused without rewriting the Linear as a 1x1 conv)."""
 
     _inner = "linear"
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, eps: float = 1e-5,
+                 momentum: float = 0.1, affine: bool = True, track_running_stats: bool = True,
+                 normalize_data: Optional[float] = None, normalize_weight: Optional[float] = None,
+                 normalize_bias: Optional[float] = None, ahead_relu: bool = False) -> None:
+        self._init_fused(nn.Linear(in_features, out_features, bias), nn.BatchNorm1d(out_features, eps, momentum, affine, track_running_stats),
+                         normalize_data, normalize_weight, normalize_bias, ahead_relu)
 
     def _float(self, x, w, b):
         return F.linear(x, w, b)

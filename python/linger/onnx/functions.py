@@ -7,6 +7,7 @@ weights as constants. Nothing here changes a module, a parameter or a statistic.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, List, Optional
 
 import torch
@@ -45,7 +46,10 @@ class LingerOp(torch.autograd.Function):
 
     @staticmethod
     def symbolic(g, info: ExportInfo, *xs):  # pragma: no cover - called by the exporter
-        return info.symbolic(g, info, *xs)
+        # torch 1.13 deprecates the g.op it itself hands to symbolics: keep plain torch.onnx.export quiet
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning, message=".*_graph_op.*")
+            return info.symbolic(g, info, *xs)
 
 
 def _plain(t: torch.Tensor) -> torch.Tensor:

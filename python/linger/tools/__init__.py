@@ -1,8 +1,11 @@
 """Tools around quantized models: `compare` (PyTorch eval vs runtime), dataset readers, `platform_report`
-(per-layer share-mem and the hardware limits a model is near)."""
+(per-layer share-mem and the hardware limits a model is near), `wb_analyse` (weight/bias statistics),
+`layer_report` (per-layer int8 vs float: SQNR, saturation, plots), `Dumper` (per-layer tensors to files)."""
 from . import datasets
+from .dumper import Dumper
+from .wb_analyse import wb_analyse
 
-__all__ = ["datasets", "compare", "platform_report"]
+__all__ = ["datasets", "compare", "platform_report", "wb_analyse", "layer_report", "Dumper"]
 
 
 def __getattr__(name: str):  # `linger.tools.compare` imports the runtime bindings lazily
@@ -13,5 +16,10 @@ def __getattr__(name: str):  # `linger.tools.compare` imports the runtime bindin
         import importlib
         fn = importlib.import_module(__name__ + ".platform_report").platform_report
         globals()["platform_report"] = fn  # importing the submodule bound its name to the module: rebind
+        return fn
+    if name == "layer_report":  # the function (the module linger.tools.layer_report is the CLI)
+        import importlib
+        fn = importlib.import_module(__name__ + ".layer_report").layer_report
+        globals()["layer_report"] = fn
         return fn
     raise AttributeError(f"module 'linger.tools' has no attribute {name!r}")

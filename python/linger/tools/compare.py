@@ -143,3 +143,47 @@ def compare(model: nn.Module, onnx_path: Union[str, bytes], inputs: Any, isa: st
         if not np.array_equal(ref, results[name]):
             report.outputs_equal = False
     return report
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """`python -m linger.tools.compare --demo` or `--model mod:fn --qat-checkpoint q.pt --input x.npy
+    [--onnx model.onnx]`: exit status 0 when PyTorch eval and the runtime are bit-exact, 1 otherwise."""
+    import argparse
+    import importlib
+    import os
+    import tempfile
+
+    import linger
+    from .layer_report import demo_models
+    p = argparse.ArgumentParser(prog="python -m linger.tools.compare",
+                                description="PyTorch eval vs the C++ runtime, op by op (tolerance 0)")
+    p.add_argument("--demo", action="store_true", help="a small conv-bn CNN after a few QAT steps")
+    p.add_argument("--model", help="module:function returning the float model")
+    p.add_argument("--qat-checkpoint", help="state_dict saved after QAT")
+    p.add_argument("--input", help=".npy input")
+    p.add_argument("--onnx", help="the exported file (default: exported here from the model)")
+    p.add_argument("--isa", default="auto")
+    a = p.parse_args(argv)
+    if a.demo:
+        _, model, batches = demo_models()
+        x = batches[0][:1]
+    else:
+        if not (a.model and a.qat_checkpoint and a.input):
+            p.error("give --demo, or --model, --qat-checkpoint and --input")
+        mod, _, fn = a.model.partition(":")
+        model = linger.init(getattr(importlib.import_module(mod), fn)())
+        model.load_state_dict(torch.load(a.qat_checkpoint, map_location="cpu"))
+        x = torch.from_numpy(np.load(a.input)).float()
+    model.eval()
+    path = a.onnx
+    if path is None:
+        path = os.path.join(tempfile.mkdtemp(prefix="linger_compare_"), "model.onnx")
+        linger.onnx.export(model, (x,), path)
+    report = compare(model, path, x, isa=a.isa)
+    print(report)
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main())
