@@ -11,7 +11,7 @@ cd "$ROOT"
 PKGS=(cmake ninja-build g++ ccache python3-dev libtorch-dev python3-torch python3-onnx pybind11-dev
       python3-pytest python3-numpy python3-torchvision libgtest-dev libbenchmark-dev dataset-fashion-mnist
       gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
-      clang libclang-rt-14-dev python3-matplotlib)
+      clang libclang-rt-14-dev python3-matplotlib python3-tqdm)
 
 missing=()
 for p in "${PKGS[@]}"; do
