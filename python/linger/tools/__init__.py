@@ -3,7 +3,6 @@
 `layer_report` (per-layer int8 vs float: SQNR, saturation, plots), `Dumper` (per-layer tensors to files)."""
 from . import datasets
 from .dumper import Dumper
-from .wb_analyse import wb_analyse
 
 __all__ = ["datasets", "compare", "platform_report", "wb_analyse", "layer_report", "Dumper"]
 
@@ -17,9 +16,9 @@ def __getattr__(name: str):  # `linger.tools.compare` imports the runtime bindin
         fn = importlib.import_module(__name__ + ".platform_report").platform_report
         globals()["platform_report"] = fn  # importing the submodule bound its name to the module: rebind
         return fn
-    if name == "layer_report":  # the function (the module linger.tools.layer_report is the CLI)
+    if name in ("layer_report", "wb_analyse"):  # the function (the module of the same name is the CLI)
         import importlib
-        fn = importlib.import_module(__name__ + ".layer_report").layer_report
-        globals()["layer_report"] = fn
+        fn = getattr(importlib.import_module(f"{__name__}.{name}"), name)
+        globals()[name] = fn  # importing the submodule bound its name to the module: rebind
         return fn
     raise AttributeError(f"module 'linger.tools' has no attribute {name!r}")

@@ -29,7 +29,7 @@ import torch.nn as nn
 from ..iqtensor import is_iqtensor
 from ..nn.base import ModuleIntConfig
 from ..nn.iqops import IQLayer
-from .wb_analyse import OUTLIER_RATIO, tensor_stats
+from ._stats import OUTLIER_RATIO, tensor_stats
 
 
 def _plain(t: torch.Tensor) -> torch.Tensor:

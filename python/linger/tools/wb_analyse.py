@@ -16,7 +16,7 @@ from typing import Dict, List, Mapping, Optional, Union
 
 import torch
 
-OUTLIER_RATIO = 10.0
+from ._stats import OUTLIER_RATIO, tensor_stats  # noqa: F401  (part of this module's API)
 HEADER = ("Layer", "Mean", "Max", "Multiple", "Dynamic 0.99", "Versu")
 
 
@@ -33,16 +33,6 @@ def _load(path_or_state_dict: Union[str, Mapping[str, torch.Tensor]]) -> Mapping
         raise TypeError(f"linger.tools.wb_analyse: expected a state_dict (or a file holding one), got "
                         f"{type(sd).__name__}")
     return sd
-
-
-def tensor_stats(v: torch.Tensor) -> Dict[str, float]:
-    a = v.detach().float().abs().flatten().sort().values
-    n = a.numel()
-    mean = float(a.mean())
-    mx = float(a[-1])
-    pct = float(a[max(int(0.99 * n) - 1, 0)])
-    return {"mean": mean, "max": mx, "multiple": mx / mean if mean > 0 else float("inf") if mx > 0 else 0.0,
-            "dynamic_099": pct, "versu": mx / pct if pct > 0 else (float("inf") if mx > 0 else 0.0)}
 
 
 def wb_analyse(path_or_state_dict: Union[str, Mapping[str, torch.Tensor]],
