@@ -102,7 +102,8 @@ FAMILY_CASES = {
 }
 # cases whose outputs do not show saturated codes under narrowed statistics (bounded functions, averages)
 NO_SATURATION_CHECK = {"avgpool", "avgpool_ceil", "iqsigmoid", "iqtanh", "softmax", "log_softmax", "iqclamp", "iqvar", "iqsum",
-                       "iqsum_keepdim_all", "iqmean", "adaptive_avgpool_global", "adaptive_avgpool_general", "pool1d"}
+                       "iqsum_keepdim_all", "iqmean", "adaptive_avgpool_global", "adaptive_avgpool_general", "pool1d",
+                       "gru", "gru_bidir_2layers_batch_first", "gru_h0_bidir_2layers", "gru_h0_final_state"}
 
 
 class EmbedNet(nn.Module):
@@ -121,6 +122,24 @@ class EmbedNet(nn.Module):
     def forward(self, idx):
         e = self.emb(idx)
         return self.fc(self.ln(e) + e)
+
+
+class GruNet(nn.Module):
+    """nn.GRU -> GRUInt nodes (one per layer and direction); returns y and h_n (h_n joined into y's last step
+    through iqCat so that the single output checks both), optionally with a fixed initial state."""
+
+    def __init__(self, num_layers=1, bidirectional=False, batch_first=False, h0=False, with_h=False):
+        super().__init__()
+        self.rnn = nn.GRU(5, 6, num_layers, batch_first=batch_first, bidirectional=bidirectional)
+        D = 2 if bidirectional else 1
+        self.h0 = nn.Parameter(torch.randn(num_layers * D, 3, 6) * 0.6, requires_grad=False) if h0 else None
+        self.with_h = with_h
+
+    def forward(self, x):
+        y, h = self.rnn(x, self.h0)
+        if self.with_h:
+            return h
+        return y
 
 
 def _cases():
@@ -170,6 +189,10 @@ def _cases():
                                                               nn.LayerNorm([6, 5], elementwise_affine=False)),
                       (2, 3, 6, 5)),
         "embedding": ({"EmbeddingInt"}, EmbedNet, (3, 7)),
+        "gru": ({"GRUInt"}, lambda: GruNet(), (7, 3, 5)),
+        "gru_bidir_2layers_batch_first": ({"GRUInt"}, lambda: GruNet(2, True, True), (3, 7, 5)),
+        "gru_h0_bidir_2layers": ({"GRUInt"}, lambda: GruNet(2, True, False, h0=True), (7, 3, 5)),
+        "gru_h0_final_state": ({"GRUInt"}, lambda: GruNet(1, True, True, h0=True, with_h=True), (3, 7, 5)),
         "groupnorm": ({"GroupNormInt"}, lambda: nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.GroupNorm(2, 4)),
                       (2, 3, 6, 5)),
     }

@@ -384,6 +384,74 @@ def test_export_names_the_module_until_the_rnn_export_exists():
         linger.onnx.export(net, torch.randn(2, 5, 4), io.BytesIO())
 
 
+class _Fixed(nn.Module):
+    """The module with a fixed initial state (a constant of the export); returns y and h_n."""
+
+    def __init__(self, m, hx):
+        super().__init__()
+        self.m = m
+        self.hx = hx
+
+    def forward(self, x):
+        return self.m(x, self.hx)
+
+
+@pytest.mark.parametrize("cfg", [CONFIGS[0], CONFIGS[-1], dict(bidirectional=True, batch_first=False, num_layers=2,
+                                                                hx=False)],
+                         ids=["uni", "bi-bf-2l-hx", "bi-2l"])
+def test_gru_export_attributes_weights_and_runtime_match_eval(cfg):
+    import io
+    import onnx
+    import onnx.numpy_helper
+    from linger.runtime import InferenceSession
+    m = _make("gru", cfg)
+    x, hx = _inputs("gru", cfg)
+    m.train()
+    for _ in range(3):
+        m(x, hx)
+    m.eval()
+    net = linger.init(_Fixed(m, hx))  # the root: graph outputs leave through Dequant
+    assert net.m is m
+    with torch.no_grad():
+        y_e, h_e = net(x)
+    buf = io.BytesIO()
+    linger.onnx.export(net, (x,), buf)
+    proto = onnx.load_from_string(buf.getvalue())
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
+    consts = {n.output[0]: onnx.numpy_helper.to_array(n.attribute[0].t) for n in proto.graph.node
+              if n.op_type == "Constant"}
+    inits.update(consts)
+    nodes = [n for n in proto.graph.node if n.op_type == "GRUInt" and n.domain == "thinker"]
+    D = 2 if cfg["bidirectional"] else 1
+    assert len(nodes) == cfg["num_layers"] * D
+    for k, n in enumerate(nodes):
+        layer, d = divmod(k, D)
+        a = {at.name: onnx.helper.get_attribute_value(at) for at in n.attribute}
+        sfx = "" if layer == 0 else f"_l{layer}"
+        psfx = f"_l{layer}" + ("_reverse" if d else "")
+        qx = scalar_exponent(float(getattr(m, "running_i" + sfx)))
+        qo = scalar_exponent(float(getattr(m, "running_o" + sfx)))
+        w_ih = getattr(m, "weight_ih" + psfx).detach().numpy().astype(np.float64)
+        w_hh = getattr(m, "weight_hh" + psfx).detach().numpy().astype(np.float64)
+        qiw, qhw = scalar_exponent(np.abs(w_ih).max()), scalar_exponent(np.abs(w_hh).max())
+        assert (a["scale_i"], a["scale_o"], a["scale_h"], a["scale_iw"], a["scale_hw"]) == \
+            (2.0 ** qx, 2.0 ** qo, 2.0 ** qo, 2.0 ** qiw, 2.0 ** qhw)
+        assert (a["go_forward"], a["num_layers"], a["hidden_size"], a["input_size"]) == \
+            (1 - d, 1, 4, 5 if layer == 0 else 4 * D)
+        assert (n.input[1] != "") == cfg["hx"], "h0 in slot 1, empty when absent"
+        np.testing.assert_array_equal(inits[n.input[2]], R.quantize(w_ih, qiw, 8))
+        np.testing.assert_array_equal(inits[n.input[3]], R.quantize(w_hh, qhw, 8))
+        b_ih = getattr(m, "bias_ih" + psfx).detach().numpy().astype(np.float64)
+        b_hh = getattr(m, "bias_hh" + psfx).detach().numpy().astype(np.float64)
+        np.testing.assert_array_equal(inits[n.input[4]], R.quantize(b_ih, qx + qiw, 32))
+        np.testing.assert_array_equal(inits[n.input[5]], R.quantize(b_hh, qo + qhw, 32))
+    sess = InferenceSession(buf.getvalue())
+    outs = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})
+    assert len(outs) == 2
+    np.testing.assert_array_equal(outs[0], y_e.numpy())
+    np.testing.assert_array_equal(outs[1], h_e.numpy())  # h_n as float (a Dequant per node, then stacked)
+
+
 # ---- streaming at the module level: states carried across chunks ----------------------------------------------
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])

@@ -42,7 +42,7 @@ _HINTS: Dict[str, Tuple[str, str]] = {
     "BatchNormalization": ("a batch norm kept in float (e.g. nn.BatchNorm1d/3d)",
                            "fuse it with trace_layers or use nn.BatchNorm2d"),
     "LSTM": ("nn.LSTM kept in float", "let linger.init replace it by LSTMInt (LSTMInt export is not available yet)"),
-    "GRU": ("nn.GRU kept in float", "let linger.init replace it by GRUInt (GRUInt export is not available yet)"),
+    "GRU": ("nn.GRU kept in float", "let linger.init replace it by GRUInt"),
     "Expand": ("expand / broadcasting of a traced shape", "use constant shapes"),
     "Split": ("torch.split / chunk on a float tensor", "split the quantized tensor instead"),
 }

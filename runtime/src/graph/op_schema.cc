@@ -167,6 +167,17 @@ OpSchema schema_Resize(OpKind) {
            ints_of(opt("align_corners", T::kInt), {0, 1}), platform_quant()},
           {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"};
 }
+// GRUInt (thinker, 1.x attribute names): one layer and direction; inputs in fixed slots [x, h0, W_ih, W_hh,
+// B_ih, B_hh] (an absent optional input has the empty name; the kernel requires x, W_ih, W_hh); outputs y, h_n, both int8 at scale_o (= scale_h).
+OpSchema schema_Gru(OpKind) {
+  return {1, 6, 1, 2,
+          {range(req("input_size", T::kInt), 1, INT32_MAX), range(req("hidden_size", T::kInt), 1, INT32_MAX),
+           ints_of(opt("num_layers", T::kInt), {1}), ints_of(opt("batch_first", T::kInt), {0, 1}),
+           opt("dropout", T::kFloat), ints_of(opt("go_forward", T::kInt), {0, 1}), scale("scale_i"), scale("scale_h"),
+           scale("scale_iw"), scale("scale_hw"), scale("scale_o"), data_bits(false), parameter_bits(),
+           ints_of(opt("o_bits", T::kInt), {8}), platform_quant()},
+          {{0, "scale_i"}, {1, "scale_h"}}, ExponentRule::kScaleAttr, "scale_o"};
+}
 // standard domain
 OpSchema schema_MaxPool(OpKind) {
   return {1, 1, 1, 1,
