@@ -147,10 +147,10 @@ class _RNNIntMixin(ModuleIntConfig):
 
     def _forward_padded(self, input, hx, lengths):
         name = type(self).__name__
-        if exporting() and (self.GATES == 4 or lengths is not None):
-            what = "packed sequences" if lengths is not None else f"{name} (no {self._onnx_op} node yet)"
-            raise NotImplementedError(f"linger: module {self._label()}: {what} cannot be exported yet; keep the "
-                                      "layer in float with linger.disable_quant to export the rest of the model")
+        if exporting() and lengths is not None:
+            raise NotImplementedError(f"linger: module {self._label()}: packed sequences cannot be exported yet; "
+                                      "export with a padded tensor, or keep the layer in float with "
+                                      "linger.disable_quant to export the rest of the model")
         input = resolve(input)
         if not isinstance(input, torch.Tensor) or input.dim() != 3:
             raise ValueError(f"linger: module {self._label()} expects a 3-D input ([T, B, I], or [B, T, I] with "
@@ -180,6 +180,8 @@ class _RNNIntMixin(ModuleIntConfig):
                 if exporting():  # h_n leaves the integer graph (its layers may have different exponents)
                     from ..onnx import functions as export_fn
                     h = export_fn.dequant(h, qo)
+                    if c is not None:
+                        c = export_fn.dequant(c, CELL_EXPONENT)
                 hn.append(h)
                 cn.append(c)
                 if layer == self.num_layers - 1:
@@ -219,6 +221,8 @@ class _RNNIntMixin(ModuleIntConfig):
                 if tuple(t.shape) != shape:
                     raise ValueError(f"linger: module {self._label()}: {n} must have shape {shape}, got "
                                      f"{tuple(t.shape)}")
+            if exporting():  # Gather with a constant index (the runtime has no Split)
+                return [h0[k] for k in range(shape[0])], [c0[k] for k in range(shape[0])]
             return list(h0.unbind(0)), list(c0.unbind(0))
         if hx is None:
             return [None] * shape[0], None
@@ -268,8 +272,8 @@ class _RNNIntMixin(ModuleIntConfig):
 
         if exporting():
             from ..onnx import functions as export_fn  # export path only
-            return self._export_direction(export_fn, x, h0f if hx_given else None, w_ih, w_hh, b_ih, b_hh, qx, qiw, qhw, qo,
-                                          bool(d)) + (None, qo)
+            return self._export_direction(export_fn, x, h0f if hx_given else None, c0f if hx_given else None, w_ih,
+                                          w_hh, b_ih, b_hh, qx, qiw, qhw, qo, bool(d)) + (qo,)
         with torch.no_grad(), tracing_paused():
             xi = ops.quantize(x.detach(), qx, self.data_bits)
             wii = ops.quantize(w_ih.detach(), qiw, self.parameter_bits)
@@ -293,52 +297,64 @@ class _RNNIntMixin(ModuleIntConfig):
                 c = exact_ste(cf[0], c)
         return y, h, c, qo
 
-    def _export_direction(self, export_fn, x, h0f, w_ih, w_hh, b_ih, b_hh, qx: int, qiw: int, qhw: int, qo: int,
+    def _export_direction(self, export_fn, x, h0f, c0f, w_ih, w_hh, b_ih, b_hh, qx: int, qiw: int, qhw: int, qo: int,
                           reverse: bool):
-        """One GRUInt node (docs/onnx-dialect.md): inputs [x, h0, W_ih, W_hh, B_ih, B_hh] in fixed slots (absent
-        ones with the empty name), outputs (y, h_n) int8 at Qo. x enters at Qx (Quant, or Dequant + Quant when the
-        graph carries it at another exponent); h0 is quantized to Qo as the eval forward does."""
+        """One GRUInt / LSTMInt node (docs/onnx-dialect.md): inputs [x, h0, (c0,) W_ih, W_hh, B_ih, B_hh] in fixed
+        slots (absent ones with the empty name), outputs (y, h_n) int8 at Qo (and c_n int16 at Q7). x enters at Qx
+        (Quant, or Dequant + Quant when the graph carries it at another exponent); h0 is quantized to Qo and c0 to
+        Q7 (int16) as the eval forward does."""
         gq = self._graph_q
         if gq is None:
             x = export_fn.quant(x, qx, self.data_bits)
         elif gq != qx:
             x = export_fn.quant(export_fn.dequant(x, gq), qx, self.data_bits)
+        lstm = self.GATES == 4
         xs = [x]
-        if h0f is not None:
+        has_h0 = h0f is not None
+        if has_h0:
             xs.append(export_fn.quant(h0f, qo, 8))
+            if lstm:
+                xs.append(export_fn.quant(c0f, CELL_EXPONENT, 16))
         with torch.no_grad(), tracing_paused():
             wii = ops.quantize(w_ih.detach(), qiw, self.parameter_bits)
             whi = ops.quantize(w_hh.detach(), qhw, self.parameter_bits)
             bii = ops.quantize(b_ih.detach(), qx + qiw, 32) if b_ih is not None else None
             bhi = ops.quantize(b_hh.detach(), qo + qhw, 32) if b_hh is not None else None
-        has_h0 = h0f is not None
+        H = self.hidden_size
 
         def compute(xv, *rest):
-            h0v = rest[0] if has_h0 else xv.new_zeros(xv.shape[1], self.hidden_size)
+            B = xv.shape[1]
+            h0v = rest[0] if has_h0 else xv.new_zeros(B, H)
             xi = ops.quantize(xv, qx, self.data_bits)
             h0i = ops.quantize(h0v, qo, 8)
+            if lstm:
+                c0v = rest[1] if has_h0 else xv.new_zeros(B, H)
+                c0i = ops.quantize(c0v, CELL_EXPONENT, 16)
+                yi, hi, ci = ops.lstm_int(xi, h0i, c0i, wii, whi, bii, bhi, qx, qiw, qo, qhw, reverse, None)
+                return ops.dequantize(yi, qo), ops.dequantize(hi, qo), ops.dequantize(ci, CELL_EXPONENT)
             yi, hi = ops.gru_int(xi, h0i, wii, whi, bii, bhi, qx, qiw, qo, qhw, reverse, None)
             return ops.dequantize(yi, qo), ops.dequantize(hi, qo)
 
         def symbolic(g, info, xv, *rest):
-            h0v = rest[0] if has_h0 else export_fn.absent(g)
-            ins = [xv, h0v, export_fn.const(g, wii), export_fn.const(g, whi)]
-            ins += [export_fn.const(g, bii) if bii is not None else export_fn.absent(g),
-                    export_fn.const(g, bhi) if bhi is not None else export_fn.absent(g)]
-            if bii is None:
-                ins = ins[:4]
-            attrs = dict(input_size_i=int(wii.shape[1]), hidden_size_i=self.hidden_size, num_layers_i=1,
+            ins = [xv, rest[0] if has_h0 else export_fn.absent(g)]
+            if lstm:
+                ins.append(rest[1] if has_h0 else export_fn.absent(g))
+            ins += [export_fn.const(g, wii), export_fn.const(g, whi)]
+            if bii is not None:
+                ins += [export_fn.const(g, bii), export_fn.const(g, bhi)]
+            attrs = dict(input_size_i=int(wii.shape[1]), hidden_size_i=H, num_layers_i=1,
                          batch_first_i=0, dropout_f=0.0, go_forward_i=0 if reverse else 1, scale_i_f=2.0 ** qx,
                          scale_h_f=2.0 ** qo, scale_iw_f=2.0 ** qiw, scale_hw_f=2.0 ** qhw, scale_o_f=2.0 ** qo,
                          data_bits_i=self.data_bits, parameter_bits_i=self.parameter_bits, o_bits_i=8,
                          platform_quant_s=export_fn.PLATFORM)
-            y, h = g.op("thinker::" + self._onnx_op, *ins, outputs=2, **attrs)
-            export_fn.set_type(y, xv, torch.int8, info.out_shape[0])
-            export_fn.set_type(h, xv, torch.int8, info.out_shape[1])
-            return y, h
+            outs = g.op("thinker::" + self._onnx_op, *ins, outputs=3 if lstm else 2, **attrs)
+            types = [torch.int8, torch.int8, torch.int16]
+            for k, o in enumerate(outs):
+                export_fn.set_type(o, xv, types[k], info.out_shape[k])
+            return outs
 
-        y, h = export_fn.apply_multi(export_fn.ExportInfo(compute, symbolic), *xs)
-        return y, h
+        outs = export_fn.apply_multi(export_fn.ExportInfo(compute, symbolic), *xs)
+        return tuple(outs) if lstm else tuple(outs) + (None,)
 
     def _float_direction(self, x, params, has_bias: bool, h0, c0, reverse: bool, lengths):
         """The float recurrence of one direction (training: statistics and gradient). With lengths, row b runs
