@@ -392,6 +392,32 @@ def test_lstm_gru_linear_net_exports_and_the_runtime_matches_eval():
     np.testing.assert_array_equal(out, ref.as_subclass(torch.Tensor).numpy())
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("attr, value, message", [("hidden_size", 5, "W_ih must be"),
+                                                  ("scale_h", 2.0 ** 20, "scale_o must equal scale_h"),
+                                                  ("num_layers", 2, "num_layers")])
+def test_runtime_rejects_a_bad_rnn_node_naming_it(kind, attr, value, message):
+    import io
+    import onnx
+    from linger.runtime import InferenceSession
+    m = _make(kind, CONFIGS[0])
+    x, _ = _inputs(kind, CONFIGS[0])
+    m.train()
+    m(x)
+    m.eval()
+    net = linger.init(_Fixed(m, None))
+    buf = io.BytesIO()
+    linger.onnx.export(net, (x,), buf)
+    proto = onnx.load_from_string(buf.getvalue())
+    op = "LSTMInt" if kind == "lstm" else "GRUInt"
+    node = next(n for n in proto.graph.node if n.op_type == op)
+    for a in node.attribute:
+        if a.name == attr:
+            a.CopyFrom(onnx.helper.make_attribute(attr, value))
+    with pytest.raises(Exception, match=f"(?s){op}.*{message}"):
+        InferenceSession(proto.SerializeToString())
+
+
 def test_export_of_a_packed_sequence_names_the_module():
     import io
 
