@@ -37,6 +37,24 @@ def two(fn):
     return lambda: Two(fn)
 
 
+class GruY(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(5, 4, bidirectional=True)
+
+    def forward(self, x):
+        return self.rnn(x)[0]
+
+
+class LstmY(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(5, 4, bidirectional=True)
+
+    def forward(self, x):
+        return self.rnn(x)[0]
+
+
 IMG = (2, 3, 6, 5)
 CONV = dict(scale_x=F, scale_w=F, scale_o=F, dilations=IS, group=I, kernel_shape=IS, pads=IS, strides=IS,
             data_bits=I, parameter_bits=I, o_bits=I, platform_quant=S)
@@ -44,6 +62,9 @@ WEIGHTED = dict(scale_x=F, scale_w=F, scale_o=F, data_bits=I, parameter_bits=I, 
 BINARY = dict(scale_x=F, scale_y=F, scale_o=F, platform_quant=S)
 LUT = dict(scale_x=F, scale_o=F, platform_quant=S, castor_mode=S)
 SOFTMAX = dict(scale_x=F, scale_o=F, dim=I, data_bits=I, o_bits=I, platform_quant=S)
+
+RNN = dict(input_size=I, hidden_size=I, num_layers=I, batch_first=I, dropout=F, go_forward=I, scale_i=F, scale_h=F,
+           scale_iw=F, scale_hw=F, scale_o=F, data_bits=I, parameter_bits=I, o_bits=I, platform_quant=S)
 
 # op -> (model factory, input shape, {attribute: type} of the op's node)
 DIALECT = {
@@ -93,6 +114,8 @@ DIALECT = {
     "ResizeInt": (two(lambda a, b: nn.functional.interpolate(a, scale_factor=2.0, mode="bilinear",
                                                              align_corners=False)[..., ::2, ::2] + b), IMG,
                   dict(scale_x=F, scale_o=F, size=IS, mode=S, align_corners=I, platform_quant=S)),
+    "LSTMInt": (LstmY, (6, 2, 5), RNN),
+    "GRUInt": (GruY, (6, 2, 5), RNN),
 }
 PLATFORMS = [None, "venus", "venusA", "arcs", "mars"]
 

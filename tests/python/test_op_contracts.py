@@ -97,6 +97,10 @@ CONTRACT_TESTS = {
                  "test_activations.py::test_eval_equals_the_reference_on_the_codes_and_export_writes_the_op"),
     "ResizeInt": ("test_activations.py::test_train_forward_gives_the_eval_integers_on_the_same_statistics",
                   "test_activations.py::test_eval_equals_the_reference_on_the_codes_and_export_writes_the_op"),
+    "GRUInt": ("test_rnn_int.py::test_train_forward_equals_eval_forward",
+               "test_rnn_int.py::test_export_attributes_weights_and_runtime_match_eval"),
+    "LSTMInt": ("test_rnn_int.py::test_train_forward_equals_eval_forward",
+                "test_rnn_int.py::test_export_attributes_weights_and_runtime_match_eval"),
 }
 
 

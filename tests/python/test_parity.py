@@ -102,7 +102,10 @@ FAMILY_CASES = {
 }
 # cases whose outputs do not show saturated codes under narrowed statistics (bounded functions, averages)
 NO_SATURATION_CHECK = {"avgpool", "avgpool_ceil", "iqsigmoid", "iqtanh", "softmax", "log_softmax", "iqclamp", "iqvar", "iqsum",
-                       "iqsum_keepdim_all", "iqmean", "adaptive_avgpool_global", "adaptive_avgpool_general", "pool1d"}
+                       "iqsum_keepdim_all", "iqmean", "adaptive_avgpool_global", "adaptive_avgpool_general", "pool1d",
+                       "gru", "gru_bidir_2layers_batch_first", "gru_h0_bidir_2layers", "gru_h0_final_state",
+                       "lstm", "lstm_bidir_2layers_batch_first", "lstm_hx_bidir_2layers", "lstm_hx_final_h",
+                       "lstm_hx_final_c"}
 
 
 class EmbedNet(nn.Module):
@@ -121,6 +124,41 @@ class EmbedNet(nn.Module):
     def forward(self, idx):
         e = self.emb(idx)
         return self.fc(self.ln(e) + e)
+
+
+class GruNet(nn.Module):
+    """nn.GRU -> GRUInt nodes (one per layer and direction); returns y and h_n (h_n joined into y's last step
+    through iqCat so that the single output checks both), optionally with a fixed initial state."""
+
+    def __init__(self, num_layers=1, bidirectional=False, batch_first=False, h0=False, with_h=False):
+        super().__init__()
+        self.rnn = nn.GRU(5, 6, num_layers, batch_first=batch_first, bidirectional=bidirectional)
+        D = 2 if bidirectional else 1
+        self.h0 = nn.Parameter(torch.randn(num_layers * D, 3, 6) * 0.6, requires_grad=False) if h0 else None
+        self.with_h = with_h
+
+    def forward(self, x):
+        y, h = self.rnn(x, self.h0)
+        if self.with_h:
+            return h
+        return y
+
+
+class LstmNet(nn.Module):
+    """nn.LSTM -> LSTMInt nodes; returns y, or h_n / c_n (float after a Dequant per node), optionally with fixed
+    initial states."""
+
+    def __init__(self, num_layers=1, bidirectional=False, batch_first=False, hx=False, out=0):
+        super().__init__()
+        self.rnn = nn.LSTM(5, 6, num_layers, batch_first=batch_first, bidirectional=bidirectional)
+        D = 2 if bidirectional else 1
+        self.h0 = nn.Parameter(torch.randn(num_layers * D, 3, 6) * 0.6, requires_grad=False) if hx else None
+        self.c0 = nn.Parameter(torch.randn(num_layers * D, 3, 6) * 2, requires_grad=False) if hx else None
+        self.out = out
+
+    def forward(self, x):
+        y, (h, c) = self.rnn(x, None if self.h0 is None else (self.h0, self.c0))
+        return (y, h, c)[self.out]
 
 
 def _cases():
@@ -170,6 +208,15 @@ def _cases():
                                                               nn.LayerNorm([6, 5], elementwise_affine=False)),
                       (2, 3, 6, 5)),
         "embedding": ({"EmbeddingInt"}, EmbedNet, (3, 7)),
+        "gru": ({"GRUInt"}, lambda: GruNet(), (7, 3, 5)),
+        "lstm": ({"LSTMInt"}, lambda: LstmNet(), (7, 3, 5)),
+        "lstm_bidir_2layers_batch_first": ({"LSTMInt"}, lambda: LstmNet(2, True, True), (3, 7, 5)),
+        "lstm_hx_bidir_2layers": ({"LSTMInt"}, lambda: LstmNet(2, True, False, hx=True), (7, 3, 5)),
+        "lstm_hx_final_h": ({"LSTMInt"}, lambda: LstmNet(2, True, True, hx=True, out=1), (3, 7, 5)),
+        "lstm_hx_final_c": ({"LSTMInt"}, lambda: LstmNet(2, True, False, hx=True, out=2), (7, 3, 5)),
+        "gru_bidir_2layers_batch_first": ({"GRUInt"}, lambda: GruNet(2, True, True), (3, 7, 5)),
+        "gru_h0_bidir_2layers": ({"GRUInt"}, lambda: GruNet(2, True, False, h0=True), (7, 3, 5)),
+        "gru_h0_final_state": ({"GRUInt"}, lambda: GruNet(1, True, True, h0=True, with_h=True), (3, 7, 5)),
         "groupnorm": ({"GroupNormInt"}, lambda: nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.GroupNorm(2, 4)),
                       (2, 3, 6, 5)),
     }

@@ -373,15 +373,144 @@ def test_bad_state_shape_names_the_module():
         m(torch.randn(4, 1, 3), (torch.zeros(1, 2, 2), torch.zeros(1, 1, 2)))
 
 
-def test_export_names_the_module_until_the_rnn_export_exists():
+def test_lstm_gru_linear_net_exports_and_the_runtime_matches_eval():
     import io
+    from linger.runtime import InferenceSession
     net = _Net()
     linger.init(net)
     net.train()
-    net(torch.randn(2, 5, 4))
+    for _ in range(3):
+        net(torch.randn(2, 5, 4))
     net.eval()
-    with pytest.raises(NotImplementedError, match="'lstm' \\(LSTMInt\\).*cannot be exported yet.*disable_quant"):
-        linger.onnx.export(net, torch.randn(2, 5, 4), io.BytesIO())
+    x = torch.randn(2, 5, 4)
+    with torch.no_grad():
+        ref = net(x)
+    buf = io.BytesIO()
+    linger.onnx.export(net, x, buf)
+    sess = InferenceSession(buf.getvalue())
+    out = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
+    np.testing.assert_array_equal(out, ref.as_subclass(torch.Tensor).numpy())
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("attr, value, message", [("hidden_size", 5, "W_ih must be"),
+                                                  ("scale_h", 2.0 ** 20, "scale_o must equal scale_h"),
+                                                  ("num_layers", 2, "num_layers")])
+def test_runtime_rejects_a_bad_rnn_node_naming_it(kind, attr, value, message):
+    import io
+    import onnx
+    from linger.runtime import InferenceSession
+    m = _make(kind, CONFIGS[0])
+    x, _ = _inputs(kind, CONFIGS[0])
+    m.train()
+    m(x)
+    m.eval()
+    net = linger.init(_Fixed(m, None))
+    buf = io.BytesIO()
+    linger.onnx.export(net, (x,), buf)
+    proto = onnx.load_from_string(buf.getvalue())
+    op = "LSTMInt" if kind == "lstm" else "GRUInt"
+    node = next(n for n in proto.graph.node if n.op_type == op)
+    for a in node.attribute:
+        if a.name == attr:
+            a.CopyFrom(onnx.helper.make_attribute(attr, value))
+    with pytest.raises(Exception, match=f"(?s){op}.*{message}"):
+        InferenceSession(proto.SerializeToString())
+
+
+def test_export_of_a_packed_sequence_names_the_module():
+    import io
+
+    class P(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(4, 3)
+
+        def forward(self, x):
+            p = nn.utils.rnn.pack_padded_sequence(x, [5, 3], enforce_sorted=False)
+            return nn.utils.rnn.pad_packed_sequence(self.gru(p)[0])[0]
+
+    net = linger.init(P())
+    net.train()
+    net(torch.randn(5, 2, 4))
+    net.eval()
+    with pytest.raises(NotImplementedError, match="'gru' \\(GRUInt\\).*packed sequences cannot be exported"):
+        linger.onnx.export(net, torch.randn(5, 2, 4), io.BytesIO())
+
+
+class _Fixed(nn.Module):
+    """The module with a fixed initial state (a constant of the export); returns y and h_n."""
+
+    def __init__(self, m, hx):
+        super().__init__()
+        self.m = m
+        self.hx = hx
+
+    def forward(self, x):
+        return self.m(x, self.hx)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("cfg", [CONFIGS[0], CONFIGS[-1], dict(bidirectional=True, batch_first=False, num_layers=2,
+                                                                hx=False)],
+                         ids=["uni", "bi-bf-2l-hx", "bi-2l"])
+def test_export_attributes_weights_and_runtime_match_eval(kind, cfg):
+    import io
+    import onnx
+    import onnx.numpy_helper
+    from linger.runtime import InferenceSession
+    m = _make(kind, cfg)
+    x, hx = _inputs(kind, cfg)
+    m.train()
+    for _ in range(3):
+        m(x, hx)
+    m.eval()
+    net = linger.init(_Fixed(m, hx))  # the root: graph outputs leave through Dequant
+    assert net.m is m
+    with torch.no_grad():
+        y_e, st_e = net(x)
+    want = [y_e] + (list(st_e) if kind == "lstm" else [st_e])
+    buf = io.BytesIO()
+    linger.onnx.export(net, (x,), buf)
+    proto = onnx.load_from_string(buf.getvalue())
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
+    consts = {n.output[0]: onnx.numpy_helper.to_array(n.attribute[0].t) for n in proto.graph.node
+              if n.op_type == "Constant"}
+    inits.update(consts)
+    op = "LSTMInt" if kind == "lstm" else "GRUInt"
+    nodes = [n for n in proto.graph.node if n.op_type == op and n.domain == "thinker"]
+    w0 = 3 if kind == "lstm" else 2  # slot of W_ih: [x, h0, (c0,) W_ih, W_hh, B_ih, B_hh]
+    D = 2 if cfg["bidirectional"] else 1
+    assert len(nodes) == cfg["num_layers"] * D
+    for k, n in enumerate(nodes):
+        layer, d = divmod(k, D)
+        a = {at.name: onnx.helper.get_attribute_value(at) for at in n.attribute}
+        sfx = "" if layer == 0 else f"_l{layer}"
+        psfx = f"_l{layer}" + ("_reverse" if d else "")
+        qx = scalar_exponent(float(getattr(m, "running_i" + sfx)))
+        qo = scalar_exponent(float(getattr(m, "running_o" + sfx)))
+        w_ih = getattr(m, "weight_ih" + psfx).detach().numpy().astype(np.float64)
+        w_hh = getattr(m, "weight_hh" + psfx).detach().numpy().astype(np.float64)
+        qiw, qhw = scalar_exponent(np.abs(w_ih).max()), scalar_exponent(np.abs(w_hh).max())
+        assert (a["scale_i"], a["scale_o"], a["scale_h"], a["scale_iw"], a["scale_hw"]) == \
+            (2.0 ** qx, 2.0 ** qo, 2.0 ** qo, 2.0 ** qiw, 2.0 ** qhw)
+        assert (a["go_forward"], a["num_layers"], a["hidden_size"], a["input_size"]) == \
+            (1 - d, 1, 4, 5 if layer == 0 else 4 * D)
+        assert (n.input[1] != "") == cfg["hx"], "h0 in slot 1, empty when absent"
+        if kind == "lstm":
+            assert (n.input[2] != "") == cfg["hx"], "c0 in slot 2, empty when absent"
+            assert len(n.output) == 3
+        np.testing.assert_array_equal(inits[n.input[w0]], R.quantize(w_ih, qiw, 8))
+        np.testing.assert_array_equal(inits[n.input[w0 + 1]], R.quantize(w_hh, qhw, 8))
+        b_ih = getattr(m, "bias_ih" + psfx).detach().numpy().astype(np.float64)
+        b_hh = getattr(m, "bias_hh" + psfx).detach().numpy().astype(np.float64)
+        np.testing.assert_array_equal(inits[n.input[w0 + 2]], R.quantize(b_ih, qx + qiw, 32))
+        np.testing.assert_array_equal(inits[n.input[w0 + 3]], R.quantize(b_hh, qo + qhw, 32))
+    sess = InferenceSession(buf.getvalue())
+    outs = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})
+    assert len(outs) == len(want)
+    for o, w in zip(outs, want):  # h_n (and c_n) as float: a Dequant per node, then stacked
+        np.testing.assert_array_equal(o, w.numpy())
 
 
 # ---- streaming at the module level: states carried across chunks ----------------------------------------------

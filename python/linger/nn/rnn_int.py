@@ -147,10 +147,10 @@ class _RNNIntMixin(ModuleIntConfig):
 
     def _forward_padded(self, input, hx, lengths):
         name = type(self).__name__
-        if exporting():
-            raise NotImplementedError(f"linger: module {self._label()}: {name} cannot be exported yet (no "
-                                      f"{self._onnx_op} node); keep the layer in float with linger.disable_quant "
-                                      "to export the rest of the model")
+        if exporting() and lengths is not None:
+            raise NotImplementedError(f"linger: module {self._label()}: packed sequences cannot be exported yet; "
+                                      "export with a padded tensor, or keep the layer in float with "
+                                      "linger.disable_quant to export the rest of the model")
         input = resolve(input)
         if not isinstance(input, torch.Tensor) or input.dim() != 3:
             raise ValueError(f"linger: module {self._label()} expects a 3-D input ([T, B, I], or [B, T, I] with "
@@ -158,6 +158,7 @@ class _RNNIntMixin(ModuleIntConfig):
         in_q = None
         if is_iqtensor(input) and input.bits == self.data_bits:
             in_q = (input.exponent, float(input.running_data or 127 * 2.0 ** -input.exponent))
+        self._graph_q = in_q[0] if in_q is not None else None  # export: the exponent x has in the integer graph
         x = _plain(input)
         if self.batch_first:
             x = x.transpose(0, 1)
@@ -169,16 +170,33 @@ class _RNNIntMixin(ModuleIntConfig):
         out_qs: List[int] = []
         for layer in range(self.num_layers):
             outs = []
+            out_qs_l: List[int] = []
             for d in range(D):
                 k = layer * D + d
                 y, h, c, qo = self._direction(x, layer, d, in_q if layer == 0 else None, h0[k],
                                               None if c0 is None else c0[k], lengths)
                 outs.append(y)
+                out_qs_l.append(qo)
+                if exporting():  # h_n leaves the integer graph (its layers may have different exponents)
+                    from ..onnx import functions as export_fn
+                    h = export_fn.dequant(h, qo)
+                    if c is not None:
+                        c = export_fn.dequant(c, CELL_EXPONENT)
                 hn.append(h)
                 cn.append(c)
                 if layer == self.num_layers - 1:
                     out_qs.append(qo)
-            x = outs[0] if D == 1 else torch.cat(outs, dim=2)
+            if exporting() and len(set(out_qs_l)) != 1:
+                raise NotImplementedError(f"linger: module {self._label()}: the directions of layer {layer} have "
+                                          f"different output exponents {out_qs_l}; export with unified=True")
+            if D == 1:
+                x = outs[0]
+            elif exporting():
+                from ..onnx import functions as export_fn
+                x = export_fn.iqcat_same_exponent(outs, 2, out_qs_l[0])
+            else:
+                x = torch.cat(outs, dim=2)
+            self._graph_q = out_qs_l[0]
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, True)
         if self.batch_first:
@@ -203,12 +221,16 @@ class _RNNIntMixin(ModuleIntConfig):
                 if tuple(t.shape) != shape:
                     raise ValueError(f"linger: module {self._label()}: {n} must have shape {shape}, got "
                                      f"{tuple(t.shape)}")
+            if exporting():  # Gather with a constant index (the runtime has no Split)
+                return [h0[k] for k in range(shape[0])], [c0[k] for k in range(shape[0])]
             return list(h0.unbind(0)), list(c0.unbind(0))
         if hx is None:
             return [None] * shape[0], None
         h0 = _plain(resolve(hx))
         if tuple(h0.shape) != shape:
             raise ValueError(f"linger: module {self._label()}: h_0 must have shape {shape}, got {tuple(h0.shape)}")
+        if exporting():  # Gather with a constant index (the runtime has no Split)
+            return [h0[k] for k in range(shape[0])], None
         return list(h0.unbind(0)), None
 
     def _direction(self, x, layer: int, d: int, in_q, h0f, c0f, lengths=None):
@@ -227,6 +249,7 @@ class _RNNIntMixin(ModuleIntConfig):
         qhw = self._w_exp("running_hw" + wsfx, w_hh)
         self._set_scale("scale_iw" + wsfx, qiw)
         self._set_scale("scale_hw" + wsfx, qhw)
+        hx_given = h0f is not None
         if h0f is None:
             h0f = x.new_zeros(B, H)
         if self.GATES == 4 and c0f is None:
@@ -247,6 +270,10 @@ class _RNNIntMixin(ModuleIntConfig):
         self._set_scale("scale_o" + sfx, qo)
         self._set_scale("scale_h" + sfx, qo)
 
+        if exporting():
+            from ..onnx import functions as export_fn  # export path only
+            return self._export_direction(export_fn, x, h0f if hx_given else None, c0f if hx_given else None, w_ih,
+                                          w_hh, b_ih, b_hh, qx, qiw, qhw, qo, bool(d)) + (qo,)
         with torch.no_grad(), tracing_paused():
             xi = ops.quantize(x.detach(), qx, self.data_bits)
             wii = ops.quantize(w_ih.detach(), qiw, self.parameter_bits)
@@ -269,6 +296,65 @@ class _RNNIntMixin(ModuleIntConfig):
             if c is not None:
                 c = exact_ste(cf[0], c)
         return y, h, c, qo
+
+    def _export_direction(self, export_fn, x, h0f, c0f, w_ih, w_hh, b_ih, b_hh, qx: int, qiw: int, qhw: int, qo: int,
+                          reverse: bool):
+        """One GRUInt / LSTMInt node (docs/onnx-dialect.md): inputs [x, h0, (c0,) W_ih, W_hh, B_ih, B_hh] in fixed
+        slots (absent ones with the empty name), outputs (y, h_n) int8 at Qo (and c_n int16 at Q7). x enters at Qx
+        (Quant, or Dequant + Quant when the graph carries it at another exponent); h0 is quantized to Qo and c0 to
+        Q7 (int16) as the eval forward does."""
+        gq = self._graph_q
+        if gq is None:
+            x = export_fn.quant(x, qx, self.data_bits)
+        elif gq != qx:
+            x = export_fn.quant(export_fn.dequant(x, gq), qx, self.data_bits)
+        lstm = self.GATES == 4
+        xs = [x]
+        has_h0 = h0f is not None
+        if has_h0:
+            xs.append(export_fn.quant(h0f, qo, 8))
+            if lstm:
+                xs.append(export_fn.quant(c0f, CELL_EXPONENT, 16))
+        with torch.no_grad(), tracing_paused():
+            wii = ops.quantize(w_ih.detach(), qiw, self.parameter_bits)
+            whi = ops.quantize(w_hh.detach(), qhw, self.parameter_bits)
+            bii = ops.quantize(b_ih.detach(), qx + qiw, 32) if b_ih is not None else None
+            bhi = ops.quantize(b_hh.detach(), qo + qhw, 32) if b_hh is not None else None
+        H = self.hidden_size
+
+        def compute(xv, *rest):
+            B = xv.shape[1]
+            h0v = rest[0] if has_h0 else xv.new_zeros(B, H)
+            xi = ops.quantize(xv, qx, self.data_bits)
+            h0i = ops.quantize(h0v, qo, 8)
+            if lstm:
+                c0v = rest[1] if has_h0 else xv.new_zeros(B, H)
+                c0i = ops.quantize(c0v, CELL_EXPONENT, 16)
+                yi, hi, ci = ops.lstm_int(xi, h0i, c0i, wii, whi, bii, bhi, qx, qiw, qo, qhw, reverse, None)
+                return ops.dequantize(yi, qo), ops.dequantize(hi, qo), ops.dequantize(ci, CELL_EXPONENT)
+            yi, hi = ops.gru_int(xi, h0i, wii, whi, bii, bhi, qx, qiw, qo, qhw, reverse, None)
+            return ops.dequantize(yi, qo), ops.dequantize(hi, qo)
+
+        def symbolic(g, info, xv, *rest):
+            ins = [xv, rest[0] if has_h0 else export_fn.absent(g)]
+            if lstm:
+                ins.append(rest[1] if has_h0 else export_fn.absent(g))
+            ins += [export_fn.const(g, wii), export_fn.const(g, whi)]
+            if bii is not None:
+                ins += [export_fn.const(g, bii), export_fn.const(g, bhi)]
+            attrs = dict(input_size_i=int(wii.shape[1]), hidden_size_i=H, num_layers_i=1,
+                         batch_first_i=0, dropout_f=0.0, go_forward_i=0 if reverse else 1, scale_i_f=2.0 ** qx,
+                         scale_h_f=2.0 ** qo, scale_iw_f=2.0 ** qiw, scale_hw_f=2.0 ** qhw, scale_o_f=2.0 ** qo,
+                         data_bits_i=self.data_bits, parameter_bits_i=self.parameter_bits, o_bits_i=8,
+                         platform_quant_s=export_fn.PLATFORM)
+            outs = g.op("thinker::" + self._onnx_op, *ins, outputs=3 if lstm else 2, **attrs)
+            types = [torch.int8, torch.int8, torch.int16]
+            for k, o in enumerate(outs):
+                export_fn.set_type(o, xv, types[k], info.out_shape[k])
+            return outs
+
+        outs = export_fn.apply_multi(export_fn.ExportInfo(compute, symbolic), *xs)
+        return tuple(outs) if lstm else tuple(outs) + (None,)
 
     def _float_direction(self, x, params, has_bias: bool, h0, c0, reverse: bool, lengths):
         """The float recurrence of one direction (training: statistics and gradient). With lengths, row b runs

@@ -41,8 +41,8 @@ _HINTS: Dict[str, Tuple[str, str]] = {
              "use an nn.Conv2d module so linger.init quantizes it"),
     "BatchNormalization": ("a batch norm kept in float (e.g. nn.BatchNorm1d/3d)",
                            "fuse it with trace_layers or use nn.BatchNorm2d"),
-    "LSTM": ("nn.LSTM kept in float", "let linger.init replace it by LSTMInt (LSTMInt export is not available yet)"),
-    "GRU": ("nn.GRU kept in float", "let linger.init replace it by GRUInt (GRUInt export is not available yet)"),
+    "LSTM": ("nn.LSTM kept in float", "let linger.init replace it by LSTMInt"),
+    "GRU": ("nn.GRU kept in float", "let linger.init replace it by GRUInt"),
     "Expand": ("expand / broadcasting of a traced shape", "use constant shapes"),
     "Split": ("torch.split / chunk on a float tensor", "split the quantized tensor instead"),
 }

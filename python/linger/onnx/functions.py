@@ -52,6 +52,35 @@ class LingerOp(torch.autograd.Function):
             return info.symbolic(g, info, *xs)
 
 
+class LingerMultiOp(torch.autograd.Function):
+    """LingerOp for a node with several outputs: `info.compute` returns a tuple, `info.out_shape` is the list of
+    their shapes, the symbolic returns one value per output (g.op(..., outputs=n))."""
+
+    @staticmethod
+    def forward(ctx, info: ExportInfo, *xs: torch.Tensor):  # type: ignore[override]
+        with tracing_paused(), torch.no_grad():
+            outs = tuple(info.compute(*xs))
+        info.out_shape = [list(o.shape) for o in outs]
+        return outs
+
+    @staticmethod
+    def symbolic(g, info: ExportInfo, *xs):  # pragma: no cover - called by the exporter
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning, message=".*_graph_op.*")
+            return info.symbolic(g, info, *xs)
+
+
+def apply_multi(info: ExportInfo, *xs: torch.Tensor):
+    return LingerMultiOp.apply(info, *[_plain(x) for x in xs])
+
+
+def absent(g):
+    """An omitted optional input (written with the empty name)."""
+    n = g.op("prim::Constant")
+    n.setType(torch._C.OptionalType.ofTensor())
+    return n
+
+
 def _plain(t: torch.Tensor) -> torch.Tensor:
     if type(t) is not torch.Tensor:
         with torch._C.DisableTorchFunction():
@@ -155,6 +184,19 @@ def squeeze_like(x: torch.Tensor, out_compute: Callable[[torch.Tensor], torch.Te
         return out
 
     return apply(ExportInfo(out_compute, symbolic), x)
+
+
+def iqcat_same_exponent(xs: List[torch.Tensor], dim: int, exponent: int) -> torch.Tensor:
+    """thinker iqCat of int8 tensors at one exponent (an exact copy; torch's own Concat of int8 gets Casts)."""
+    from ..ops_table import OPS
+
+    def symbolic(g, info, *vs):
+        attrs = {f"scale_x_{i}_f": float(2.0 ** exponent) for i in range(len(vs))}
+        out = g.op(OPS["iqCat"].onnx_name, *vs, scale_o_f=float(2.0 ** exponent), dim_i=dim, platform_quant_s=PLATFORM,
+                   **attrs)
+        return set_type(out, vs[0], torch.int8, info.out_shape)
+
+    return apply(ExportInfo(lambda *vs: torch.cat(vs, dim), symbolic), *xs)
 
 
 def int_relu(x: torch.Tensor) -> torch.Tensor:

@@ -55,8 +55,10 @@ std::vector<AttrSpec> conv_attrs(bool transpose) {
 }
 
 // ---- one schema per family of include/linger/ops.inc (custom domain "thinker" unless noted) ----
+// data_bits 8 (int8) or 16 (int16: LSTMInt's initial cell state at Q7)
 OpSchema schema_Quant(OpKind) {
-  return {1, 1, 1, 1, {data_bits(true), scale("scale_x"), platform_quant()}, {}, ExponentRule::kScaleAttr, "scale_x"};
+  return {1, 1, 1, 1, {ints_of(req("data_bits", T::kInt), {8, 16}), scale("scale_x"), platform_quant()}, {},
+          ExponentRule::kScaleAttr, "scale_x"};
 }
 OpSchema schema_Dequant(OpKind) {
   return {1, 1, 1, 1, {scale("scale_o")}, {{0, "scale_o"}}, ExponentRule::kNone, nullptr};
@@ -166,6 +168,26 @@ OpSchema schema_Resize(OpKind) {
           {scale("scale_x"), scale("scale_o"), req("size", T::kInts), strings_of(req("mode", T::kString), {"nearest", "bilinear"}),
            ints_of(opt("align_corners", T::kInt), {0, 1}), platform_quant()},
           {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"};
+}
+// GRUInt (thinker, 1.x attribute names): one layer and direction; inputs in fixed slots [x, h0, W_ih, W_hh,
+// B_ih, B_hh] (an absent optional input has the empty name; the kernel requires x, W_ih, W_hh); outputs y, h_n, both int8 at scale_o (= scale_h).
+OpSchema schema_Gru(OpKind) {
+  return {1, 6, 1, 2,
+          {range(req("input_size", T::kInt), 1, INT32_MAX), range(req("hidden_size", T::kInt), 1, INT32_MAX),
+           ints_of(opt("num_layers", T::kInt), {1}), ints_of(opt("batch_first", T::kInt), {0, 1}),
+           opt("dropout", T::kFloat), ints_of(opt("go_forward", T::kInt), {0, 1}), scale("scale_i"), scale("scale_h"),
+           scale("scale_iw"), scale("scale_hw"), scale("scale_o"), data_bits(false), parameter_bits(),
+           ints_of(opt("o_bits", T::kInt), {8}), platform_quant()},
+          {{0, "scale_i"}, {1, "scale_h"}}, ExponentRule::kScaleAttr, "scale_o"};
+}
+// LSTMInt (thinker, 1.x attribute names): as GRUInt with fixed slots [x, h0, c0, W_ih, W_hh, B_ih, B_hh] (c0 int16
+// at Q7); outputs y, h_n int8 at scale_o and c_n int16 at Q7 (a fixed exponent).
+OpSchema schema_Lstm(OpKind kind) {
+  OpSchema s = schema_Gru(kind);
+  s.max_inputs = 7;
+  s.max_outputs = 3;
+  s.fixed_output_exponents = {{2, 7}};
+  return s;
 }
 // standard domain
 OpSchema schema_MaxPool(OpKind) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "graph/op_kind.h"
@@ -49,6 +50,9 @@ struct OpSchema {
   // Variadic ops (iqCat): a required FLOAT attribute <prefix><i> per input i,
   // bound to input i like input_scales.
   const char* per_input_scale_prefix = nullptr;
+  // Outputs whose exponent is fixed by the op, not by output_exponent (LSTMInt: the cell state c at Q7):
+  // {output index, exponent}.
+  std::vector<std::pair<int, int>> fixed_output_exponents;
 };
 
 // The name of input i's scale attribute on a node of this schema (nullptr: none).

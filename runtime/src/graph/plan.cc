@@ -1,5 +1,7 @@
 #include "graph/plan.h"
 
+#include <algorithm>
+
 #include <limits>
 #include <new>
 #include <set>
@@ -247,8 +249,17 @@ void Plan::propagate_exponent(const Node& node) {
       break;
     }
   }
-  for (int id : node.outputs) {
-    ValueState& out = values_[static_cast<size_t>(id)];
+  for (size_t i = 0; i < node.outputs.size(); ++i) {
+    if (node.outputs[i] < 0) continue;
+    ValueState& out = values_[static_cast<size_t>(node.outputs[i])];
+    const auto fixed = std::find_if(s.fixed_output_exponents.begin(), s.fixed_output_exponents.end(),
+                                    [i](const std::pair<int, int>& f) { return f.first == static_cast<int>(i); });
+    if (fixed != s.fixed_output_exponents.end()) {
+      if (!dtype_is_integer(out.dtype)) continue;
+      out.exponent = fixed->second;
+      out.exponent_origin = node.label() + " output " + std::to_string(i) + " (fixed exponent)";
+      continue;
+    }
     // A float tensor keeps the exponent only through pass-through ops (the float
     // side of torch's Cast(float) -> Relu -> Cast(int8) around an int8 ReLU).
     if (!q || (!dtype_is_integer(out.dtype) && s.output_exponent != ExponentRule::kPassThrough)) continue;

@@ -1,0 +1,107 @@
+// GRUInt (thinker): one layer and one direction of linger's integer GRU (include/linger/numerics/gru.h).
+// Inputs in fixed slots (docs/onnx-dialect.md; an absent optional input has the empty name):
+//   0 x int8 [T, B, I] ([B, T, I] with batch_first) at scale_i    1 h0 int8 [B, H] at scale_h (optional: zeros)
+//   2 W_ih int8 [3H, I] at scale_iw   3 W_hh int8 [3H, H] at scale_hw
+//   4 B_ih int32 [3H] at scale_i*scale_iw (optional)   5 B_hh int32 [3H] at scale_h*scale_hw (optional)
+// Outputs: y int8 [T, B, H] ([B, T, H] with batch_first) and h_n int8 [B, H], both at scale_o (= scale_h).
+// go_forward = 0 runs t = T-1 .. 0. Scalar: numerics::gru_step per row and time step.
+#include <algorithm>
+#include <vector>
+
+#include "kernels/kernel.h"
+#include "linger/numerics/gru.h"
+
+namespace linger {
+namespace runtime {
+
+namespace {
+
+class GruKernel final : public Kernel {
+ public:
+  explicit GruKernel(OpKind) {}
+
+  void infer(InferContext& ctx) override {
+    const Node& n = ctx.node();
+    if (!ctx.has_input(0) || !ctx.has_input(2) || !ctx.has_input(3))
+      ctx.fail("inputs", "x (slot 0), W_ih (slot 2) and W_hh (slot 3) are required");
+    ctx.expect_dtype(0, {DType::kInt8}, "input x");
+    ctx.expect_rank(0, 3, "input x");
+    ctx.expect_dtype(2, {DType::kInt8}, "weight W_ih");
+    ctx.expect_rank(2, 2, "weight W_ih");
+    ctx.expect_dtype(3, {DType::kInt8}, "weight W_hh");
+    ctx.expect_rank(3, 2, "weight W_hh");
+    batch_first_ = n.attr_int("batch_first", 0) != 0;
+    forward_ = n.attr_int("go_forward", 1) != 0;
+    H_ = n.attr_int("hidden_size", -1);
+    I_ = n.attr_int("input_size", -1);
+    if (H_ < 1 || I_ < 1) ctx.fail("attribute-value", "hidden_size and input_size must be >= 1");
+    if (n.attr_int("num_layers", 1) != 1) ctx.fail("attribute-value", "num_layers must be 1 (one node per layer)");
+    const Dims& x = ctx.dims(0);
+    const Dims& wi = ctx.dims(2);
+    const Dims& wh = ctx.dims(3);
+    auto bad = [](int64_t d, int64_t want) { return d >= 0 && d != want; };
+    if (bad(x[2], I_)) ctx.fail("shape", "input x's last dim must be input_size");
+    if (bad(wi[0], 3 * H_) || bad(wi[1], I_)) ctx.fail("shape", "W_ih must be [3*hidden_size, input_size]");
+    if (bad(wh[0], 3 * H_) || bad(wh[1], H_)) ctx.fail("shape", "W_hh must be [3*hidden_size, hidden_size]");
+    const int64_t T = batch_first_ ? x[1] : x[0];
+    const int64_t B = batch_first_ ? x[0] : x[1];
+    if (ctx.has_input(1)) {
+      ctx.expect_dtype(1, {DType::kInt8}, "initial state h0");
+      ctx.expect_rank(1, 2, "initial state h0");
+      if (bad(ctx.dims(1)[0], B) || bad(ctx.dims(1)[1], H_)) ctx.fail("shape", "h0 must be [batch, hidden_size]");
+    }
+    for (int i = 4; i < 6; ++i) {
+      if (!ctx.has_input(i)) continue;
+      ctx.expect_dtype(i, {DType::kInt32}, i == 4 ? "bias B_ih" : "bias B_hh");
+      ctx.expect_rank(i, 1, i == 4 ? "bias B_ih" : "bias B_hh");
+      if (bad(ctx.dims(i)[0], 3 * H_)) ctx.fail("shape", "biases must be [3*hidden_size]");
+    }
+    qx_ = n.scale_exponent("scale_i");
+    qiw_ = n.scale_exponent("scale_iw");
+    qhw_ = n.scale_exponent("scale_hw");
+    qh_ = n.scale_exponent("scale_h");
+    if (n.scale_exponent("scale_o") != qh_) ctx.fail("attribute-value", "scale_o must equal scale_h (h is int8 at Qo)");
+    T_ = T;
+    B_ = B;
+    Dims y = batch_first_ ? Dims{B, T, H_} : Dims{T, B, H_};
+    ctx.set_output(0, DType::kInt8, y);
+    if (ctx.node().outputs.size() > 1) ctx.set_output(1, DType::kInt8, Dims{B, H_});
+  }
+
+  void run(const RunContext& ctx) override {
+    const int64_t T = T_, B = B_, I = I_, H = H_;
+    const int8_t* x = ctx.in(0).data<int8_t>();
+    const Tensor* h0 = ctx.in_opt(1);
+    const int8_t* wi = ctx.in(2).data<int8_t>();
+    const int8_t* wh = ctx.in(3).data<int8_t>();
+    const int32_t* bi = ctx.in_opt(4) ? ctx.in_opt(4)->data<int32_t>() : nullptr;
+    const int32_t* bh = ctx.in_opt(5) ? ctx.in_opt(5)->data<int32_t>() : nullptr;
+    int8_t* y = ctx.out(0).data<int8_t>();
+    std::vector<int64_t> acc(static_cast<size_t>(6 * H));
+    std::vector<int8_t> h(static_cast<size_t>(H)), hn(static_cast<size_t>(H));
+    for (int64_t b = 0; b < B; ++b) {
+      if (h0) std::copy(h0->data<int8_t>() + b * H, h0->data<int8_t>() + (b + 1) * H, h.begin());
+      else std::fill(h.begin(), h.end(), 0);
+      for (int64_t t0 = 0; t0 < T; ++t0) {
+        const int64_t t = forward_ ? t0 : T - 1 - t0;
+        const int64_t row = batch_first_ ? b * T + t : t * B + b;
+        numerics::gru_step(x + row * I, h.data(), wi, wh, bi, bh, I, H, qx_, qiw_, qh_, qhw_, hn.data(), acc.data());
+        std::copy(hn.begin(), hn.end(), h.begin());
+        std::copy(hn.begin(), hn.end(), y + row * H);
+      }
+      if (ctx.node->outputs.size() > 1) std::copy(h.begin(), h.end(), ctx.out(1).data<int8_t>() + b * H);
+    }
+  }
+
+ private:
+  bool batch_first_ = false, forward_ = true;
+  int64_t T_ = 0, B_ = 0, I_ = 0, H_ = 0;
+  int qx_ = 0, qiw_ = 0, qhw_ = 0, qh_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> make_kernel_Gru(OpKind kind) { return std::make_unique<GruKernel>(kind); }
+
+}  // namespace runtime
+}  // namespace linger
