@@ -10,7 +10,6 @@ few codes. Command line: `python -m linger.tools.wb_analyse checkpoint.pt [--log
 from __future__ import annotations
 
 import argparse
-import sys
 import warnings
 from typing import Dict, List, Mapping, Optional, Union
 
@@ -78,4 +77,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/kernel.h"
+#include "kernels/rnn_common.h"
 #include "linger/numerics/lstm.h"
 
 namespace linger {
@@ -22,57 +23,24 @@ class LstmKernel final : public Kernel {
   explicit LstmKernel(OpKind) {}
 
   void infer(InferContext& ctx) override {
-    const Node& n = ctx.node();
-    if (!ctx.has_input(0) || !ctx.has_input(3) || !ctx.has_input(4))
-      ctx.fail("inputs", "x (slot 0), W_ih (slot 3) and W_hh (slot 4) are required");
-    ctx.expect_dtype(0, {DType::kInt8}, "input x");
-    ctx.expect_rank(0, 3, "input x");
-    ctx.expect_dtype(3, {DType::kInt8}, "weight W_ih");
-    ctx.expect_rank(3, 2, "weight W_ih");
-    ctx.expect_dtype(4, {DType::kInt8}, "weight W_hh");
-    ctx.expect_rank(4, 2, "weight W_hh");
-    batch_first_ = n.attr_int("batch_first", 0) != 0;
-    forward_ = n.attr_int("go_forward", 1) != 0;
-    H_ = n.attr_int("hidden_size", -1);
-    I_ = n.attr_int("input_size", -1);
-    if (H_ < 1 || I_ < 1) ctx.fail("attribute-value", "hidden_size and input_size must be >= 1");
-    if (n.attr_int("num_layers", 1) != 1) ctx.fail("attribute-value", "num_layers must be 1 (one node per layer)");
-    const Dims& x = ctx.dims(0);
-    const Dims& wi = ctx.dims(3);
-    const Dims& wh = ctx.dims(4);
+    g_ = infer_rnn(ctx, 4, 3);
+    T_ = g_.T;
+    B_ = g_.B;
+    I_ = g_.I;
+    H_ = g_.H;
+    batch_first_ = g_.batch_first;
+    forward_ = g_.forward;
+    qx_ = g_.qx;
+    qiw_ = g_.qiw;
+    qhw_ = g_.qhw;
+    qh_ = g_.qh;
     auto bad = [](int64_t d, int64_t want) { return d >= 0 && d != want; };
-    if (bad(x[2], I_)) ctx.fail("shape", "input x's last dim must be input_size");
-    if (bad(wi[0], 4 * H_) || bad(wi[1], I_)) ctx.fail("shape", "W_ih must be [4*hidden_size, input_size]");
-    if (bad(wh[0], 4 * H_) || bad(wh[1], H_)) ctx.fail("shape", "W_hh must be [4*hidden_size, hidden_size]");
-    const int64_t T = batch_first_ ? x[1] : x[0];
-    const int64_t B = batch_first_ ? x[0] : x[1];
-    if (ctx.has_input(1)) {
-      ctx.expect_dtype(1, {DType::kInt8}, "initial state h0");
-      ctx.expect_rank(1, 2, "initial state h0");
-      if (bad(ctx.dims(1)[0], B) || bad(ctx.dims(1)[1], H_)) ctx.fail("shape", "h0 must be [batch, hidden_size]");
-    }
     if (ctx.has_input(2)) {
       ctx.expect_dtype(2, {DType::kInt16}, "initial cell state c0 (int16 at Q7)");
       ctx.expect_rank(2, 2, "initial cell state c0");
-      if (bad(ctx.dims(2)[0], B) || bad(ctx.dims(2)[1], H_)) ctx.fail("shape", "c0 must be [batch, hidden_size]");
+      if (bad(ctx.dims(2)[0], B_) || bad(ctx.dims(2)[1], H_)) ctx.fail("shape", "c0 must be [batch, hidden_size]");
     }
-    for (int i = 5; i < 7; ++i) {
-      if (!ctx.has_input(i)) continue;
-      ctx.expect_dtype(i, {DType::kInt32}, i == 5 ? "bias B_ih" : "bias B_hh");
-      ctx.expect_rank(i, 1, i == 5 ? "bias B_ih" : "bias B_hh");
-      if (bad(ctx.dims(i)[0], 4 * H_)) ctx.fail("shape", "biases must be [4*hidden_size]");
-    }
-    qx_ = n.scale_exponent("scale_i");
-    qiw_ = n.scale_exponent("scale_iw");
-    qhw_ = n.scale_exponent("scale_hw");
-    qh_ = n.scale_exponent("scale_h");
-    if (n.scale_exponent("scale_o") != qh_) ctx.fail("attribute-value", "scale_o must equal scale_h (h is int8 at Qo)");
-    T_ = T;
-    B_ = B;
-    Dims y = batch_first_ ? Dims{B, T, H_} : Dims{T, B, H_};
-    ctx.set_output(0, DType::kInt8, y);
-    if (ctx.node().outputs.size() > 1) ctx.set_output(1, DType::kInt8, Dims{B, H_});
-    if (ctx.node().outputs.size() > 2) ctx.set_output(2, DType::kInt16, Dims{B, H_});
+    if (ctx.node().outputs.size() > 2) ctx.set_output(2, DType::kInt16, Dims{B_, H_});
   }
 
   void run(const RunContext& ctx) override {
@@ -109,6 +77,7 @@ class LstmKernel final : public Kernel {
   }
 
  private:
+  RnnGeometry g_;
   bool batch_first_ = false, forward_ = true;
   int64_t T_ = 0, B_ = 0, I_ = 0, H_ = 0;
   int qx_ = 0, qiw_ = 0, qhw_ = 0, qh_ = 0;
