@@ -14,6 +14,7 @@ recurrence of the eval forward (the same torch op), so train and eval agree exac
 """
 from __future__ import annotations
 
+import warnings
 from typing import List, Optional, Tuple
 
 import torch
@@ -209,6 +210,11 @@ class _RNNIntMixin(ModuleIntConfig):
         return x, h_n
 
     def _initial(self, hx, B: int, x: torch.Tensor):
+        with warnings.catch_warnings():  # a traced export compares traced sizes: fine, the shapes are checked
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            return self._initial_checked(hx, B, x)
+
+    def _initial_checked(self, hx, B: int, x: torch.Tensor):
         D = 2 if self.bidirectional else 1
         shape = (self.num_layers * D, B, self.hidden_size)
         if self.GATES == 4:
