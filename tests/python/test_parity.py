@@ -105,7 +105,7 @@ NO_SATURATION_CHECK = {"avgpool", "avgpool_ceil", "iqsigmoid", "iqtanh", "softma
                        "iqsum_keepdim_all", "iqmean", "adaptive_avgpool_global", "adaptive_avgpool_general", "pool1d",
                        "gru", "gru_bidir_2layers_batch_first", "gru_h0_bidir_2layers", "gru_h0_final_state",
                        "lstm", "lstm_bidir_2layers_batch_first", "lstm_hx_bidir_2layers", "lstm_hx_final_h",
-                       "lstm_hx_final_c"}
+                       "lstm_hx_final_c", "gru_packed_bidir_2layers", "lstm_packed_batch_first"}
 
 
 class EmbedNet(nn.Module):
@@ -159,6 +159,22 @@ class LstmNet(nn.Module):
     def forward(self, x):
         y, (h, c) = self.rnn(x, None if self.h0 is None else (self.h0, self.c0))
         return (y, h, c)[self.out]
+
+
+class PackedRnnNet(nn.Module):
+    """pack_padded_sequence with fixed sorted lengths (a constant of the export: the lengths slot of every node)
+    -> nn.GRU / nn.LSTM -> pad_packed_sequence: zeros past each row's length."""
+
+    def __init__(self, kind, num_layers=1, bidirectional=False, batch_first=False):
+        super().__init__()
+        self.rnn = (nn.LSTM if kind == "lstm" else nn.GRU)(5, 6, num_layers, batch_first=batch_first,
+                                                           bidirectional=bidirectional)
+        self.register_buffer("lengths", torch.tensor([7, 4, 2]))
+
+    def forward(self, x):
+        bf = self.rnn.batch_first
+        y, _ = self.rnn(nn.utils.rnn.pack_padded_sequence(x, self.lengths, batch_first=bf))
+        return nn.utils.rnn.pad_packed_sequence(y, batch_first=bf, total_length=7)[0]
 
 
 def _cases():
@@ -217,6 +233,8 @@ def _cases():
         "gru_bidir_2layers_batch_first": ({"GRUInt"}, lambda: GruNet(2, True, True), (3, 7, 5)),
         "gru_h0_bidir_2layers": ({"GRUInt"}, lambda: GruNet(2, True, False, h0=True), (7, 3, 5)),
         "gru_h0_final_state": ({"GRUInt"}, lambda: GruNet(1, True, True, h0=True, with_h=True), (3, 7, 5)),
+        "gru_packed_bidir_2layers": ({"GRUInt"}, lambda: PackedRnnNet("gru", 2, True), (7, 3, 5)),
+        "lstm_packed_batch_first": ({"LSTMInt"}, lambda: PackedRnnNet("lstm", 1, False, True), (3, 7, 5)),
         "groupnorm": ({"GroupNormInt"}, lambda: nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.GroupNorm(2, 4)),
                       (2, 3, 6, 5)),
     }

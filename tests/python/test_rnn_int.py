@@ -418,7 +418,103 @@ def test_runtime_rejects_a_bad_rnn_node_naming_it(kind, attr, value, message):
         InferenceSession(proto.SerializeToString())
 
 
-def test_export_of_a_packed_sequence_names_the_module():
+class _PackedNet(nn.Module):
+    """pack_padded_sequence -> RNN -> pad_packed_sequence -> Linear; forward(x, lengths, state) -> (logits, state).
+    Packed with enforce_sorted=True while exporting (the exported node takes the rows' lengths in any order)."""
+
+    def __init__(self, kind, bidirectional, num_layers=2, batch_first=True):
+        super().__init__()
+        cls = nn.LSTM if kind == "lstm" else nn.GRU
+        self.rnn = cls(5, 4, num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first)
+        self.fc = nn.Linear(4 * (2 if bidirectional else 1), 3)
+
+    def forward(self, x, lengths, state=None):
+        bf = self.rnn.batch_first
+        p = rnn_utils.pack_padded_sequence(x, lengths, batch_first=bf,
+                                           enforce_sorted=torch.onnx.is_in_onnx_export())
+        y, state = self.rnn(p, state)
+        y, _ = pad_packed_sequence(y, batch_first=bf, total_length=x.shape[1 if bf else 0])
+        return self.fc(y), state
+
+
+def _packed_net(kind, bidirectional, batch_first=True):
+    torch.manual_seed(7)
+    net = linger.init(_PackedNet(kind, bidirectional, batch_first=batch_first))
+    net.train()
+    for _ in range(3):
+        x = torch.randn(3, 7, 5) * 2
+        net(x if batch_first else x.transpose(0, 1), torch.tensor([7, 3, 5]))
+    net.eval()
+    return net
+
+
+def _packed_state(kind, bidirectional, given):
+    D = 2 if bidirectional else 1
+    if not given:
+        return None
+    h = torch.rand(2 * D, 3, 4) - 0.5
+    return (h, (torch.rand(2 * D, 3, 4) - 0.5) * 3) if kind == "lstm" else h
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("state", [False, True], ids=["zero-state", "given-state"])
+@pytest.mark.parametrize("batch_first", [True, False], ids=["bf", "tm"])
+def test_packed_export_takes_lengths_and_matches_eval(kind, bidirectional, state, batch_first):
+    """The lengths are a graph input (int64 [B], the last slot of every node); the runtime, on every ISA, gives the
+    eval forward's integers for sorted and unsorted lengths (zeros past each row's length, the state of each row at
+    its length; the reverse direction runs t = L_b-1 .. 0)."""
+    import io
+    import onnx
+    from linger.runtime import InferenceSession, isa_supported
+    net = _packed_net(kind, bidirectional, batch_first)
+    hx = _packed_state(kind, bidirectional, state)
+    x = torch.randn(3, 7, 5) * 2
+    if not batch_first:
+        x = x.transpose(0, 1).contiguous()
+    buf = io.BytesIO()
+    st_names = (["h0", "c0"] if kind == "lstm" else ["h0"]) if state else []
+    out_names = ["y", "h_n"] + (["c_n"] if kind == "lstm" else [])
+    linger.onnx.export(net, (x, torch.tensor([7, 5, 3]), hx) if state else (x, torch.tensor([7, 5, 3])), buf,
+                       input_names=["x", "lengths"] + st_names, output_names=out_names)
+    proto = onnx.load_from_string(buf.getvalue())
+    op = "LSTMInt" if kind == "lstm" else "GRUInt"
+    nodes = [n for n in proto.graph.node if n.op_type == op]
+    assert len(nodes) == 2 * (2 if bidirectional else 1)
+    for n in nodes:
+        assert len(n.input) == (8 if kind == "lstm" else 7) and n.input[-1] != ""  # lengths in the last slot
+    assert [i.name for i in proto.graph.input][:2] == ["x", "lengths"]
+    assert proto.graph.input[1].type.tensor_type.elem_type == onnx.TensorProto.INT64
+    flat = [] if hx is None else [t.numpy() for t in (hx if kind == "lstm" else (hx,))]
+    for lengths in ([7, 5, 3], [3, 7, 5], [1, 2, 7], [7, 7, 7]):
+        with torch.no_grad():
+            y, st = net(x, torch.tensor(lengths), hx)
+        want = [y.as_subclass(torch.Tensor)] + (list(st) if kind == "lstm" else [st])
+        feed = dict(zip(["x", "lengths"] + st_names, [x.numpy(), np.array(lengths, np.int64)] + flat))
+        for isa in [i for i in ("scalar", "avx2", "avx512vnni") if isa_supported(i)]:
+            outs = InferenceSession(buf.getvalue(), isa=isa).run(None, feed)
+            for o, w, name in zip(outs, want, out_names):
+                np.testing.assert_array_equal(o, w.numpy(), err_msg=f"{name} lengths={lengths} isa={isa}")
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_packed_export_bad_lengths_name_the_node(kind):
+    import io
+    from linger.runtime import InferenceSession, InvalidArgument
+    net = _packed_net(kind, True)
+    x = torch.randn(3, 7, 5) * 2
+    buf = io.BytesIO()
+    linger.onnx.export(net, (x, torch.tensor([7, 5, 3])), buf, input_names=["x", "lengths"])
+    sess = InferenceSession(buf.getvalue())
+    op = "LSTMInt" if kind == "lstm" else "GRUInt"
+    for bad, value in (([7, 8, 3], "= 8"), ([7, -1, 3], "= -1")):
+        with pytest.raises(RuntimeError, match=f"(?s){op}.*lengths\\[1\\] {value} is outside \\[0, 7\\]"):
+            sess.run(None, {"x": x.numpy(), "lengths": np.array(bad, np.int64)})
+    with pytest.raises(InvalidArgument, match="lengths"):
+        sess.run(None, {"x": x.numpy(), "lengths": np.array([7, 5, 3], np.int32)})
+
+
+def test_export_of_an_unsorted_packed_sequence_names_the_module_and_the_fix():
     import io
 
     class P(nn.Module):
@@ -434,7 +530,8 @@ def test_export_of_a_packed_sequence_names_the_module():
     net.train()
     net(torch.randn(5, 2, 4))
     net.eval()
-    with pytest.raises(NotImplementedError, match="'gru' \\(GRUInt\\).*packed sequences cannot be exported"):
+    with pytest.raises(NotImplementedError, match="'gru' \\(GRUInt\\).*enforce_sorted=False.*"
+                                                  "enforce_sorted=torch.onnx.is_in_onnx_export\\(\\)"):
         linger.onnx.export(net, torch.randn(5, 2, 4), io.BytesIO())
 
 

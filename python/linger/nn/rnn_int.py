@@ -127,6 +127,13 @@ class _RNNIntMixin(ModuleIntConfig):
         """A real PackedSequence (from torch's own pack_padded_sequence / pack_sequence): run on the padded batch
         in the caller's row order with per-row lengths, return a PackedSequence with the input's batch layout."""
         data = packed.data
+        if exporting() and packed.sorted_indices is not None:
+            raise NotImplementedError(
+                f"linger: module {self._label()}: a PackedSequence made with enforce_sorted=False exports torch's "
+                "sort of the lengths (TopK, ScatterElements), which the runtime does not run. The exported node takes "
+                "the lengths of the rows in any order: pack with enforce_sorted=True while exporting, e.g. "
+                "pack_padded_sequence(x, lengths, enforce_sorted=torch.onnx.is_in_onnx_export()), and sort the "
+                "example batch by decreasing length (docs/rnn.md, \"Packed sequences in the export\")")
         padded, lengths = pad_packed_sequence(packed, batch_first=False)  # rows in the caller's order
         if is_iqtensor(data):
             padded = _make(padded, data.scale_data, data.bits, data.running_data)
@@ -136,6 +143,15 @@ class _RNNIntMixin(ModuleIntConfig):
             out, state = self._forward_padded(padded, hx, lengths)
         finally:
             self.batch_first = bf
+        if exporting():
+            # the graph: the caller's pad_packed_sequence(pack_padded_sequence(y, lengths)) is removed by torch's
+            # ONNX pass (a no-op packing); y leaves the integer graph as float, as the eval forward's plain
+            # PackedSequence data does
+            from ..onnx import functions as export_fn
+            y = export_fn.dequant(out, out.exponent) if is_iqtensor(out) else out
+            with warnings.catch_warnings():  # torch's as_tensor of the traced lengths: they stay traced
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                return pack_padded_sequence(y, lengths, enforce_sorted=True), state
         bs = packed.batch_sizes
         order = packed.sorted_indices if packed.sorted_indices is not None else torch.arange(padded.shape[1])
         order = order.to(padded.device)
@@ -147,11 +163,6 @@ class _RNNIntMixin(ModuleIntConfig):
         return PackedSequence(out_data, bs, packed.sorted_indices, packed.unsorted_indices), state
 
     def _forward_padded(self, input, hx, lengths):
-        name = type(self).__name__
-        if exporting() and lengths is not None:
-            raise NotImplementedError(f"linger: module {self._label()}: packed sequences cannot be exported yet; "
-                                      "export with a padded tensor, or keep the layer in float with "
-                                      "linger.disable_quant to export the rest of the model")
         input = resolve(input)
         if not isinstance(input, torch.Tensor) or input.dim() != 3:
             raise ValueError(f"linger: module {self._label()} expects a 3-D input ([T, B, I], or [B, T, I] with "
@@ -279,7 +290,7 @@ class _RNNIntMixin(ModuleIntConfig):
         if exporting():
             from ..onnx import functions as export_fn  # export path only
             return self._export_direction(export_fn, x, h0f if hx_given else None, c0f if hx_given else None, w_ih,
-                                          w_hh, b_ih, b_hh, qx, qiw, qhw, qo, bool(d)) + (qo,)
+                                          w_hh, b_ih, b_hh, qx, qiw, qhw, qo, bool(d), lengths) + (qo,)
         with torch.no_grad(), tracing_paused():
             xi = ops.quantize(x.detach(), qx, self.data_bits)
             wii = ops.quantize(w_ih.detach(), qiw, self.parameter_bits)
@@ -304,11 +315,11 @@ class _RNNIntMixin(ModuleIntConfig):
         return y, h, c, qo
 
     def _export_direction(self, export_fn, x, h0f, c0f, w_ih, w_hh, b_ih, b_hh, qx: int, qiw: int, qhw: int, qo: int,
-                          reverse: bool):
-        """One GRUInt / LSTMInt node (docs/onnx-dialect.md): inputs [x, h0, (c0,) W_ih, W_hh, B_ih, B_hh] in fixed
-        slots (absent ones with the empty name), outputs (y, h_n) int8 at Qo (and c_n int16 at Q7). x enters at Qx
-        (Quant, or Dequant + Quant when the graph carries it at another exponent); h0 is quantized to Qo and c0 to
-        Q7 (int16) as the eval forward does."""
+                          reverse: bool, lengths=None):
+        """One GRUInt / LSTMInt node (docs/onnx-dialect.md): inputs [x, h0, (c0,) W_ih, W_hh, B_ih, B_hh, lengths] in
+        fixed slots (absent ones with the empty name; lengths, int64 [B], only when packed), outputs (y, h_n) int8 at
+        Qo (and c_n int16 at Q7). x enters at Qx (Quant, or Dequant + Quant when the graph carries it at another
+        exponent); h0 is quantized to Qo and c0 to Q7 (int16) as the eval forward does."""
         gq = self._graph_q
         if gq is None:
             x = export_fn.quant(x, qx, self.data_bits)
@@ -321,6 +332,9 @@ class _RNNIntMixin(ModuleIntConfig):
             xs.append(export_fn.quant(h0f, qo, 8))
             if lstm:
                 xs.append(export_fn.quant(c0f, CELL_EXPONENT, 16))
+        has_len = lengths is not None
+        if has_len:
+            xs.append(lengths)
         with torch.no_grad(), tracing_paused():
             wii = ops.quantize(w_ih.detach(), qiw, self.parameter_bits)
             whi = ops.quantize(w_hh.detach(), qhw, self.parameter_bits)
@@ -331,14 +345,15 @@ class _RNNIntMixin(ModuleIntConfig):
         def compute(xv, *rest):
             B = xv.shape[1]
             h0v = rest[0] if has_h0 else xv.new_zeros(B, H)
+            lv = rest[-1].to(torch.int64) if has_len else None
             xi = ops.quantize(xv, qx, self.data_bits)
             h0i = ops.quantize(h0v, qo, 8)
             if lstm:
                 c0v = rest[1] if has_h0 else xv.new_zeros(B, H)
                 c0i = ops.quantize(c0v, CELL_EXPONENT, 16)
-                yi, hi, ci = ops.lstm_int(xi, h0i, c0i, wii, whi, bii, bhi, qx, qiw, qo, qhw, reverse, None)
+                yi, hi, ci = ops.lstm_int(xi, h0i, c0i, wii, whi, bii, bhi, qx, qiw, qo, qhw, reverse, lv)
                 return ops.dequantize(yi, qo), ops.dequantize(hi, qo), ops.dequantize(ci, CELL_EXPONENT)
-            yi, hi = ops.gru_int(xi, h0i, wii, whi, bii, bhi, qx, qiw, qo, qhw, reverse, None)
+            yi, hi = ops.gru_int(xi, h0i, wii, whi, bii, bhi, qx, qiw, qo, qhw, reverse, lv)
             return ops.dequantize(yi, qo), ops.dequantize(hi, qo)
 
         def symbolic(g, info, xv, *rest):
@@ -348,6 +363,10 @@ class _RNNIntMixin(ModuleIntConfig):
             ins += [export_fn.const(g, wii), export_fn.const(g, whi)]
             if bii is not None:
                 ins += [export_fn.const(g, bii), export_fn.const(g, bhi)]
+            elif has_len:
+                ins += [export_fn.absent(g), export_fn.absent(g)]
+            if has_len:  # the last slot, int64 [B] (torch's packing casts the lengths to int32)
+                ins.append(export_fn.as_int64(g, rest[-1]))
             attrs = dict(input_size_i=int(wii.shape[1]), hidden_size_i=H, num_layers_i=1,
                          batch_first_i=0, dropout_f=0.0, go_forward_i=0 if reverse else 1, scale_i_f=2.0 ** qx,
                          scale_h_f=2.0 ** qo, scale_iw_f=2.0 ** qiw, scale_hw_f=2.0 ** qhw, scale_o_f=2.0 ** qo,

@@ -110,6 +110,8 @@ def export(model: torch.nn.Module, args: Any, f, *pos, opset_version: int = 12, 
             warnings.filterwarnings("ignore", message=".*shape inference of linger::.*")
             # the empty optional inputs of LSTMInt/GRUInt (onnx/functions.py absent()) are untyped prim::Constant
             warnings.filterwarnings("ignore", message=".*shape inference of prim::Constant type is missing.*")
+            # torch's own packing nodes, removed by its ONNX pass (a packed RNN input, docs/rnn.md)
+            warnings.filterwarnings("ignore", message=".*shape inference of prim::Pa(ckPadded|dPacked) type.*")
             warnings.filterwarnings("ignore", category=FutureWarning, message=".*_graph_op.*")
             torch.onnx.export(model, args, buf, *pos, opset_version=opset_version,
                               do_constant_folding=do_constant_folding,

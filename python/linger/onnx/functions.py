@@ -81,6 +81,16 @@ def absent(g):
     return n
 
 
+def as_int64(g, v):
+    """`v` cast to int64 (always a Cast: a value's type at symbolic time may change afterwards, e.g. torch's
+    packing pass replaces PadPacked's int64 lengths by the int32 lengths it packed with)."""
+    out = g.op("Cast", v, to_i=7)  # TensorProto.INT64
+    t = v.type()
+    if hasattr(t, "with_dtype"):
+        out.setType(t.with_dtype(torch.int64))
+    return out
+
+
 def _plain(t: torch.Tensor) -> torch.Tensor:
     if type(t) is not torch.Tensor:
         with torch._C.DisableTorchFunction():

@@ -170,9 +170,10 @@ OpSchema schema_Resize(OpKind) {
           {{0, "scale_x"}}, ExponentRule::kScaleAttr, "scale_o"};
 }
 // GRUInt (thinker, 1.x attribute names): one layer and direction; inputs in fixed slots [x, h0, W_ih, W_hh,
-// B_ih, B_hh] (an absent optional input has the empty name; the kernel requires x, W_ih, W_hh); outputs y, h_n, both int8 at scale_o (= scale_h).
+// B_ih, B_hh, lengths] (an absent optional input has the empty name; the kernel requires x, W_ih, W_hh; lengths
+// int64 [B], the last slot); outputs y, h_n, both int8 at scale_o (= scale_h).
 OpSchema schema_Gru(OpKind) {
-  return {1, 6, 1, 2,
+  return {1, 7, 1, 2,
           {range(req("input_size", T::kInt), 1, INT32_MAX), range(req("hidden_size", T::kInt), 1, INT32_MAX),
            ints_of(opt("num_layers", T::kInt), {1}), ints_of(opt("batch_first", T::kInt), {0, 1}),
            opt("dropout", T::kFloat), ints_of(opt("go_forward", T::kInt), {0, 1}), scale("scale_i"), scale("scale_h"),
@@ -180,11 +181,11 @@ OpSchema schema_Gru(OpKind) {
            ints_of(opt("o_bits", T::kInt), {8}), platform_quant()},
           {{0, "scale_i"}, {1, "scale_h"}}, ExponentRule::kScaleAttr, "scale_o"};
 }
-// LSTMInt (thinker, 1.x attribute names): as GRUInt with fixed slots [x, h0, c0, W_ih, W_hh, B_ih, B_hh] (c0 int16
-// at Q7); outputs y, h_n int8 at scale_o and c_n int16 at Q7 (a fixed exponent).
+// LSTMInt (thinker, 1.x attribute names): as GRUInt with fixed slots [x, h0, c0, W_ih, W_hh, B_ih, B_hh, lengths]
+// (c0 int16 at Q7); outputs y, h_n int8 at scale_o and c_n int16 at Q7 (a fixed exponent).
 OpSchema schema_Lstm(OpKind kind) {
   OpSchema s = schema_Gru(kind);
-  s.max_inputs = 7;
+  s.max_inputs = 8;
   s.max_outputs = 3;
   s.fixed_output_exponents = {{2, 7}};
   return s;

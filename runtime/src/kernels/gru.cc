@@ -3,14 +3,11 @@
 //   0 x int8 [T, B, I] ([B, T, I] with batch_first) at scale_i    1 h0 int8 [B, H] at scale_h (optional: zeros)
 //   2 W_ih int8 [3H, I] at scale_iw   3 W_hh int8 [3H, H] at scale_hw
 //   4 B_ih int32 [3H] at scale_i*scale_iw (optional)   5 B_hh int32 [3H] at scale_h*scale_hw (optional)
+//   6 lengths int64 [B] (optional: every row runs T steps)
 // Outputs: y int8 [T, B, H] ([B, T, H] with batch_first) and h_n int8 [B, H], both at scale_o (= scale_h).
-// go_forward = 0 runs t = T-1 .. 0. Scalar: numerics::gru_step per row and time step.
-#include <algorithm>
-#include <vector>
-
+// go_forward = 0 runs t = L_b-1 .. 0. The run is kernels/rnn_common.cc (numerics::gru_cell per row and step).
 #include "kernels/kernel.h"
 #include "kernels/rnn_common.h"
-#include "linger/numerics/gru.h"
 
 namespace linger {
 namespace runtime {
@@ -20,51 +17,12 @@ namespace {
 class GruKernel final : public Kernel {
  public:
   explicit GruKernel(OpKind) {}
-
-  void infer(InferContext& ctx) override {
-    g_ = infer_rnn(ctx, 3, 2);
-    T_ = g_.T;
-    B_ = g_.B;
-    I_ = g_.I;
-    H_ = g_.H;
-    batch_first_ = g_.batch_first;
-    forward_ = g_.forward;
-    qx_ = g_.qx;
-    qiw_ = g_.qiw;
-    qhw_ = g_.qhw;
-    qh_ = g_.qh;
-  }
-
-  void run(const RunContext& ctx) override {
-    const int64_t T = T_, B = B_, I = I_, H = H_;
-    const int8_t* x = ctx.in(0).data<int8_t>();
-    const Tensor* h0 = ctx.in_opt(1);
-    const int8_t* wi = ctx.in(2).data<int8_t>();
-    const int8_t* wh = ctx.in(3).data<int8_t>();
-    const int32_t* bi = ctx.in_opt(4) ? ctx.in_opt(4)->data<int32_t>() : nullptr;
-    const int32_t* bh = ctx.in_opt(5) ? ctx.in_opt(5)->data<int32_t>() : nullptr;
-    int8_t* y = ctx.out(0).data<int8_t>();
-    std::vector<int64_t> acc(static_cast<size_t>(6 * H));
-    std::vector<int8_t> h(static_cast<size_t>(H)), hn(static_cast<size_t>(H));
-    for (int64_t b = 0; b < B; ++b) {
-      if (h0) std::copy(h0->data<int8_t>() + b * H, h0->data<int8_t>() + (b + 1) * H, h.begin());
-      else std::fill(h.begin(), h.end(), 0);
-      for (int64_t t0 = 0; t0 < T; ++t0) {
-        const int64_t t = forward_ ? t0 : T - 1 - t0;
-        const int64_t row = batch_first_ ? b * T + t : t * B + b;
-        numerics::gru_step(x + row * I, h.data(), wi, wh, bi, bh, I, H, qx_, qiw_, qh_, qhw_, hn.data(), acc.data());
-        std::copy(hn.begin(), hn.end(), h.begin());
-        std::copy(hn.begin(), hn.end(), y + row * H);
-      }
-      if (ctx.node->outputs.size() > 1) std::copy(h.begin(), h.end(), ctx.out(1).data<int8_t>() + b * H);
-    }
-  }
+  void infer(InferContext& ctx) override { g_ = infer_rnn(ctx, 3, 2); }
+  int64_t workspace_bytes(opt::Isa /*isa*/) const override { return rnn_workspace_bytes(g_); }
+  void run(const RunContext& ctx) override { run_rnn(ctx, g_); }
 
  private:
   RnnGeometry g_;
-  bool batch_first_ = false, forward_ = true;
-  int64_t T_ = 0, B_ = 0, I_ = 0, H_ = 0;
-  int qx_ = 0, qiw_ = 0, qhw_ = 0, qh_ = 0;
 };
 
 }  // namespace

@@ -1,6 +1,11 @@
 #include "kernels/rnn_common.h"
 
+#include <algorithm>
 #include <string>
+
+#include "linger/numerics/gru.h"
+#include "linger/numerics/lstm.h"
+#include "size_math.h"
 
 namespace linger {
 namespace runtime {
@@ -17,6 +22,8 @@ RnnGeometry infer_rnn(InferContext& ctx, int gates, int w_slot) {
   ctx.expect_dtype(w_slot + 1, {DType::kInt8}, "weight W_hh");
   ctx.expect_rank(w_slot + 1, 2, "weight W_hh");
   RnnGeometry g;
+  g.gates = gates;
+  g.w_slot = w_slot;
   g.batch_first = n.attr_int("batch_first", 0) != 0;
   g.forward = n.attr_int("go_forward", 1) != 0;
   g.H = n.attr_int("hidden_size", -1);
@@ -38,12 +45,23 @@ RnnGeometry infer_rnn(InferContext& ctx, int gates, int w_slot) {
     ctx.expect_rank(1, 2, "initial state h0");
     if (bad(ctx.dims(1)[0], g.B) || bad(ctx.dims(1)[1], g.H)) ctx.fail("shape", "h0 must be [batch, hidden_size]");
   }
+  if (gates == 4 && ctx.has_input(2)) {
+    ctx.expect_dtype(2, {DType::kInt16}, "initial cell state c0 (int16 at Q7)");
+    ctx.expect_rank(2, 2, "initial cell state c0");
+    if (bad(ctx.dims(2)[0], g.B) || bad(ctx.dims(2)[1], g.H)) ctx.fail("shape", "c0 must be [batch, hidden_size]");
+  }
   for (int i = w_slot + 2; i < w_slot + 4; ++i) {
     if (!ctx.has_input(i)) continue;
     const char* what = i == w_slot + 2 ? "bias B_ih" : "bias B_hh";
     ctx.expect_dtype(i, {DType::kInt32}, what);
     ctx.expect_rank(i, 1, what);
     if (bad(ctx.dims(i)[0], gates * g.H)) ctx.fail("shape", "biases must be [" + g_h + "]");
+  }
+  g.has_lengths = ctx.has_input(g.lengths_slot());
+  if (g.has_lengths) {
+    ctx.expect_dtype(g.lengths_slot(), {DType::kInt64}, "lengths (int64 [batch], the last slot)");
+    ctx.expect_rank(g.lengths_slot(), 1, "lengths");
+    if (bad(ctx.dims(g.lengths_slot())[0], g.B)) ctx.fail("shape", "lengths must be [batch]");
   }
   g.qx = n.scale_exponent("scale_i");
   g.qiw = n.scale_exponent("scale_iw");
@@ -52,7 +70,75 @@ RnnGeometry infer_rnn(InferContext& ctx, int gates, int w_slot) {
   if (n.scale_exponent("scale_o") != g.qh) ctx.fail("attribute-value", "scale_o must equal scale_h (h is int8 at Qo)");
   ctx.set_output(0, DType::kInt8, g.batch_first ? Dims{g.B, g.T, g.H} : Dims{g.T, g.B, g.H});
   if (n.outputs.size() > 1) ctx.set_output(1, DType::kInt8, Dims{g.B, g.H});
+  if (gates == 4 && n.outputs.size() > 2) ctx.set_output(2, DType::kInt16, Dims{g.B, g.H});
   return g;
+}
+
+int64_t rnn_workspace_bytes(const RnnGeometry& g) {
+  const int64_t gh = sat_mul(g.gates, g.H);
+  int64_t bytes = sat_mul(sat_mul(sat_mul(g.T, g.B), gh), 8);  // the input projections (int64)
+  bytes = sat_add(bytes, sat_mul(sat_mul(g.T, g.B), sat_mul(gh, 4)));  // the GEMM's int32 result
+  bytes = sat_add(bytes, sat_mul(gh, 8));                        // the recurrent accumulator
+  return sat_add(bytes, sat_mul(g.H, 6));                        // h, h', c, c'
+}
+
+void rnn_input_projections(const int8_t* x, const int8_t* w_ih, const int32_t* b_ih, int64_t rows, int64_t input,
+                           int64_t gates_h, int64_t* acc, opt::Isa /*isa*/) {
+  for (int64_t r = 0; r < rows; ++r) numerics::rnn_matvec(w_ih, b_ih, x + r * input, gates_h, input, acc + r * gates_h);
+}
+
+void run_rnn(const RunContext& ctx, const RnnGeometry& g) {
+  const int64_t T = g.T, B = g.B, I = g.I, H = g.H, GH = g.gates * g.H;
+  const bool lstm = g.gates == 4;
+  const int w = g.w_slot;
+  const int8_t* x = ctx.in(0).data<int8_t>();
+  const Tensor* h0 = ctx.in_opt(1);
+  const Tensor* c0 = lstm ? ctx.in_opt(2) : nullptr;
+  const int8_t* wi = ctx.in(w).data<int8_t>();
+  const int8_t* wh = ctx.in(w + 1).data<int8_t>();
+  const int32_t* bi = ctx.in_opt(w + 2) ? ctx.in_opt(w + 2)->data<int32_t>() : nullptr;
+  const int32_t* bh = ctx.in_opt(w + 3) ? ctx.in_opt(w + 3)->data<int32_t>() : nullptr;
+  const int64_t* lengths = g.has_lengths ? ctx.in(g.lengths_slot()).data<int64_t>() : nullptr;
+  if (lengths) {
+    for (int64_t b = 0; b < B; ++b)
+      if (lengths[b] < 0 || lengths[b] > T)
+        ctx.fail("lengths[" + std::to_string(b) + "] = " + std::to_string(lengths[b]) + " is outside [0, " +
+                 std::to_string(T) + "] (the number of time steps of x); give each row's number of valid steps");
+  }
+  int8_t* y = ctx.out(0).data<int8_t>();
+  const size_t n_out = ctx.node->outputs.size();
+  std::vector<int64_t> gi(static_cast<size_t>(sat_mul(sat_mul(T, B), GH)));
+  rnn_input_projections(x, wi, bi, T * B, I, GH, gi.data(), ctx.isa);
+  const int qi = g.qx + g.qiw, qhh = g.qh + g.qhw;
+  std::vector<int64_t> gh(static_cast<size_t>(GH));
+  std::vector<int8_t> h(static_cast<size_t>(H)), hn(static_cast<size_t>(H));
+  std::vector<int16_t> c(static_cast<size_t>(lstm ? H : 0)), cn(c.size());
+  for (int64_t b = 0; b < B; ++b) {
+    if (h0) std::copy(h0->data<int8_t>() + b * H, h0->data<int8_t>() + (b + 1) * H, h.begin());
+    else std::fill(h.begin(), h.end(), 0);
+    if (c0) std::copy(c0->data<int16_t>() + b * H, c0->data<int16_t>() + (b + 1) * H, c.begin());
+    else std::fill(c.begin(), c.end(), 0);
+    const int64_t L = lengths ? lengths[b] : T;
+    for (int64_t s = 0; s < L; ++s) {
+      const int64_t t = g.forward ? s : L - 1 - s;
+      const int64_t row = g.batch_first ? b * T + t : t * B + b;
+      numerics::rnn_matvec(wh, bh, h.data(), GH, H, gh.data());
+      if (lstm) {
+        numerics::lstm_cell(gi.data() + row * GH, gh.data(), qi, qhh, c.data(), H, g.qh, hn.data(), cn.data());
+        std::copy(cn.begin(), cn.end(), c.begin());
+      } else {
+        numerics::gru_cell(gi.data() + row * GH, gh.data(), qi, qhh, h.data(), H, g.qh, hn.data());
+      }
+      std::copy(hn.begin(), hn.end(), h.begin());
+      std::copy(hn.begin(), hn.end(), y + row * H);
+    }
+    for (int64_t t = L; t < T; ++t) {
+      const int64_t row = g.batch_first ? b * T + t : t * B + b;
+      std::fill(y + row * H, y + (row + 1) * H, int8_t{0});
+    }
+    if (n_out > 1) std::copy(h.begin(), h.end(), ctx.out(1).data<int8_t>() + b * H);
+    if (lstm && n_out > 2) std::copy(c.begin(), c.end(), ctx.out(2).data<int16_t>() + b * H);
+  }
 }
 
 }  // namespace runtime
