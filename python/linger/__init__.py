@@ -20,7 +20,7 @@ from .nn import (AvgPool2dInt, BatchNorm1dInt, BatchNorm2dInt, BatchNormInt, Bmm
 from .normalize import (DefaultNormalizeIntXModule, EmptyBatchNorm, NormalizeBatchNorm2d, NormalizeConv1d,
                         NormalizeConv2d, NormalizeConvBN1d, NormalizeConvBN2d, NormalizeConvTranspose2d,
                         NormalizeConvTransposeBN2d, NormalizeEmbedding, NormalizeLayerNorm, NormalizeLinear,
-                        NormalizeLinearBN1d, disable_normalize,
+                        NormalizeLinearBN1d, NormalizeFastLSTM, NormalizeFastGRU, disable_normalize,
                         normalize_layers, normalize_module)
 from .quant import exponent_for_range, fake_quant
 from .tracing import FuseConvBNAheadRelu, trace_layers
@@ -54,6 +54,7 @@ __all__ = ["float_ops",
     "iqMulLayer", "iqDivLayer", "iqSumLayer", "iqVarLayer", "iqCatLayer", "iqClampLayer", "iqSigmoidLayer",
     "iqTanhLayer", "softmaxIntLayer", "logsoftmaxIntLayer", "SetPlatform", "PLATFORMS", "BatchNorm1dInt",
     "LayerNormInt", "GroupNormInt", "EmbeddingInt", "LSTMInt", "GRUInt", "NormalizeLayerNorm", "NormalizeEmbedding",
+    "NormalizeFastLSTM", "NormalizeFastGRU",
     "FuseConvBNAheadRelu", "quant_module_by_type", "quant_tensor", "ScaledRoundLayer", "Requant", "Quant2IQTensor",
     "QuantInfo", "ClampInfo", "utils", "runtime", "Dumper", "LINGER_AHEAD_RELU", "LINGER_AHEAD_SIGMOID", "LINGER_MODE",
     "LINGER_OBIT", "LINGER_FUNCINT_BMM_COUNTER", "LINGER_IQTENSOR_LAYER_COUNTER",

@@ -34,6 +34,7 @@ from .nn.layernorm_int import GroupNormInt, LayerNormInt
 from .nn.linear_int import LinearInt
 from .nn.rnn_int import GRUInt, LSTMInt
 from .normalize import modules as nm
+from .normalize import rnn as nm_rnn
 
 # float type -> quantized type
 _REPLACEMENTS: Dict[Type[nn.Module], Type[nn.Module]] = {
@@ -63,6 +64,8 @@ _NORMALIZED: Dict[Type[nn.Module], Tuple[Type[nn.Module], Type[nn.Module]]] = {
     nm.NormalizeLinearBN1d: (nn.Linear, LinearBN1dInt),
     nm.NormalizeLayerNorm: (nn.LayerNorm, LayerNormInt),
     nm.NormalizeEmbedding: (nn.Embedding, EmbeddingInt),
+    nm_rnn.NormalizeFastLSTM: (nn.LSTM, LSTMInt),
+    nm_rnn.NormalizeFastGRU: (nn.GRU, GRUInt),
 }
 _FUSED = (nm.NormalizeConvBN2d, nm.NormalizeConvBN1d, nm.NormalizeConvTransposeBN2d, nm.NormalizeLinearBN1d)
 

@@ -11,6 +11,7 @@ from .functions import check_bound
 from .modules import (NormalizeBatchNorm2d, NormalizeConv1d, NormalizeConv2d, NormalizeConvBN1d, NormalizeConvBN2d,
                       NormalizeConvTranspose2d, NormalizeConvTransposeBN2d, NormalizeEmbedding, NormalizeLayerNorm,
                       NormalizeLinear, NormalizeLinearBN1d, NormalizeMixin)
+from .rnn import NormalizeFastGRU, NormalizeFastLSTM
 
 NORMALIZE_REPLACEMENTS: Dict[Type[nn.Module], Type[nn.Module]] = {
     nn.Conv2d: NormalizeConv2d,
@@ -20,10 +21,12 @@ NORMALIZE_REPLACEMENTS: Dict[Type[nn.Module], Type[nn.Module]] = {
     nn.BatchNorm2d: NormalizeBatchNorm2d,
     nn.LayerNorm: NormalizeLayerNorm,  # supported, not in the default set (as in 1.x)
     nn.Embedding: NormalizeEmbedding,
+    nn.LSTM: NormalizeFastLSTM,
+    nn.GRU: NormalizeFastGRU,
 }
 FUSED_TYPES = (NormalizeConvBN2d, NormalizeConvBN1d, NormalizeConvTransposeBN2d, NormalizeLinearBN1d)
 DefaultNormalizeIntXModule: Tuple[Type[nn.Module], ...] = (nn.Conv2d, nn.Linear, nn.ConvTranspose2d, nn.Conv1d,
-                                                            nn.BatchNorm2d) + FUSED_TYPES
+                                                            nn.BatchNorm2d, nn.GRU, nn.LSTM) + FUSED_TYPES
 
 
 def _check_types(where: str, types: Iterable) -> Tuple[type, ...]:
