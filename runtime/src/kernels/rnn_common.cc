@@ -1,6 +1,7 @@
 #include "kernels/rnn_common.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "linger/numerics/gru.h"
@@ -83,8 +84,19 @@ int64_t rnn_workspace_bytes(const RnnGeometry& g) {
 }
 
 void rnn_input_projections(const int8_t* x, const int8_t* w_ih, const int32_t* b_ih, int64_t rows, int64_t input,
-                           int64_t gates_h, int64_t* acc, opt::Isa /*isa*/) {
-  for (int64_t r = 0; r < rows; ++r) numerics::rnn_matvec(w_ih, b_ih, x + r * input, gates_h, input, acc + r * gates_h);
+                           int64_t gates_h, int64_t* acc, opt::Isa isa) {
+  // The int32 GEMM is exact while input * 128 * 128 fits int32 (every product is at most 2^14 in magnitude);
+  // wider inputs take the scalar int64 reference.
+  if (input > INT32_MAX / (128 * 128)) {
+    for (int64_t r = 0; r < rows; ++r)
+      numerics::rnn_matvec(w_ih, b_ih, x + r * input, gates_h, input, acc + r * gates_h);
+    return;
+  }
+  std::vector<int32_t> c(static_cast<size_t>(sat_mul(rows, gates_h)));
+  opt::gemm_s8s8_s32(x, w_ih, c.data(), rows, gates_h, input, isa);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < gates_h; ++j)
+      acc[r * gates_h + j] = static_cast<int64_t>(c[static_cast<size_t>(r * gates_h + j)]) + (b_ih ? b_ih[j] : 0);
 }
 
 void run_rnn(const RunContext& ctx, const RnnGeometry& g) {
