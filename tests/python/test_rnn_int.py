@@ -205,28 +205,48 @@ def test_train_forward_equals_eval_forward(kind, cfg):
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-def test_gradients_are_the_float_recurrence_gradients(kind):
+@pytest.mark.parametrize("cfg", CONFIGS + [dict(bidirectional=bd, batch_first=bf, num_layers=2, hx=hx, packed=True)
+                                           for bd, bf, hx in [(False, False, False), (True, True, True)]],
+                         ids=lambda c: "-".join(f"{k}{int(v)}" for k, v in c.items()))
+def test_gradients_are_the_float_recurrence_gradients(kind, cfg):
     """The training forward's gradient is the float LSTM/GRU's over the fake-quantized operands: close to the float
-    module's gradient with the same parameters, and nonzero for every parameter and the input."""
+    module's gradient with the same parameters (and the same initial states / packing), and nonzero for every
+    parameter, the input and given initial states; in every configuration."""
     torch.manual_seed(1)
-    cfg = dict(bidirectional=True, batch_first=False, num_layers=2, hx=False)
     m = _make(kind, cfg)
-    f = (nn.LSTM if kind == "lstm" else nn.GRU)(5, 4, num_layers=2, bidirectional=True)
+    f = (nn.LSTM if kind == "lstm" else nn.GRU)(5, 4, num_layers=cfg["num_layers"], batch_first=cfg["batch_first"],
+                                                bidirectional=cfg["bidirectional"])
     f.load_state_dict({k: v for k, v in m.state_dict().items() if not k.startswith(("running_", "scale_"))})
-    x = torch.randn(6, 2, 5)
-    xq = x.clone().requires_grad_(True)
-    xf = x.clone().requires_grad_(True)
+    x, hx = _inputs(kind, cfg, T=6, B=3)
     m.train()
-    out, _ = m(xq)
-    (out * torch.linspace(-1, 1, out.shape[-1])).sum().backward()
-    fo, _ = f(xf)
-    (fo * torch.linspace(-1, 1, fo.shape[-1])).sum().backward()
+    m(x, hx)  # statistics first
+
+    def run(module):
+        xg = x.clone().requires_grad_(True)
+        states = [t.clone().requires_grad_(True) for t in (hx if kind == "lstm" else (hx,))] if hx is not None else []
+        h = None if hx is None else (tuple(states) if kind == "lstm" else states[0])
+        inp = xg
+        if cfg.get("packed"):
+            inp = torch.nn.utils.rnn.pack_padded_sequence(xg, [6, 2, 4], batch_first=cfg["batch_first"],
+                                                          enforce_sorted=False)
+        out, _ = module(inp, h)
+        if cfg.get("packed"):
+            out = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=cfg["batch_first"])[0]
+        (out * torch.linspace(-1, 1, out.shape[-1])).sum().backward()
+        return xg.grad, [s.grad for s in states]
+
+    gx, gs = run(m)
+    fx, fs = run(f)
     for (n, p), (_, q) in zip(m.named_parameters(), f.named_parameters()):
         assert p.grad is not None and p.grad.abs().sum() > 0, n
         cos = torch.nn.functional.cosine_similarity(p.grad.flatten(), q.grad.flatten(), dim=0)
         assert cos > 0.9, (n, float(cos))
-    cos = torch.nn.functional.cosine_similarity(xq.grad.flatten(), xf.grad.flatten(), dim=0)
-    assert cos > 0.9
+    for a, b in [(gx, fx)] + list(zip(gs, fs)):
+        assert a is not None and a.abs().sum() > 0
+        assert torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0) > 0.9
+    if cfg.get("packed"):  # steps past a row's length get no gradient
+        xs = gx.transpose(0, 1) if cfg["batch_first"] else gx
+        assert (xs[2:, 1] == 0).all() and (xs[4:, 2] == 0).all()
 
 
 # ---- linger.init and errors -------------------------------------------------------------------------------
@@ -548,9 +568,7 @@ class _Fixed(nn.Module):
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-@pytest.mark.parametrize("cfg", [CONFIGS[0], CONFIGS[-1], dict(bidirectional=True, batch_first=False, num_layers=2,
-                                                                hx=False)],
-                         ids=["uni", "bi-bf-2l-hx", "bi-2l"])
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: "-".join(f"{k}{int(v)}" for k, v in c.items()))
 def test_export_attributes_weights_and_runtime_match_eval(kind, cfg):
     import io
     import onnx
