@@ -143,8 +143,15 @@ TEST(RnnNodes, EveryIsaGivesTheScalarIntegers) {
         ASSERT_EQ(want.size(), lstm ? 3u : 2u);
         // rows past their length are zero; row 2 (length 0) keeps its initial state
         const std::vector<int8_t> y = want[0].to_vector<int8_t>();
+        const int64_t T = 9, B = 3, H = 10, L[3] = {4, 9, 0};
         int nonzero = 0;
-        for (int8_t v : y) nonzero += v != 0;
+        for (int64_t b = 0; b < B; ++b)
+          for (int64_t t = 0; t < T; ++t)
+            for (int64_t u = 0; u < H; ++u) {
+              const int8_t v = y[static_cast<size_t>(((bf ? b * T + t : t * B + b)) * H + u)];
+              if (t >= L[b]) EXPECT_EQ(v, 0) << "row " << b << " step " << t << " is past its length";
+              nonzero += v != 0;
+            }
         EXPECT_GT(nonzero, 50);
         for (lr::Isa isa : isas) {
           const std::vector<lr::Tensor> got = run_node(lstm, forward, bf, isa, std::mt19937(5));
