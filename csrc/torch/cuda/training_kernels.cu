@@ -129,7 +129,8 @@ __global__ void absmax_kernel(const float* __restrict__ x, int64_t n, uint32_t* 
       m = ln::fq_max(warp_max[w], m);
       nan |= warp_nan[w];
     }
-    atomicMax(&result[0], __float_as_uint(m));
+    // m >= +0 by construction; clearing the sign bit keeps the integer order even for a -0 (insurance).
+    atomicMax(&result[0], __float_as_uint(m) & 0x7fffffffu);
     if (nan) atomicOr(&result[1], 1u);
   }
 }
