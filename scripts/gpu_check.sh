@@ -41,9 +41,12 @@ step() {  # step NAME CMD...: runs CMD within the time left
 # ---- the Python whose torch has CUDA
 PY=""
 TRIED=""
+SEEN=""
 for cand in "${LINGER_GPU_PYTHON:-}" "$(command -v python3 || true)" "$HOME/.cache/linger/venv-torch2/bin/python" \
             /usr/bin/python3; do
   [ -n "$cand" ] && [ -x "$cand" ] || continue
+  case " $SEEN " in *" $cand "*) continue ;; esac
+  SEEN="$SEEN $cand"
   info=$("$cand" -c 'import torch; print(torch.__version__, torch.version.cuda or "-", int(torch.cuda.is_available()))' \
          2>/dev/null | tail -1) || info="(no torch)"
   TRIED="$TRIED
@@ -75,7 +78,9 @@ if [ -z "$CMAKE" ] && [ -x "$PYBIN/cmake" ]; then CMAKE="$PYBIN/cmake"; fi
 GEN=(-G "Unix Makefiles")
 if command -v ninja >/dev/null 2>&1; then GEN=(-G Ninja)
 elif [ -x "$PYBIN/ninja" ]; then GEN=(-G Ninja -DCMAKE_MAKE_PROGRAM="$PYBIN/ninja"); fi
-export CUDACXX="$NVCC"
+# The same toolkit for CMake's CUDA language, torch's FindCUDA and FindCUDAToolkit.
+CUDA_ROOT="$(cd "$(dirname "$NVCC")/.." && pwd)"
+export CUDACXX="$NVCC" PATH="$(dirname "$NVCC"):$PATH" CUDA_PATH="${CUDA_PATH:-$CUDA_ROOT}" CUDA_HOME="${CUDA_HOME:-$CUDA_ROOT}"
 
 if [ "$MODE" = gpu ]; then
   CAP=$("$PY" -c 'import torch; print("%d%d" % torch.cuda.get_device_capability())')
@@ -87,7 +92,7 @@ else
   export TORCH_CUDA_ARCH_LIST="8.0;9.0"           # spares torch's CMake config its GPU probe
   GPU_NAME="none"
 fi
-say "python $PY: torch $TORCH_VERSION (CUDA $TORCH_CUDA); nvcc $("$NVCC" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p'); GPU: $GPU_NAME; archs: $ARCHS"
+say "python $PY: torch $TORCH_VERSION (CUDA $TORCH_CUDA); nvcc $("$NVCC" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p') ($NVCC); GPU: $GPU_NAME; archs: $ARCHS"
 if [ "$MODE" = gpu ] && command -v nvidia-smi >/dev/null 2>&1; then
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 fi
