@@ -3,7 +3,7 @@
 #
 #   LINGER_CUDA=AUTO (default)  built when the torch found was built with CUDA and a CUDA compiler (nvcc) of
 #                               the same major version is usable; otherwise a message says why they are skipped
-#                               (CUDA tensors then take the ATen-op forms: same results, slower).
+#                               (CUDA tensors then take the ATen-op forms: same values for finite inputs, slower).
 #   LINGER_CUDA=ON              the same, but a missing piece is an error.   LINGER_CUDA=OFF: never.
 #   LINGER_CUDA_ARCHITECTURES   GPU architectures (CMake CUDA_ARCHITECTURES syntax). Default "80-real;90":
 #                               machine code for A100 (sm_80) and H100/H200 (sm_90) plus sm_90 PTX that newer
