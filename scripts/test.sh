@@ -22,5 +22,8 @@ bash scripts/fuzz.sh 20
 echo "== Python tests"
 /usr/bin/python3 -m pytest -q tests/python
 
+echo "== CUDA kernels: compiled against a torch with CUDA, CPU-side checks (scripts/gpu_check.sh --ci; docs/cuda.md)"
+bash scripts/gpu_check.sh --ci
+
 echo "== Microcontroller: demo model on an emulated Cortex-M4 vs the x86 runtime, packed-file fuzzer"
 MCU_FUZZ_SECONDS=15 bash scripts/mcu_check.sh 4

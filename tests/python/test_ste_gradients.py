@@ -29,6 +29,15 @@ def test_fake_quant_matches_reference_on_random_data():
         assert torch.equal(linger.fake_quant(x, q, bits), ref)
 
 
+def test_fake_quant_32_bits_saturates_at_the_float_bound():
+    """The bias grid (32 bits): 2^31 - 1 is 2^31 in float32; values beyond it saturate there, also through the
+    SSE2 loop (it once converted 2^31 to int32, which is undefined and gave -2^31), in both signs."""
+    x = torch.tensor([3e9, 2.2e9, float("inf"), 1e30, 2147483520.0, -3e9, float("-inf")] * 9)  # vector + tail
+    want = torch.tensor([2.0 ** 31, 2.0 ** 31, 2.0 ** 31, 2.0 ** 31, 2147483520.0, -2.0 ** 31, -2.0 ** 31] * 9)
+    assert torch.equal(linger.fake_quant(x, 0, 32), want)
+    assert torch.equal(linger.fake_quant(x / 2 ** 10, 10, 32), want / 2 ** 10)
+
+
 def test_fake_quant_gradient_is_straight_through_with_saturation_mask():
     x = (torch.randn(5000) * 3).requires_grad_()
     g = torch.randn(5000)
