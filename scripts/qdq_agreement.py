@@ -5,8 +5,8 @@ share of output codes that are equal and the largest difference.
 
 Models: the Fashion-MNIST demo's conv-bn CNN (examples/fashion_mnist_demo.py: trace_layers, init, `--batches` QAT
 batches of 64 Fashion-MNIST images, evaluated on `--images` test images); torchvision resnet18 and mobilenet_v2
-(num_classes=10, linger.init, 3 QAT batches of 4 random 64x64 images; evaluated on min(`--images`, 64) random
-images). tests/python/test_qdq.py runs the same code with fewer images.
+(num_classes=10, linger.init, 3 QAT batches of 4 random 64x64 images, then 20 training-mode forwards of 8 for the
+statistics; evaluated on min(`--images`, 64) random images). tests/python/test_qdq.py runs the same code with fewer images.
 """
 from __future__ import annotations
 
@@ -77,11 +77,16 @@ def torchvision_model(name: str, images: int) -> Tuple[bytes, bytes, np.ndarray,
         opt.zero_grad()
         loss.backward()
         opt.step()
+    with torch.no_grad():  # calibration: the BN running statistics and linger's statistics settle (else the
+        for _ in range(CALIBRATION):  # eval activations of a random network fade and every output is the same)
+            model(torch.randn(8, 3, 64, 64))
     model.eval()
     x = torch.randn(min(images, 64), 3, 64, 64)
     t, q = exports(model, x)
-    return t, q, x.numpy(), f"{name} (random init, 3 QAT batches), {len(x)} random 64x64 images"
+    return t, q, x.numpy(), f"{name} (random init, 3 QAT + {CALIBRATION} calibration batches), {len(x)} random 64x64 images"
 
+
+CALIBRATION = 20
 
 BUILDERS: Dict[str, Callable[[int, int], Tuple[bytes, bytes, np.ndarray, str]]] = {
     "demo": demo,

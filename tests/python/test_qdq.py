@@ -204,6 +204,48 @@ def test_models_run_in_onnx_runtime_and_agreement_is_reported(name, images, batc
         assert fused.share_equal >= 0.9 and fused.max_code_diff <= 2
 
 
+class _OpNet(nn.Module):
+    """Two linear layers feeding one op on quantized tensors."""
+
+    def __init__(self, kind):
+        super().__init__()
+        self.kind, self.fc1, self.fc2 = kind, nn.Linear(16, 32), nn.Linear(16, 32)
+
+    def forward(self, x):
+        a, b = self.fc1(x), self.fc2(x)
+        return {"sigmoid": lambda: torch.sigmoid(a), "tanh": lambda: torch.tanh(a),
+                "softmax": lambda: torch.softmax(a, dim=-1), "log_softmax": lambda: torch.log_softmax(a, dim=-1),
+                "mul": lambda: a * b, "cat": lambda: torch.cat([a, b], dim=1),
+                "sum": lambda: (a + b).sum(dim=1, keepdim=True), "mean": lambda: a.mean(dim=1, keepdim=True),
+                "bmm": lambda: torch.bmm(a.reshape(-1, 4, 8), b.reshape(-1, 8, 4))}[self.kind]()
+
+
+# the thinker op each writes, and the largest output-code difference allowed (measured: docs/qdq.md)
+_OPS = {"sigmoid": ("iqSigmoid", 1), "tanh": ("iqTanh", 4), "softmax": ("SoftmaxInt", 2),
+        "log_softmax": ("LogSoftmaxInt", 1), "mul": ("iqMul", 2), "cat": ("iqCat", 1), "sum": ("iqSum", 1),
+        "mean": ("iqMean", 1), "bmm": ("BmmInt", 2)}
+
+
+@pytest.mark.parametrize("kind", sorted(_OPS))
+def test_other_ops_run_in_onnx_runtime(kind, record_property):
+    """LUT sigmoid/tanh and the integer softmax become the float op between DequantizeLinear and QuantizeLinear;
+    iqMul, iqCat, iqSum, iqMean and BmmInt the standard op. Differences: the NPU tables / linger's integer
+    softmax against the exact functions, and the ties of every requantisation (docs/qdq.md)."""
+    from linger.tools.qdq_agreement import agreement
+    op, bound = _OPS[kind]
+    model = _small_qat(_OpNet(kind), (64, 16), batches=3)
+    x = torch.randn(512, 16)
+    kw = dict(input_names=["x"], dynamic_axes={"x": {0: "n"}})
+    t, q = io.BytesIO(), io.BytesIO()
+    linger.onnx.export(model, (x[:1],), t, opset_version=13, **kw)
+    linger.onnx.export(model, (x[:1],), q, dialect="qdq", **kw)
+    assert op in {n.op_type for n in onnx.load_from_string(t.getvalue()).graph.node}
+    r = agreement(t.getvalue(), q.getvalue(), {"x": x.numpy()})
+    print(f"\n{kind} ({op}): {r}")
+    record_property("share_equal", r.share_equal)
+    assert r.share_equal >= 0.8 and r.max_code_diff <= bound, str(r)
+
+
 # ---- 3. the file, and what has no standard form --------------------------------------------------------------------
 def _small_qat(model, shape, batches=2):
     torch.manual_seed(0)
@@ -235,7 +277,8 @@ def test_file_is_standard_qdq():
                 assert zp.dtype == np.int8
     weights = [inits[n.input[0]] for n in m.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in inits]
     assert {w.dtype for w in weights} == {np.dtype(np.int8), np.dtype(np.int32)}
-    assert {"Conv", "Gemm", "AveragePool", "Mul", "Add", "Relu"} <= {n.op_type for n in m.graph.node}
+    ops = [n.op_type for n in m.graph.node]
+    assert ops.count("Conv") == 2 and {"Gemm", "AveragePool", "Relu"} <= set(ops)  # the batch norm: a 1x1 Conv
     out = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"]).run(
         None, {m.graph.input[0].name: np.random.default_rng(1).standard_normal((1, 3, 8, 8)).astype(np.float32)})
     assert out[0].shape == (1, 3)

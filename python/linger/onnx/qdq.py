@@ -255,19 +255,28 @@ class _Builder:
         self.output(out, node, a)
 
     def op_BatchNorm2dInt(self, node, a):
+        """Per channel x·W_c + B_c: a depthwise 1x1 Conv on [N, C, H, W] / [N, C, L] (an integer QLinearConv for
+        engines that fuse), Mul + Add on [N, C]."""
         qx = _exponent(a["scale_x"], node, "scale_x")
         qw = _exponent(a["scale_w"], node, "scale_w")
         r = self.rank_of(node.input[0])
         if r is None:
             raise QDQError(self.why(node, "the rank of its input is unknown"))
         c = int(np.prod(self.inits[node.input[1]].dims))
-        shape = [c] + [1] * (r - 2)
-        w = self.reshaped_const(node.input[1], shape, node)
-        mul = self.fresh(node.output[0] + "_mul")
-        self.add("Mul", [self.dq(node.input[0], node), self.dq(w, node, qw)], [mul], f"{node.name}/Mul")
         out = self.fresh(node.output[0])
-        b = self.reshaped_const(node.input[2], shape, node)
-        self.add("Add", [mul, self.dq(b, node, qx + qw)], [out], f"{node.name}/Add")
+        x = self.dq(node.input[0], node)
+        if r in (3, 4):
+            w = self.reshaped_const(node.input[1], [c] + [1] * (r - 1), node)
+            b = self.reshaped_const(node.input[2], [c], node)
+            self.add("Conv", [x, self.dq(w, node, qw), self.dq(b, node, qx + qw)], [out], f"{node.name}/Conv",
+                     group=c, kernel_shape=[1] * (r - 2))
+        else:
+            shape = [c] + [1] * (r - 2)
+            mul = self.fresh(node.output[0] + "_mul")
+            w = self.reshaped_const(node.input[1], shape, node)
+            self.add("Mul", [x, self.dq(w, node, qw)], [mul], f"{node.name}/Mul")
+            b = self.reshaped_const(node.input[2], shape, node)
+            self.add("Add", [mul, self.dq(b, node, qx + qw)], [out], f"{node.name}/Add")
         self.output(out, node, a)
 
     def op_AvgPool2dInt(self, node, a):

@@ -22,14 +22,17 @@ class Agreement:
     equal: int            # of which equal
     max_code_diff: int    # largest |ORT code - linger code|
     per_output: Dict[str, tuple]
+    rows: int = 0         # rows of 2-D outputs (e.g. images' logits)
+    same_argmax: int = 0  # of which the index of the largest value is the same (the same predicted class)
 
     @property
     def share_equal(self) -> float:
         return self.equal / self.codes if self.codes else 1.0
 
     def __str__(self) -> str:
+        top = f", same argmax {self.same_argmax}/{self.rows}" if self.rows else ""
         return (f"{100.0 * self.share_equal:.2f}% of {self.codes} output codes equal, largest difference "
-                f"{self.max_code_diff}")
+                f"{self.max_code_diff}{top}")
 
 
 def output_exponents(thinker: onnx.ModelProto) -> Dict[str, Optional[int]]:
@@ -69,7 +72,7 @@ def agreement(thinker: bytes, qdq: bytes, feeds: Dict[str, np.ndarray], optimize
         for acc, res in ((ours, ours_s.run(names, part)), (theirs, ort_s.run(names, part))):
             for j, r in enumerate(res):
                 acc[j].append(np.asarray(r))
-    codes = equal = worst = 0
+    codes = equal = worst = rows = same = 0
     per = {}
     for j, name in enumerate(names):
         a, b = np.concatenate(ours[j]), np.concatenate(theirs[j])
@@ -80,4 +83,7 @@ def agreement(thinker: bytes, qdq: bytes, feeds: Dict[str, np.ndarray], optimize
         e, m = int((d == 0).sum()), int(np.ceil(d.max())) if d.size else 0
         per[name] = (d.size, e, m)
         codes, equal, worst = codes + d.size, equal + e, max(worst, m)
-    return Agreement(codes, equal, worst, per)
+        if a.ndim == 2 and a.shape[1] > 1:
+            rows += a.shape[0]
+            same += int((a.argmax(axis=1) == b.argmax(axis=1)).sum())
+    return Agreement(codes, equal, worst, per, rows, same)
