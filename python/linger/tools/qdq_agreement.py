@@ -55,9 +55,9 @@ def ort_session(qdq: bytes, optimize: bool = True, threads: int = 1):
 
 
 def agreement(thinker: bytes, qdq: bytes, feeds: Dict[str, np.ndarray], optimize: bool = True,
-              batch: int = 64) -> Agreement:
-    """Run `thinker` in linger's runtime and `qdq` in ONNX Runtime on `feeds` (split along dim 0 in `batch`es
-    when the first input is larger) and compare the output codes."""
+              batch: Optional[int] = None) -> Agreement:
+    """Run `thinker` in linger's runtime and `qdq` in ONNX Runtime on `feeds` (in one run, or split along dim 0
+    into `batch`es for files exported with a dynamic batch axis) and compare the output codes."""
     from ..runtime import InferenceSession
 
     exps = output_exponents(onnx.load_from_string(thinker))
@@ -65,6 +65,7 @@ def agreement(thinker: bytes, qdq: bytes, feeds: Dict[str, np.ndarray], optimize
     ours_s = InferenceSession(thinker)
     ort_s = ort_session(qdq, optimize)
     n = len(next(iter(feeds.values())))
+    batch = batch or n
     ours: List[List[np.ndarray]] = [[] for _ in names]
     theirs: List[List[np.ndarray]] = [[] for _ in names]
     for i in range(0, n, batch):
