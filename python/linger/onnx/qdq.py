@@ -174,6 +174,8 @@ class _Builder:
         if node.op_type not in _PASS_DATA:
             raise QDQError(self.why(node, f"a standard {node.op_type} applied to int8 codes"))
         data = range(len(node.input)) if _PASS_DATA[node.op_type] is None else _PASS_DATA[node.op_type]
+        if any(node.input[i] not in self.exp for i in data):
+            raise QDQError(self.why(node, "it mixes int8 codes with float values"))
         q = self.exp[node.input[data[0]]]
         if any(self.exp.get(node.input[i], q) != q for i in data):
             raise QDQError(self.why(node, "inputs at different exponents"))
