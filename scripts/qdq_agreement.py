@@ -6,7 +6,8 @@ share of output codes that are equal and the largest difference.
 Models: the Fashion-MNIST demo's conv-bn CNN (examples/fashion_mnist_demo.py: trace_layers, init, `--batches` QAT
 batches of 64 Fashion-MNIST images, evaluated on `--images` test images); torchvision resnet18 and mobilenet_v2
 (num_classes=10, linger.init, 3 QAT batches of 4 random 64x64 images, then 20 training-mode forwards of 8 for the
-statistics; evaluated on min(`--images`, 64) random images). tests/python/test_qdq.py runs the same code with fewer images.
+statistics; evaluated on min(`--images`, 64) random images). tests/python/test_qdq.py runs the same code with fewer
+images.
 """
 from __future__ import annotations
 
@@ -83,7 +84,8 @@ def torchvision_model(name: str, images: int) -> Tuple[bytes, bytes, np.ndarray,
     model.eval()
     x = torch.randn(min(images, 64), 3, 64, 64)
     t, q = exports(model, x)
-    return t, q, x.numpy(), f"{name} (random init, 3 QAT + {CALIBRATION} calibration batches), {len(x)} random 64x64 images"
+    what = f"{name} (random init, 3 QAT + {CALIBRATION} calibration batches), {len(x)} random 64x64 images"
+    return t, q, x.numpy(), what
 
 
 CALIBRATION = 20

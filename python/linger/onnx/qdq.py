@@ -9,7 +9,7 @@ Float parts of the graph are copied unchanged. A thinker op without a standard f
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 import onnx
@@ -148,7 +148,8 @@ class _Builder:
 
     def why(self, node: onnx.NodeProto, reason: str) -> str:
         dom = f"{node.domain}::" if node.domain else ""
-        return (f"linger.onnx.export(dialect='qdq'): node '{node.name or node.output[0]}' ({dom}{node.op_type}) from module '{_module_of(node)}' has no "
+        return (f"linger.onnx.export(dialect='qdq'): node '{node.name or node.output[0]}' ({dom}{node.op_type}) "
+                f"from module '{_module_of(node)}' has no "
                 f"standard QDQ form: {reason}. Export with dialect='thinker' (linger's runtime runs it) or keep this "
                 "part out of the model")
 
