@@ -8,6 +8,7 @@ from .config import (PlatFormQuant, QuantMode, SetBnMomentumUpdate, SetFunctionB
                      SetIQTensorLogSoftmax, SetIQTensorMul, SetIQTensorSigmoid, SetIQTensorSoftmax, SetIQTensorSum,
                      SetIQTensorTanh, SetIQTensorVar, SetPlatFormQuant, config)
 from .context import get_current_module
+from .distributed import SetDistributedStatsSync
 from .initialize import DefaultQuantIntXOP, SupportQuantTorchModules, disable_quant, float_ops, init, quant_module
 from .iqfunctions import channel_shuffle, iqadd, iqcat, iqdiv, iqmul, iqsum
 from .iqtensor import IQTensor, from_torch_tensor, is_iqtensor
@@ -57,5 +58,5 @@ __all__ = ["float_ops",
     "NormalizeFastLSTM", "NormalizeFastGRU",
     "FuseConvBNAheadRelu", "quant_module_by_type", "quant_tensor", "ScaledRoundLayer", "Requant", "Quant2IQTensor",
     "QuantInfo", "ClampInfo", "utils", "runtime", "Dumper", "LINGER_AHEAD_RELU", "LINGER_AHEAD_SIGMOID", "LINGER_MODE",
-    "LINGER_OBIT", "LINGER_FUNCINT_BMM_COUNTER", "LINGER_IQTENSOR_LAYER_COUNTER",
+    "LINGER_OBIT", "LINGER_FUNCINT_BMM_COUNTER", "LINGER_IQTENSOR_LAYER_COUNTER", "SetDistributedStatsSync",
 ]

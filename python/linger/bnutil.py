@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 
 from .config import bn_momentum
+from .distributed import global_moments
 
 
 def bn_alpha_beta(bn: nn.modules.batchnorm._BatchNorm, mean: torch.Tensor, var: torch.Tensor):
@@ -27,8 +28,12 @@ def batch_stats(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor):
         with torch.no_grad():
             n = x.numel() / x.size(1)
             if m:
-                bn.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
-                bn.running_var.mul_(1 - m).add_(var.detach() * n / max(n - 1, 1), alpha=m)
+                rmean, rvar = mean.detach(), var.detach()
+                g = global_moments(rmean, rvar, n)  # under torch.distributed: the global batch's (docs/ddp.md)
+                if g is not None:
+                    rmean, rvar, n = g
+                bn.running_mean.mul_(1 - m).add_(rmean, alpha=m)
+                bn.running_var.mul_(1 - m).add_(rvar * n / max(n - 1, 1), alpha=m)
             bn.num_batches_tracked += 1
     return mean, var
 

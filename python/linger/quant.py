@@ -5,6 +5,7 @@ import torch
 
 from ._ext import ops
 from ._tracing import tracing_paused
+from .distributed import global_absmax
 
 MOMENTUM = 0.1
 
@@ -34,9 +35,16 @@ def fake_quant(x: torch.Tensor, exponent: int, bits: int) -> torch.Tensor:
 
 
 def observe(x: torch.Tensor, running: torch.Tensor, bits: int, positive_only: bool = False,
-            momentum: float = MOMENTUM) -> int:
-    """Update the statistic `running` with this batch's max |x| and return the exponent it now implies."""
+            momentum: float = MOMENTUM, sync: bool = True) -> int:
+    """Update the statistic `running` with this batch's max |x| and return the exponent it now implies.
+
+    Under torch.distributed (and `sync`, which weights turn off: DDP keeps them identical) the batch maximum is
+    the maximum over all ranks' batches (linger/distributed.py, docs/ddp.md)."""
     with torch._C.DisableTorchFunction(), tracing_paused():
+        if sync:
+            g = global_absmax(x, positive_only)
+            if g is not None:  # the global max, observed through the same EMA and exponent rule
+                return int(ops.observe(g, running, momentum, bits, positive_only))
         return int(ops.observe(x.detach(), running, momentum, bits, positive_only))
 
 

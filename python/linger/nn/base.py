@@ -38,6 +38,7 @@ class ModuleIntConfig:
     """Mixin: bit widths, statistics buffers, input/output exponents, error messages."""
 
     _stat_names: Tuple[str, ...] = ()
+    _weight_from_batch = False  # True where the training weight depends on the batch (BatchNorm2dInt)
 
     def _apply(self, fn):
         check_float32(self, fn)
@@ -141,7 +142,10 @@ class ModuleIntConfig:
 
     def _weight_exponent(self, w: torch.Tensor) -> int:
         if self.training:
-            qw = self._observe("weight", w, "running_w", self.parameter_bits, momentum=1.0)
+            # DDP keeps weights identical on every rank; a weight computed from the batch (BatchNorm2dInt's folded
+            # gamma/sigma in training) is reduced over ranks like an activation statistic (docs/ddp.md)
+            qw = self._observe("weight", w, "running_w", self.parameter_bits, momentum=1.0,
+                               sync=self._weight_from_batch)
         else:
             from .._ext import ops
             with tracing_paused():

@@ -22,6 +22,7 @@ from .weighted import WeightedIntMixin
 
 class BatchNorm2dInt(WeightedIntMixin, nn.BatchNorm2d):
     _onnx_op = "BatchNorm2dInt"
+    _weight_from_batch = True  # training folds the batch's mean/var into the weight (reduced over DDP ranks)
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: Optional[float] = 0.1, affine: bool = True,
                  track_running_stats: bool = True, data_bits: int = 8, parameter_bits: int = 8,

@@ -96,7 +96,7 @@ class _RNNIntMixin(ModuleIntConfig):
 
     def _w_exp(self, name: str, w: torch.Tensor) -> int:
         if self.training:
-            q = observe(w, getattr(self, name), self.parameter_bits, momentum=1.0)
+            q = observe(w, getattr(self, name), self.parameter_bits, momentum=1.0, sync=False)
         else:
             with tracing_paused():
                 q = int(ops.weight_exponent(w.detach(), self.parameter_bits))

@@ -70,9 +70,10 @@ def _file_violations(model_proto: "onnx.ModelProto", p: "_plat.Platform") -> lis
     return out
 
 
-def export(model: torch.nn.Module, args: Any, f, *pos, opset_version: int = 12, do_constant_folding: bool = True,
-           check=True, platform: Optional[str] = None, quant_mode: Optional[str] = None,
-           limits: Optional[str] = None, **kwargs) -> None:
+def export(model: torch.nn.Module, args: Any, f, *pos, opset_version: Optional[int] = None,
+           do_constant_folding: bool = True, check=True, platform: Optional[str] = None,
+           quant_mode: Optional[str] = None, limits: Optional[str] = None, dialect: str = "thinker",
+           **kwargs) -> None:
     """Same signature as torch.onnx.export, plus `check`. Writes `f` (path or file object) only if the export
     succeeds and (with `check=True`, the default) the linger runtime can run every node: otherwise a ValueError
     names each node, the module that wrote it and what to use instead. `check="warn"` writes the file and warns
@@ -80,7 +81,20 @@ def export(model: torch.nn.Module, args: Any, f, *pos, opset_version: int = 12, 
 
     `platform`/`quant_mode`/`limits` (default: those given to `linger.init`, else `linger.SetPlatform`'s): the
     target written into the file (`platform` on thinker nodes, `quant_mode` on weighted ones where the platform
-    needs it); the platform's limits, including each layer's share-mem estimate, are checked again here."""
+    needs it); the platform's limits, including each layer's share-mem estimate, are checked again here.
+
+    `dialect="qdq"` writes standard ONNX instead (QuantizeLinear/DequantizeLinear around standard ops, scales 2^-Q,
+    zero point 0, opset 13 by default; docs/qdq.md) for ONNX Runtime and other engines: `check` then runs
+    onnx.checker (full check), and the platform options do not apply."""
+    if dialect not in ("thinker", "qdq"):
+        raise ValueError(f"linger.onnx.export: dialect must be 'thinker' or 'qdq', got {dialect!r}")
+    if opset_version is None:
+        opset_version = 13 if dialect == "qdq" else 12
+    if dialect == "qdq":
+        from .qdq import MIN_OPSET
+        if opset_version < MIN_OPSET:
+            raise ValueError(f"linger.onnx.export: dialect='qdq' needs opset_version >= {MIN_OPSET} (got "
+                             f"{opset_version})")
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"linger.onnx.export expects an nn.Module, got {type(model).__name__}")
     if not isinstance(args, tuple):
@@ -91,7 +105,10 @@ def export(model: torch.nn.Module, args: Any, f, *pos, opset_version: int = 12, 
     if "dynamo" in inspect.signature(torch.onnx.export).parameters:
         kwargs.setdefault("dynamo", False)  # torch >= 2.5: the TorchScript exporter runs the thinker symbolics
     training = {m: m.training for m in model.modules()}
-    pname, pmode, paction = _plat.resolve(model, "onnx.export", platform, quant_mode, limits)
+    if dialect == "qdq":
+        pname, pmode, paction = None, None, "off"
+    else:
+        pname, pmode, paction = _plat.resolve(model, "onnx.export", platform, quant_mode, limits)
     shapes: dict = {}
     hooks = []
     if pname is not None and paction != "off":
@@ -134,9 +151,15 @@ def export(model: torch.nn.Module, args: Any, f, *pos, opset_version: int = 12, 
                                 f"the {p.name} limit {p.shared_mem_kb} KB")
         _plat.report_violations(problems, "onnx.export", paction)
         _write_platform(proto, pname, pmode)
-    data = proto.SerializeToString()
-    from .check import check_model
-    check_model(proto, data, check)
+    if dialect == "qdq":
+        from .qdq import check_qdq, to_qdq
+        proto = to_qdq(proto)
+        data = proto.SerializeToString()
+        check_qdq(proto, check)
+    else:
+        data = proto.SerializeToString()
+        from .check import check_model
+        check_model(proto, data, check)
     if isinstance(f, (str, os.PathLike)):
         tmp = f"{os.fspath(f)}.tmp-{os.getpid()}"
         with open(tmp, "wb") as fh:
