@@ -77,7 +77,8 @@ class InferenceSession:
 
     def __init__(self, path_or_bytes: Union[str, "os.PathLike[str]", bytes, bytearray, memoryview],
                  isa: str = "auto", *, max_tensor_bytes: Optional[int] = None,
-                 max_memory_bytes: Optional[int] = None) -> None:
+                 max_memory_bytes: Optional[int] = None, fuse_activations: bool = True,
+                 reuse_memory: bool = True) -> None:
         if not isinstance(isa, str):
             raise TypeError(f"isa must be a string (auto, scalar, avx2, avx512vnni), got {type(isa).__name__}")
         limits = []
@@ -85,6 +86,10 @@ class InferenceSession:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
                 raise ValueError(f"{name} must be a positive number of bytes or None (the default), got {value!r}")
             limits.append(value or 0)
+        for name, flag in (("fuse_activations", fuse_activations), ("reuse_memory", reuse_memory)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
+        limits += [fuse_activations, reuse_memory]
         if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
             self._sess = _rt.Session.from_bytes(bytes(path_or_bytes), isa, *limits)
         elif isinstance(path_or_bytes, (str, os.PathLike)):
