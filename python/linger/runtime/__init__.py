@@ -73,7 +73,11 @@ def isa_supported(isa: str) -> bool:
 
 
 class InferenceSession:
-    """A loaded, fully validated model. `path_or_bytes`: a file path (str / os.PathLike) or the model's bytes."""
+    """A loaded, fully validated model. `path_or_bytes`: a file path (str / os.PathLike) or the model's bytes.
+
+    `fuse_activations` folds ReLU / Clip / iqClamp into the conv / linear before them and `reuse_memory` shares
+    one arena among the intermediates (reshape-like ops become views); both are on by default and change no
+    output bit (docs/runtime.md, "Load-time optimisations")."""
 
     def __init__(self, path_or_bytes: Union[str, "os.PathLike[str]", bytes, bytearray, memoryview],
                  isa: str = "auto", *, max_tensor_bytes: Optional[int] = None,
