@@ -16,6 +16,7 @@
 
 namespace lr = linger::runtime;
 namespace kref = linger_test::kref;
+namespace indep = linger_test::indep;
 
 namespace {
 
@@ -192,7 +193,7 @@ TEST(ActivationFusion, Int16OutputAndCastChain) {
   EXPECT_EQ(ints_of(out[0]), clamped(conv_ref(16), 0, 32767));
 }
 
-TEST(ActivationFusion, LinearAndConvTransposeAndConv1d) {
+TEST(ActivationFusion, LinearConvTransposeIqAddAndConv1d) {
   {  // LinearInt [2,3,20] x [5,20] -> Relu
     const auto x = tmodels::random_ints<int8_t>(120, -128, 127, 31);
     const auto w = tmodels::random_ints<int8_t>(100, -128, 127, 32);
@@ -220,6 +221,22 @@ TEST(ActivationFusion, LinearAndConvTransposeAndConv1d) {
     const auto out = expect_same_every_way(m, {{"x", lr::Tensor::from_vector<int8_t>({1, 2, 3, 3}, x)}}, 1);
     const kref::ConvT k{1, 2, 3, 3, 3, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0, 1};
     EXPECT_EQ(ints_of(out[0]), clamped(kref::convtranspose2d_int(x, w, nullptr, k, 4 + 6 - 3, 8), 0, 127));
+  }
+  {  // residual iqAdd (x at Q4 + y at Q5 -> Q4) -> Relu: the clamp after the addition
+    const auto a = tmodels::random_ints<int8_t>(60, -128, 127, 55);
+    const auto b = tmodels::random_ints<int8_t>(60, -128, 127, 56);
+    tb::Model m;
+    m.input("a", tb::kInt8, {1, 3, 4, 5}).input("b", tb::kInt8, {1, 3, 4, 5}).output("y", tb::kInt8, {1, 3, 4, 5});
+    m.add({"iqAdd", "thinker", "add", {"a", "b"}, {"s"},
+           {tb::attr_float("scale_x", 16.0f), tb::attr_float("scale_y", 32.0f), tb::attr_float("scale_o", 16.0f)}});
+    m.add({"Relu", "", "relu", {"s"}, {"y"}, {}});
+    const auto out = expect_same_every_way(m,
+                                           {{"a", lr::Tensor::from_vector<int8_t>({1, 3, 4, 5}, a)},
+                                            {"b", lr::Tensor::from_vector<int8_t>({1, 3, 4, 5}, b)}},
+                                           1);
+    std::vector<int64_t> want;
+    for (size_t i = 0; i < a.size(); ++i) want.push_back(std::max(0, indep::iqadd(a[i], b[i], 0, 1)));
+    EXPECT_EQ(ints_of(out[0]), want);
   }
   {  // Conv1dInt -> Relu (through the shared conv path)
     tb::Model m;

@@ -1,7 +1,8 @@
 // Activation fusion at load (docs/runtime.md, "Activation fusion").
 //
-// A conv / linear node with an integer output (Conv2dInt, Conv1dInt,
-// ConvTranspose2dInt, LinearInt with o_bits) followed by activations that
+// A node with an integer output whose kernel takes an output clamp
+// (Kernel::fuse_output_clamp: Conv2dInt, Conv1dInt, ConvTranspose2dInt,
+// LinearInt with o_bits, and iqAdd / iqMul / iqDiv) followed by activations that
 // are integer clamps of that output -- Relu, an int8 Clip with constant
 // bounds, iqClamp, or torch's Cast(int -> float) -> Relu / Clip ->
 // Cast(float -> the same int) that stands for an int8 ReLU below opset 14 --
@@ -27,11 +28,6 @@ namespace linger {
 namespace runtime {
 
 namespace {
-
-bool is_fusion_producer(OpKind kind) {
-  return kind == OpKind::Conv2dInt || kind == OpKind::Conv1dInt || kind == OpKind::ConvTranspose2dInt ||
-         kind == OpKind::LinearInt;
-}
 
 bool integer_range(DType dtype, int64_t* lo, int64_t* hi) {
   switch (dtype) {
@@ -68,7 +64,12 @@ void Plan::fuse_activations() {
 
   for (size_t i = 0; i < steps_.size(); ++i) {
     Step& producer = steps_[i];
-    if (dead[i] || !is_fusion_producer(producer.node->kind) || producer.outputs.size() != 1) continue;
+    // Any kernel may take the clamp (it says so in fuse_output_clamp); activations themselves do not.
+    if (dead[i] || producer.outputs.size() != 1) continue;
+    {
+      int64_t a = 0, b = 0;
+      if (producer.kernel->integer_clamp(&a, &b)) continue;
+    }
     const int first = producer.outputs[0];
     const DType type = dtype_of(first);
     int64_t lo = 0, hi = 0;
