@@ -144,6 +144,7 @@ void Plan::plan_memory() {
 namespace {
 
 constexpr int64_t kArenaAlign = 64;
+constexpr int64_t kSmallAlign = 16;
 
 bool is_reshape_like(OpKind kind) {
   return kind == OpKind::Reshape || kind == OpKind::Flatten || kind == OpKind::Squeeze ||
@@ -157,7 +158,8 @@ bool is_reshape_like(OpKind kind) {
 // change them while the view lives); the input's storage (its root) then
 // lives as long as the view. Then every other intermediate that is not a
 // graph output gets an arena offset: greedy by size, largest first, each at
-// the lowest offset free during its whole life.
+// the lowest offset free during its whole life (64-byte aligned; 16 for
+// tensors under 64 bytes).
 void Plan::plan_arena(const std::vector<int>& first_def, const std::vector<int>& last_use_in) {
   std::vector<int> last_use = last_use_in;
   std::vector<bool> is_output(values_.size(), false);
@@ -180,7 +182,7 @@ void Plan::plan_arena(const std::vector<int>& first_def, const std::vector<int>&
 
   struct Block {
     int id;
-    int64_t size;
+    int64_t size, align;
     int begin, end;  // steps, inclusive
   };
   std::vector<Block> blocks;
@@ -189,9 +191,12 @@ void Plan::plan_arena(const std::vector<int>& first_def, const std::vector<int>&
       const size_t u = static_cast<size_t>(id);
       if (storage_[u] == Storage::kView || is_output[u]) continue;
       storage_[u] = Storage::kArena;
-      // Rounded up to the alignment: saturating, the limits refuse such sizes first.
-      const int64_t size = sat_mul(sat_add(value_bytes(id), kArenaAlign - 1) / kArenaAlign, kArenaAlign);
-      blocks.push_back(Block{id, size, first_def[u], std::max(first_def[u], last_use[u])});
+      // 64-byte (cache line) alignment, 16 (what operator new gives) for tensors under 64 bytes; the size
+      // rounded up to it (saturating: the limits refuse such sizes first).
+      const int64_t bytes = value_bytes(id);
+      const int64_t align = bytes >= kArenaAlign ? kArenaAlign : kSmallAlign;
+      const int64_t size = sat_mul(sat_add(bytes, align - 1) / align, align);
+      blocks.push_back(Block{id, size, align, first_def[u], std::max(first_def[u], last_use[u])});
     }
   std::vector<size_t> order(blocks.size());
   for (size_t k = 0; k < order.size(); ++k) order[k] = k;
@@ -210,7 +215,7 @@ void Plan::plan_arena(const std::vector<int>& first_def, const std::vector<int>&
     int64_t at = 0;
     for (const auto& r : busy) {
       if (sat_add(at, b.size) <= r.first) break;
-      at = std::max(at, r.second);
+      at = std::max(at, sat_mul(sat_add(r.second, b.align - 1) / b.align, b.align));
     }
     offset_[static_cast<size_t>(b.id)] = at;
     memory_.arena_bytes = std::max(memory_.arena_bytes, sat_add(at, b.size));
