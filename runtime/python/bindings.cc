@@ -58,22 +58,25 @@ class PySession {
  public:
   PySession(lr::Session s) : s_(std::move(s)) {}
 
-  static lr::SessionOptions options(const std::string& isa, int64_t max_tensor_bytes, int64_t max_memory_bytes) {
+  static lr::SessionOptions options(const std::string& isa, int64_t max_tensor_bytes, int64_t max_memory_bytes,
+                                    bool fuse_activations, bool reuse_memory) {
     lr::SessionOptions o;
+    o.fuse_activations = fuse_activations;
+    o.reuse_memory = reuse_memory;
     o.isa = lr::parse_isa(isa);
     if (max_tensor_bytes) o.max_tensor_bytes = max_tensor_bytes;  // 0: the default
     if (max_memory_bytes) o.max_memory_bytes = max_memory_bytes;
     return o;
   }
   static PySession from_file(const std::string& path, const std::string& isa, int64_t max_tensor_bytes,
-                             int64_t max_memory_bytes) {
-    const lr::SessionOptions o = options(isa, max_tensor_bytes, max_memory_bytes);
+                             int64_t max_memory_bytes, bool fuse_activations, bool reuse_memory) {
+    const lr::SessionOptions o = options(isa, max_tensor_bytes, max_memory_bytes, fuse_activations, reuse_memory);
     py::gil_scoped_release release;
     return PySession(lr::Session::from_file(path, o));
   }
   static PySession from_bytes(const py::bytes& data, const std::string& isa, int64_t max_tensor_bytes,
-                              int64_t max_memory_bytes) {
-    const lr::SessionOptions o = options(isa, max_tensor_bytes, max_memory_bytes);
+                              int64_t max_memory_bytes, bool fuse_activations, bool reuse_memory) {
+    const lr::SessionOptions o = options(isa, max_tensor_bytes, max_memory_bytes, fuse_activations, reuse_memory);
     const std::string bytes = data;
     py::gil_scoped_release release;
     return PySession(lr::Session::from_bytes(bytes.data(), bytes.size(), o));
@@ -118,6 +121,8 @@ class PySession {
     d["tensors_bytes"] = m.tensors_bytes;
     d["workspace_bytes"] = m.workspace_bytes;
     d["workspace_node"] = m.workspace_node;
+    d["arena_bytes"] = m.arena_bytes;
+    d["fused_nodes"] = m.fused_nodes;
     d["max_tensor_bytes"] = m.max_tensor_bytes;
     d["max_memory_bytes"] = m.max_memory_bytes;
     return d;
@@ -172,9 +177,11 @@ PYBIND11_MODULE(_linger_runtime, m) {
 
   py::class_<PySession>(m, "Session")
       .def_static("from_file", &PySession::from_file, py::arg("path"), py::arg("isa") = "auto",
-                  py::arg("max_tensor_bytes") = 0, py::arg("max_memory_bytes") = 0)
+                  py::arg("max_tensor_bytes") = 0, py::arg("max_memory_bytes") = 0,
+                  py::arg("fuse_activations") = true, py::arg("reuse_memory") = true)
       .def_static("from_bytes", &PySession::from_bytes, py::arg("data"), py::arg("isa") = "auto",
-                  py::arg("max_tensor_bytes") = 0, py::arg("max_memory_bytes") = 0)
+                  py::arg("max_tensor_bytes") = 0, py::arg("max_memory_bytes") = 0,
+                  py::arg("fuse_activations") = true, py::arg("reuse_memory") = true)
       .def("memory_info", &PySession::memory_info)
       .def("run", &PySession::run, py::arg("feeds"), py::arg("output_names"))
       .def("inputs", &PySession::inputs)

@@ -58,6 +58,7 @@ struct Session::Impl {
   Isa isa = Isa::kScalar;
   std::vector<TensorInfo> outputs;
   MemoryLimits limits;
+  PlanOptions plan_options;
   std::shared_ptr<const Plan> static_plan;  // when every declared input dim is fixed
   // The plan of the last symbolic-shape run; runs in flight keep theirs alive.
   std::shared_ptr<const Plan> dynamic_plan;
@@ -124,7 +125,9 @@ Session Session::load(const void* data, size_t size, const SessionOptions& optio
     if (!problem.empty()) throw ValidationError("graph input '" + info.name + "'", "", "", "tensor-size", problem);
     declared.push_back(info.shape);
   }
-  auto plan = std::make_shared<const Plan>(g, declared, to_opt(impl->isa), impl->limits);
+  impl->plan_options.fuse_activations = options.fuse_activations;
+  impl->plan_options.reuse_memory = options.reuse_memory;
+  auto plan = std::make_shared<const Plan>(g, declared, to_opt(impl->isa), impl->limits, impl->plan_options);
 
   // Output descriptions: inferred types, symbolic names from the declarations.
   for (size_t k = 0; k < g.outputs.size(); ++k) {
@@ -163,6 +166,8 @@ MemoryInfo Session::memory_info() const {
   m.tensors_bytes = p.tensors_bytes;
   m.workspace_bytes = p.workspace_bytes;
   m.workspace_node = p.workspace_node;
+  m.arena_bytes = p.arena_bytes;
+  m.fused_nodes = impl_->static_plan->fused_nodes();
   return m;
 }
 Isa Session::isa() const { return impl_->isa; }
@@ -212,7 +217,7 @@ std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& feeds, con
     if (!s.dynamic_plan || s.dynamic_dims != dims) {
       s.dynamic_plan.reset();  // a run in flight keeps its own reference
       try {
-        s.dynamic_plan = std::make_shared<const Plan>(g, dims, to_opt(s.isa), s.limits);
+        s.dynamic_plan = std::make_shared<const Plan>(g, dims, to_opt(s.isa), s.limits, s.plan_options);
       } catch (const std::bad_alloc&) {
         throw ExecutionError("out of memory while planning the model for the input shapes given");
       }

@@ -79,6 +79,64 @@ Tensor Tensor::from_bytes(DType dtype, std::vector<int64_t> shape, const void* d
   return t;
 }
 
+Tensor Tensor::view(DType dtype, std::vector<int64_t> shape, void* data, size_t nbytes) {
+  const int64_t n = shape_numel(shape);
+  if (nbytes % dtype_size(dtype) != 0 || nbytes / dtype_size(dtype) != static_cast<uint64_t>(n))
+    throw InputError("view of " + std::to_string(nbytes) + " bytes does not match " + dtype_name(dtype) + " shape " +
+                     shape_str(shape));
+  if (nbytes && !data) throw InputError("view of " + std::to_string(nbytes) + " bytes at a null pointer");
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.numel_ = n;
+  t.view_ = nbytes ? data : nullptr;
+  t.view_bytes_ = nbytes;
+  if (!nbytes) t.bytes_.clear();  // an empty view owns its (zero) bytes: nothing to borrow
+  return t;
+}
+
+Tensor::Tensor(const Tensor& other) : dtype_(other.dtype_), shape_(other.shape_), numel_(other.numel_) {
+  const unsigned char* src = static_cast<const unsigned char*>(other.raw_data());
+  bytes_.assign(src, src + other.nbytes());
+}
+
+Tensor& Tensor::operator=(const Tensor& other) {
+  if (this != &other) {
+    Tensor copy(other);
+    *this = std::move(copy);
+  }
+  return *this;
+}
+
+Tensor::Tensor(Tensor&& other) noexcept
+    : dtype_(other.dtype_),
+      shape_(std::move(other.shape_)),
+      numel_(other.numel_),
+      bytes_(std::move(other.bytes_)),
+      view_(other.view_),
+      view_bytes_(other.view_bytes_) {
+  other.view_ = nullptr;
+  other.view_bytes_ = 0;
+  other.bytes_.clear();
+  other.numel_ = 0;  // shape_ left empty: a moved-from tensor is only assigned to or destroyed
+}
+
+Tensor& Tensor::operator=(Tensor&& other) noexcept {
+  if (this != &other) {
+    dtype_ = other.dtype_;
+    shape_ = std::move(other.shape_);
+    numel_ = other.numel_;
+    bytes_ = std::move(other.bytes_);
+    view_ = other.view_;
+    view_bytes_ = other.view_bytes_;
+    other.view_ = nullptr;
+    other.view_bytes_ = 0;
+    other.bytes_.clear();
+    other.numel_ = 0;
+  }
+  return *this;
+}
+
 void Tensor::reshape(std::vector<int64_t> shape) {
   if (shape_numel(shape) != numel_)
     throw InputError("cannot reshape a tensor of shape " + shape_str(shape_) + " to " + shape_str(shape));

@@ -22,13 +22,16 @@ namespace {
 const char kUsage[] =
     "usage: linger-run MODEL.onnx [--info] [--isa auto|scalar|avx2|avx512vnni] [--repeat N]\n"
     "                  [--max-memory-bytes N] [--max-tensor-bytes N]\n"
+    "                  [--no-fuse-activations] [--no-reuse-memory]\n"
     "                  [--input [NAME=]FILE]... [--output [NAME=]FILE]...\n"
     "  FILE ending in .npy is a NumPy array; .bin or .raw is raw little-endian data of the\n"
     "  model's declared dtype and shape. NAME may be omitted when the model has one input\n"
     "  (one output). Without --output, a summary of every output is printed.\n"
     "  --repeat N runs the model N more times and prints the mean time per run.\n"
     "  --info also prints the planned memory (weights, peak per run and where it occurs);\n"
-    "  --max-memory-bytes N and --max-tensor-bytes N set the session's limits (SessionOptions).\n";
+    "  --max-memory-bytes N and --max-tensor-bytes N set the session's limits (SessionOptions).\n"
+    "  --no-fuse-activations / --no-reuse-memory switch off the load-time optimisations\n"
+    "  (SessionOptions.fuse_activations / reuse_memory; the outputs are the same).\n";
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -99,12 +102,20 @@ void print_info(const lr::Session& s) {
   for (const lr::TensorInfo& o : s.outputs())
     std::cout << "output " << o.name << " " << lr::dtype_name(o.dtype) << " " << shape_text(o) << "\n";
   const lr::MemoryInfo mem = s.memory_info();
-  if (mem.known)
-    std::cout << "memory: weights " << mem.weights_bytes << " bytes, peak per run " << mem.peak_bytes << " bytes ("
-              << mem.tensors_bytes << " of live tensors at " << (mem.peak_node.empty() ? "no node" : mem.peak_node)
-              << " + a workspace of " << mem.workspace_bytes
+  if (mem.known) {
+    std::cout << "memory: weights " << mem.weights_bytes << " bytes, peak per run " << mem.peak_bytes << " bytes (";
+    const std::string at = mem.peak_node.empty() ? "no node" : mem.peak_node;
+    if (mem.arena_bytes > 0)
+      std::cout << mem.tensors_bytes << " of tensors: an arena of " << mem.arena_bytes << " + "
+                << mem.tensors_bytes - mem.arena_bytes << " of outputs, most live at " << at;
+    else
+      std::cout << mem.tensors_bytes << " of live tensors at " << at;
+    std::cout << " + a workspace of " << mem.workspace_bytes
               << (mem.workspace_node.empty() ? std::string() : " for " + mem.workspace_node) << "), total "
-              << mem.weights_bytes + mem.peak_bytes << " bytes\n";
+              << mem.weights_bytes + mem.peak_bytes << " bytes";
+    if (mem.fused_nodes) std::cout << "; " << mem.fused_nodes << " activation node(s) fused";
+    std::cout << "\n";
+  }
   else
     std::cout << "memory: planned at the first run (the inputs have symbolic dimensions)\n";
   std::cout << "limits: max_tensor_bytes " << mem.max_tensor_bytes << ", max_memory_bytes " << mem.max_memory_bytes
@@ -139,6 +150,10 @@ int run_main(int argc, char** argv) {
       options.isa = lr::parse_isa(value("--isa"));
     } else if (a.rfind("--isa=", 0) == 0) {
       options.isa = lr::parse_isa(a.substr(6));
+    } else if (a == "--no-fuse-activations") {
+      options.fuse_activations = false;
+    } else if (a == "--no-reuse-memory") {
+      options.reuse_memory = false;
     } else if (a == "--max-memory-bytes") {
       options.max_memory_bytes = parse_bytes(a, value("--max-memory-bytes"));
     } else if (a == "--max-tensor-bytes") {

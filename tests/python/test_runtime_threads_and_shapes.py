@@ -86,16 +86,23 @@ def test_one_session_from_four_threads_matches_sequential_runs():
 
 
 def test_memory_plan_and_limit():
-    sess = rt.InferenceSession(_linear(), isa="scalar")
+    # One allocation per tensor (reuse_memory=False): weights w (32) + b (16); live tensors peak at dequant:
+    # q (8) + y (32 float); workspace: the int32 block of LinearInt (2x4x4 = 32), a scratch buffer every node
+    # of the run reuses.
+    sess = rt.InferenceSession(_linear(), isa="scalar", reuse_memory=False)
     info = sess.get_memory_info()
-    # weights: w (32) + b (16); live tensors peak at dequant: q (8) + y (32 float); workspace: the int32 block
-    # of LinearInt (2x4x4 = 32), a scratch buffer every node of the run reuses
     assert info["known"] and info["weights_bytes"] == 48 and info["peak_bytes"] == 72
     assert info["tensors_bytes"] == 40 and info["peak_node"] == "node 'dequant' (Dequant)"
     assert info["workspace_bytes"] == 32 and info["workspace_node"] == "node 'fc' (LinearInt)"
-    rt.InferenceSession(_linear(), isa="scalar", max_memory_bytes=120)
+    rt.InferenceSession(_linear(), isa="scalar", reuse_memory=False, max_memory_bytes=120)
     with pytest.raises(rt.ModelValidationError, match=r"node 'dequant' \(Dequant\): rule 'memory-limit'"):
-        rt.InferenceSession(_linear(), isa="scalar", max_memory_bytes=119)
+        rt.InferenceSession(_linear(), isa="scalar", reuse_memory=False, max_memory_bytes=119)
+    # The arena (default): xq and q (8 bytes each, alive together at fc) in two 16-byte slots, plus the output y.
+    info = rt.InferenceSession(_linear(), isa="scalar").get_memory_info()
+    assert info["arena_bytes"] == 32 and info["tensors_bytes"] == 64 and info["peak_bytes"] == 96
+    rt.InferenceSession(_linear(), isa="scalar", max_memory_bytes=144)
+    with pytest.raises(rt.ModelValidationError, match=r"node '\w+' \(\w+\): rule 'memory-limit'"):
+        rt.InferenceSession(_linear(), isa="scalar", max_memory_bytes=143)
     with pytest.raises(ValueError, match="max_memory_bytes must be a positive"):
         rt.InferenceSession(_linear(), max_memory_bytes=0)
 

@@ -171,19 +171,36 @@ TEST(NpySizeMessage, ByteCountBeyondUint64) {
 
 TEST(SessionMemory, PeakIsKnownBeforeTheFirstRunAndBounded) {
   const tb::Model m = relu_chain(1000, 4);  // x -> r0 -> r1 -> r2 -> r3 (output), 1000 bytes each
-  lr::Session s = load(m);
+  // One allocation per tensor (reuse_memory off): the largest live set.
+  lr::SessionOptions o;
+  o.reuse_memory = false;
+  lr::Session s = load(m, o);
   const lr::MemoryInfo info = s.memory_info();
   EXPECT_TRUE(info.known);
   EXPECT_EQ(info.weights_bytes, 0);
   EXPECT_EQ(info.peak_bytes, 2000);  // a Relu's input and output; r0 is freed after relu1
   EXPECT_EQ(info.peak_node, "node 'relu1' (Relu)");
-  lr::SessionOptions o;
+  EXPECT_EQ(info.arena_bytes, 0);
   o.max_memory_bytes = 2000;
   EXPECT_EQ(load(m, o).run({{"x", lr::Tensor(lr::DType::kInt8, {1000})}})[0].numel(), 1000);
   o.max_memory_bytes = 1999;
-  const std::string msg = message_of<lr::ValidationError>([&] { load(m, o); });
+  std::string msg = message_of<lr::ValidationError>([&] { load(m, o); });
   EXPECT_NE(msg.find("node 'relu1' (Relu): rule 'memory-limit'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("max_memory_bytes"), std::string::npos) << msg;
+  // The arena (default): r0 and r2 share 1024 bytes (1000 rounded up to 64), r1
+  // has its own; the output r3 is the caller's: 2048 + 1000, held for the whole run.
+  const lr::MemoryInfo arena = load(m).memory_info();
+  EXPECT_EQ(arena.arena_bytes, 2048);
+  EXPECT_EQ(arena.tensors_bytes, 3048);
+  EXPECT_EQ(arena.peak_bytes, 3048);
+  EXPECT_EQ(arena.peak_node, "node 'relu1' (Relu)");
+  lr::SessionOptions a;
+  a.max_memory_bytes = 3048;
+  EXPECT_EQ(load(m, a).run({{"x", lr::Tensor(lr::DType::kInt8, {1000})}})[0].numel(), 1000);
+  a.max_memory_bytes = 3047;
+  msg = message_of<lr::ValidationError>([&] { load(m, a); });
+  EXPECT_NE(msg.find("node 'relu1' (Relu): rule 'memory-limit'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("3048 bytes"), std::string::npos) << msg;
   // Weights count: a 600-byte initializer added to the chain's input.
   tb::Model w = relu_chain(600, 2);
   w.init(tb::tensor("b", tb::kInt8, {600}, std::vector<int8_t>(600, 1)));

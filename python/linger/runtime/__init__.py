@@ -73,11 +73,16 @@ def isa_supported(isa: str) -> bool:
 
 
 class InferenceSession:
-    """A loaded, fully validated model. `path_or_bytes`: a file path (str / os.PathLike) or the model's bytes."""
+    """A loaded, fully validated model. `path_or_bytes`: a file path (str / os.PathLike) or the model's bytes.
+
+    `fuse_activations` folds ReLU / Clip / iqClamp into the conv / linear before them and `reuse_memory` shares
+    one arena among the intermediates (reshape-like ops become views); both are on by default and change no
+    output bit (docs/runtime.md, "Load-time optimisations")."""
 
     def __init__(self, path_or_bytes: Union[str, "os.PathLike[str]", bytes, bytearray, memoryview],
                  isa: str = "auto", *, max_tensor_bytes: Optional[int] = None,
-                 max_memory_bytes: Optional[int] = None) -> None:
+                 max_memory_bytes: Optional[int] = None, fuse_activations: bool = True,
+                 reuse_memory: bool = True) -> None:
         if not isinstance(isa, str):
             raise TypeError(f"isa must be a string (auto, scalar, avx2, avx512vnni), got {type(isa).__name__}")
         limits = []
@@ -85,6 +90,10 @@ class InferenceSession:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
                 raise ValueError(f"{name} must be a positive number of bytes or None (the default), got {value!r}")
             limits.append(value or 0)
+        for name, flag in (("fuse_activations", fuse_activations), ("reuse_memory", reuse_memory)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
+        limits += [fuse_activations, reuse_memory]
         if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
             self._sess = _rt.Session.from_bytes(bytes(path_or_bytes), isa, *limits)
         elif isinstance(path_or_bytes, (str, os.PathLike)):

@@ -1,6 +1,7 @@
 #include "graph/plan.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include <limits>
 #include <new>
@@ -19,8 +20,9 @@ std::string exponent_str(int q) { return "2^" + std::to_string(q) + " (Q=" + std
 
 }  // namespace
 
-Plan::Plan(const Graph& graph, const std::vector<Dims>& input_dims, opt::Isa isa, const MemoryLimits& limits)
-    : graph_(graph), isa_(isa), limits_(limits), executable_(true), values_(graph.values.size()) {
+Plan::Plan(const Graph& graph, const std::vector<Dims>& input_dims, opt::Isa isa, const MemoryLimits& limits,
+           const PlanOptions& options)
+    : graph_(graph), isa_(isa), limits_(limits), options_(options), executable_(true), values_(graph.values.size()) {
   for (size_t k = 0; k < graph.inputs.size(); ++k) {
     ValueState& v = values_[static_cast<size_t>(graph.inputs[k])];
     v.defined = true;
@@ -46,6 +48,7 @@ Plan::Plan(const Graph& graph, const std::vector<Dims>& input_dims, opt::Isa isa
   constant_slots_.assign(values_.size(), nullptr);
   for (size_t id = 0; id < values_.size(); ++id)
     if (values_[id].constant) constant_slots_[id] = values_[id].constant.get();
+  if (options_.fuse_activations) fuse_activations();
   plan_memory();
 }
 
@@ -66,14 +69,18 @@ int64_t Plan::value_bytes(int id) const {
 }
 
 // Liveness over the step order: a value produced by a step lives from that
-// step to its last consumer (graph outputs to the end). The peak is the
-// largest sum of live values during one step, plus that step's workspace.
+// step to its last consumer (graph outputs to the end); a view extends its
+// root's life to its own last use. Without reuse, the peak is the largest sum
+// of live values during one step; with it, the arena's size plus the graph
+// outputs. Plus the largest workspace.
 void Plan::plan_memory() {
   constexpr int kNever = std::numeric_limits<int>::max();
-  std::vector<int> last_use(values_.size(), -1);
-  for (size_t i = 0; i < steps_.size(); ++i)
+  std::vector<int> first_def(values_.size(), -1), last_use(values_.size(), -1);
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    for (int id : steps_[i].outputs) first_def[static_cast<size_t>(id)] = static_cast<int>(i);
     for (int id : steps_[i].node->inputs)
       if (id >= 0) last_use[static_cast<size_t>(id)] = static_cast<int>(i);
+  }
   for (int id : graph_.outputs) last_use[static_cast<size_t>(id)] = kNever;
 
   std::set<const Tensor*> weights;
@@ -81,17 +88,26 @@ void Plan::plan_memory() {
     if (v.constant && weights.insert(v.constant.get()).second)
       memory_.weights_bytes = sat_add(memory_.weights_bytes, static_cast<int64_t>(v.constant->nbytes()));
 
-  int64_t live = 0;
+  storage_.assign(values_.size(), Storage::kOwned);
+  offset_.assign(values_.size(), -1);
+  if (options_.reuse_memory) plan_arena(first_def, last_use);
+
+  int64_t live = 0, outputs_bytes = 0;
   for (size_t i = 0; i < steps_.size(); ++i) {
     Step& step = steps_[i];
-    const int64_t ws = workspace_of(*step.node, *step.kernel);
+    const int64_t ws = step.view ? 0 : workspace_of(*step.node, *step.kernel);
     if (ws > memory_.workspace_bytes) {
       memory_.workspace_bytes = ws;
       memory_.workspace_node = step.node->label();
     }
-    for (int id : step.node->outputs) live = sat_add(live, value_bytes(id));
-    if (live > memory_.tensors_bytes || memory_.tensors_node.empty()) {
-      memory_.tensors_bytes = live;
+    for (int id : step.outputs) {
+      if (storage_[static_cast<size_t>(id)] == Storage::kView) continue;
+      live = sat_add(live, value_bytes(id));
+      if (storage_[static_cast<size_t>(id)] == Storage::kOwned && last_use[static_cast<size_t>(id)] == kNever)
+        outputs_bytes = sat_add(outputs_bytes, value_bytes(id));
+    }
+    if (live > memory_.live_bytes || memory_.tensors_node.empty()) {
+      memory_.live_bytes = live;
       memory_.tensors_node = step.node->label();
     }
     step.release.clear();
@@ -102,15 +118,19 @@ void Plan::plan_memory() {
       for (int r : step.release)
         if (r == id) return;
       step.release.push_back(id);
-      live -= value_bytes(id);
+      if (storage_[static_cast<size_t>(id)] != Storage::kView) live -= value_bytes(id);
     };
     for (int id : step.node->inputs) release(id);
-    for (int id : step.node->outputs) release(id);  // never consumed and not a graph output
+    for (int id : step.outputs) release(id);  // never consumed and not a graph output
   }
+  memory_.tensors_bytes =
+      options_.reuse_memory ? sat_add(memory_.arena_bytes, outputs_bytes) : memory_.live_bytes;
   if (memory_.total_bytes() > limits_.max_memory_bytes) {
     std::string detail = "one run needs " + std::to_string(memory_.total_bytes()) + " bytes (" +
                          std::to_string(memory_.weights_bytes) + " of weights and constants, " +
-                         std::to_string(memory_.tensors_bytes) + " of live tensors while this node runs";
+                         std::to_string(memory_.tensors_bytes) +
+                         (options_.reuse_memory ? " of intermediate tensors (arena and outputs; most live at this node)"
+                                                : " of live tensors while this node runs");
     if (memory_.workspace_bytes)
       detail += ", a kernel workspace of " + std::to_string(memory_.workspace_bytes) + " for " + memory_.workspace_node;
     detail += "), above the limit of " + std::to_string(limits_.max_memory_bytes) +
@@ -118,6 +138,88 @@ void Plan::plan_memory() {
     for (const Step& step : steps_)
       if (step.node->label() == memory_.tensors_node) step.node->fail("memory-limit", detail);
     throw ValidationError("model", "", "", "memory-limit", detail);
+  }
+}
+
+namespace {
+
+constexpr int64_t kArenaAlign = 64;
+constexpr int64_t kSmallAlign = 16;
+
+bool is_reshape_like(OpKind kind) {
+  return kind == OpKind::Reshape || kind == OpKind::Flatten || kind == OpKind::Squeeze ||
+         kind == OpKind::Unsqueeze || kind == OpKind::Identity;
+}
+
+}  // namespace
+
+// Views first: a reshape-like step whose output is not a graph output reads
+// its input's bytes in place (no op writes into its input, so nothing can
+// change them while the view lives); the input's storage (its root) then
+// lives as long as the view. Then every other intermediate that is not a
+// graph output gets an arena offset: greedy by size, largest first, each at
+// the lowest offset free during its whole life (64-byte aligned; 16 for
+// tensors under 64 bytes).
+void Plan::plan_arena(const std::vector<int>& first_def, const std::vector<int>& last_use_in) {
+  std::vector<int> last_use = last_use_in;
+  std::vector<bool> is_output(values_.size(), false);
+  for (int id : graph_.outputs) is_output[static_cast<size_t>(id)] = true;
+  std::vector<int> root(values_.size());
+  for (size_t id = 0; id < root.size(); ++id) root[id] = static_cast<int>(id);
+  for (Step& step : steps_) {
+    const Node& n = *step.node;
+    if (!is_reshape_like(n.kind) || step.outputs.size() != 1 || n.inputs.empty() || n.inputs[0] < 0) continue;
+    const int in = n.inputs[0], out = step.outputs[0];
+    if (is_output[static_cast<size_t>(out)] || values_[static_cast<size_t>(in)].dtype != values_[static_cast<size_t>(out)].dtype ||
+        value_bytes(in) != value_bytes(out))
+      continue;
+    step.view = true;
+    storage_[static_cast<size_t>(out)] = Storage::kView;
+    const int r = root[static_cast<size_t>(in)];
+    root[static_cast<size_t>(out)] = r;
+    last_use[static_cast<size_t>(r)] = std::max(last_use[static_cast<size_t>(r)], last_use[static_cast<size_t>(out)]);
+  }
+
+  struct Block {
+    int id;
+    int64_t size, align;
+    int begin, end;  // steps, inclusive
+  };
+  std::vector<Block> blocks;
+  for (const Step& step : steps_)
+    for (int id : step.outputs) {
+      const size_t u = static_cast<size_t>(id);
+      if (storage_[u] == Storage::kView || is_output[u]) continue;
+      storage_[u] = Storage::kArena;
+      // 64-byte (cache line) alignment, 16 (what operator new gives) for tensors under 64 bytes; the size
+      // rounded up to it (saturating: the limits refuse such sizes first).
+      const int64_t bytes = value_bytes(id);
+      const int64_t align = bytes >= kArenaAlign ? kArenaAlign : kSmallAlign;
+      const int64_t size = sat_mul(sat_add(bytes, align - 1) / align, align);
+      blocks.push_back(Block{id, size, align, first_def[u], std::max(first_def[u], last_use[u])});
+    }
+  std::vector<size_t> order(blocks.size());
+  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return blocks[a].size > blocks[b].size; });
+  std::vector<size_t> placed;
+  std::vector<std::pair<int64_t, int64_t>> busy;  // [offset, end) of placed blocks alive at the same time
+  for (size_t k : order) {
+    const Block& b = blocks[k];
+    busy.clear();
+    for (size_t p : placed) {
+      const Block& o = blocks[p];
+      if (o.begin <= b.end && b.begin <= o.end)
+        busy.emplace_back(offset_[static_cast<size_t>(o.id)], sat_add(offset_[static_cast<size_t>(o.id)], o.size));
+    }
+    std::sort(busy.begin(), busy.end());
+    int64_t at = 0;
+    for (const auto& r : busy) {
+      if (sat_add(at, b.size) <= r.first) break;
+      at = std::max(at, sat_mul(sat_add(r.second, b.align - 1) / b.align, b.align));
+    }
+    offset_[static_cast<size_t>(b.id)] = at;
+    memory_.arena_bytes = std::max(memory_.arena_bytes, sat_add(at, b.size));
+    placed.push_back(k);
   }
 }
 
@@ -150,7 +252,7 @@ void Plan::infer_node(const Node& node) {
     fold(node, kernel.get());
     return;
   }
-  if (executable_) steps_.push_back(Step{&node, std::move(kernel), {}});
+  if (executable_) steps_.push_back(Step{&node, std::move(kernel), {}, node.outputs, false});
 }
 
 void Plan::fold(const Node& node, Kernel* kernel) {
@@ -290,31 +392,35 @@ void Plan::check_declared() {
 
 namespace {
 
-// Takes a scratch buffer from the plan's pool (or a new one) for one run and
-// gives it back when the run ends, normally or by an exception.
-class ScratchLease {
+// Takes a run's buffers (arena and scratch) from the plan's pool (or new ones)
+// for one run and gives them back when the run ends, normally or by an exception.
+template <typename Buffers>
+class BufferLease {
  public:
-  using Pool = std::vector<std::unique_ptr<std::vector<int8_t>>>;
-  ScratchLease(std::mutex& mutex, Pool& pool) : mutex_(mutex), pool_(pool) {
+  using Pool = std::vector<std::unique_ptr<Buffers>>;
+  BufferLease(std::mutex& mutex, Pool& pool) : mutex_(mutex), pool_(pool) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!pool_.empty()) {
       buf_ = std::move(pool_.back());
       pool_.pop_back();
     }
-    if (!buf_) buf_ = std::make_unique<std::vector<int8_t>>();
   }
-  ~ScratchLease() {
+  ~BufferLease() {
+    if (!buf_) return;
     std::lock_guard<std::mutex> lock(mutex_);
     pool_.push_back(std::move(buf_));
   }
-  ScratchLease(const ScratchLease&) = delete;
-  ScratchLease& operator=(const ScratchLease&) = delete;
-  std::vector<int8_t>* get() const { return buf_.get(); }
+  BufferLease(const BufferLease&) = delete;
+  BufferLease& operator=(const BufferLease&) = delete;
+  Buffers* get() {
+    if (!buf_) buf_ = std::make_unique<Buffers>();
+    return buf_.get();
+  }
 
  private:
   std::mutex& mutex_;
   Pool& pool_;
-  std::unique_ptr<std::vector<int8_t>> buf_;
+  std::unique_ptr<Buffers> buf_;
 };
 
 }  // namespace
@@ -327,24 +433,54 @@ std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, const st
   std::vector<Tensor*> out;
   RunContext rc;
   rc.isa = isa_;
-  ScratchLease scratch(scratch_mutex_, scratch_);
-  rc.workspace = scratch.get();
+  BufferLease<RunBuffers> lease(scratch_mutex_, scratch_);
+  unsigned char* arena = nullptr;
+  try {
+    RunBuffers* b = lease.get();
+    if (memory_.arena_bytes > 0 && !b->arena)
+      b->arena = std::make_unique<unsigned char[]>(static_cast<size_t>(memory_.arena_bytes + kArenaAlign));
+    if (b->arena) {
+      const uintptr_t p = reinterpret_cast<uintptr_t>(b->arena.get());
+      arena = b->arena.get() + (kArenaAlign - static_cast<int64_t>(p % kArenaAlign)) % kArenaAlign;
+    }
+    rc.workspace = &b->scratch;
+  } catch (const std::bad_alloc&) {
+    throw ExecutionError("out of memory allocating the run's arena of " + std::to_string(memory_.arena_bytes) +
+                         " bytes; lower SessionOptions.max_memory_bytes to refuse such a model at load");
+  }
   for (const Step& step : steps_) {
     in.clear();
     for (int id : step.node->inputs) in.push_back(id >= 0 ? slots[static_cast<size_t>(id)] : nullptr);
     out.clear();
     try {
-      for (int id : step.node->outputs) {
-        const ValueState& v = values_[static_cast<size_t>(id)];
-        // Not zero-filled: every kernel writes its outputs in full.
-        buffers[static_cast<size_t>(id)] = std::make_unique<Tensor>(Tensor::uninitialized(v.dtype, v.dims));
-        slots[static_cast<size_t>(id)] = buffers[static_cast<size_t>(id)].get();
-        out.push_back(buffers[static_cast<size_t>(id)].get());
+      for (int id : step.outputs) {
+        const size_t u = static_cast<size_t>(id);
+        const ValueState& v = values_[u];
+        switch (storage_[u]) {
+          case Storage::kView: {
+            const Tensor& src = *in[0];
+            buffers[u] = std::make_unique<Tensor>(
+                Tensor::view(v.dtype, v.dims, const_cast<void*>(src.raw_data()), src.nbytes()));
+            break;
+          }
+          case Storage::kArena:
+            buffers[u] = std::make_unique<Tensor>(
+                Tensor::view(v.dtype, v.dims, arena + offset_[u], static_cast<size_t>(value_bytes(id))));
+            break;
+          case Storage::kOwned:
+            // Not zero-filled: every kernel writes its outputs in full.
+            buffers[u] = std::make_unique<Tensor>(Tensor::uninitialized(v.dtype, v.dims));
+            break;
+        }
+        slots[u] = buffers[u].get();
+        out.push_back(buffers[u].get());
       }
-      rc.node = step.node;
-      rc.inputs = in.data();
-      rc.outputs = out.data();
-      step.kernel->run(rc);
+      if (!step.view) {
+        rc.node = step.node;
+        rc.inputs = in.data();
+        rc.outputs = out.data();
+        step.kernel->run(rc);
+      }
     } catch (const std::bad_alloc&) {
       throw ExecutionError(step.node->label() + ": out of memory (the plan's peak is " +
                            std::to_string(memory_.peak_bytes()) +
@@ -362,7 +498,7 @@ std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, const st
     const size_t id = static_cast<size_t>(wanted[j]);
     bool again = false;
     for (size_t k = j + 1; k < wanted.size(); ++k) again = again || wanted[k] == wanted[j];
-    if (buffers[id] && !again) {
+    if (buffers[id] && !buffers[id]->is_view() && !again) {
       result.push_back(std::move(*buffers[id]));  // an output produced by this run: no copy
       buffers[id].reset();
       slots[id] = nullptr;

@@ -7,11 +7,19 @@
 // flows from the producer's scale through pass-through ops), the tensor size
 // limit, and the declared types of graph outputs and value_info entries.
 //
-// Memory (docs/runtime.md, "Memory"): every size is overflow-checked
-// (size_math.h); a tensor's extent counts a zero dimension as 1. Nothing is
-// allocated for intermediates when the plan is built: run() allocates each
-// when its producer runs and frees it after its last consumer, so one run
-// needs at most memory().peak_bytes besides the weights and its inputs.
+// Optimisations of an executable plan (docs/runtime.md, "Activation fusion"
+// and "Memory"), each bit-exact and each with a switch (PlanOptions):
+// - activation fusion (graph/fuse.cc): a ReLU / Clip / iqClamp (or torch's
+//   Cast -> Relu/Clip -> Cast around an int8 ReLU) after a conv / linear
+//   becomes a clamp inside the producer's requantisation;
+// - a memory arena: intermediates whose lifetimes do not overlap share bytes
+//   of one per-run buffer at offsets fixed here, and reshape-like ops
+//   (Reshape, Flatten, Squeeze, Unsqueeze, Identity) are views of their input.
+//   Without it, run() allocates each intermediate when its producer runs and
+//   frees it after its last consumer.
+// Every size is overflow-checked (size_math.h); a tensor's extent counts a
+// zero dimension as 1. One run needs at most memory().peak_bytes besides the
+// weights and its inputs.
 #pragma once
 
 #include <memory>
@@ -32,14 +40,24 @@ struct MemoryLimits {
   int64_t max_memory_bytes = int64_t{1} << 32;  // weights + the peak of one run
 };
 
+// Load-time optimisations (SessionOptions); both on by default.
+struct PlanOptions {
+  bool fuse_activations = true;
+  bool reuse_memory = true;  // the arena and the views
+};
+
 // What one run of an executable plan allocates, known before the first run.
 // A run's scratch buffer is reused from node to node (and from run to run),
-// so it holds the largest workspace throughout: the peak is the largest set of
-// live intermediate tensors plus the largest workspace (an upper bound).
+// so it holds the largest workspace throughout: the peak is the tensors' bytes
+// plus the largest workspace. With the arena, the tensors' bytes are the
+// arena's size plus the graph outputs the run produces (owned by the caller
+// afterwards); without it, the largest set of live intermediate tensors.
 struct MemoryPlan {
   int64_t weights_bytes = 0;    // initializers and constants (folded at load), held by the session
-  int64_t tensors_bytes = 0;    // largest set of live intermediate tensors ...
-  std::string tensors_node;     // ... while this node runs ("node 'conv1' (Conv2dInt)")
+  int64_t tensors_bytes = 0;    // the tensors' bytes of one run (see above) ...
+  std::string tensors_node;     // ... where the most are live ("node 'conv1' (Conv2dInt)")
+  int64_t arena_bytes = 0;      // the arena's size (0 without reuse)
+  int64_t live_bytes = 0;       // the largest set of live intermediates (the arena's lower bound)
   int64_t workspace_bytes = 0;  // largest kernel workspace ...
   std::string workspace_node;   // ... of this node
   int64_t peak_bytes() const { return sat_add(tensors_bytes, workspace_bytes); }
@@ -52,18 +70,22 @@ class Plan {
   // unknown dimension. When all are known the plan is executable. Throws
   // ValidationError naming the node when a tensor or workspace exceeds
   // limits.max_tensor_bytes or weights + peak exceed limits.max_memory_bytes.
-  Plan(const Graph& graph, const std::vector<Dims>& input_dims, opt::Isa isa, const MemoryLimits& limits);
+  Plan(const Graph& graph, const std::vector<Dims>& input_dims, opt::Isa isa, const MemoryLimits& limits,
+       const PlanOptions& options = {});
 
   bool executable() const { return executable_; }
   const std::vector<ValueState>& values() const { return values_; }
   const MemoryPlan& memory() const { return memory_; }
 
+  // How many nodes the fusion folded into their producers.
+  int fused_nodes() const { return fused_nodes_; }
+
   // Runs the plan on the graph inputs (graph.inputs order, shapes as given to
   // the constructor) and returns the values `wanted` (value ids). Thread-safe:
-  // each call allocates its own intermediate tensors when their producer runs
-  // and frees each after its last consumer, and takes a scratch buffer of its
-  // own from a mutex-protected pool (peak: memory().peak_bytes()); the kernels
-  // are not changed by running.
+  // each call takes an arena and a scratch buffer of its own from a
+  // mutex-protected pool (or, without reuse, allocates each intermediate when
+  // its producer runs and frees it after its last consumer); peak:
+  // memory().peak_bytes(). The kernels are not changed by running.
   std::vector<Tensor> run(const std::vector<const Tensor*>& inputs, const std::vector<int>& wanted) const;
 
  private:
@@ -71,9 +93,19 @@ class Plan {
     const Node* node;
     std::unique_ptr<Kernel> kernel;
     std::vector<int> release;  // value ids whose last use is this step (freed after it)
+    // The values the step writes: node->outputs, or, after fusion, the last
+    // fused node's output in place of the producer's.
+    std::vector<int> outputs;
+    bool view = false;  // output 0 is a view of input 0 (the kernel does not run)
   };
+  // Where a run keeps a value it produces.
+  enum class Storage { kOwned, kArena, kView };
 
   void infer_node(const Node& node);
+  // graph/fuse.cc: folds activations into their producers' requantisation.
+  void fuse_activations();
+  // The arena offsets (greedy by size over the lifetimes) and the views.
+  void plan_arena(const std::vector<int>& first_def, const std::vector<int>& last_use);
   void propagate_exponent(const Node& node);
   void fold(const Node& node, Kernel* kernel);
   void check_declared();
@@ -85,13 +117,21 @@ class Plan {
   const Graph& graph_;
   opt::Isa isa_;
   MemoryLimits limits_;
+  PlanOptions options_;
+  int fused_nodes_ = 0;
+  std::vector<Storage> storage_;   // per value id, for values the steps produce
+  std::vector<int64_t> offset_;    // per value id: arena offset (kArena)
   bool executable_;
   std::vector<ValueState> values_;
   std::vector<Step> steps_;
   std::vector<const Tensor*> constant_slots_;  // per value id: its constant tensor, if any
-  // Scratch buffers of finished runs, handed to the next ones (one per run in flight).
+  // Arenas and scratch buffers of finished runs, handed to the next ones (one per run in flight).
+  struct RunBuffers {
+    std::unique_ptr<unsigned char[]> arena;  // arena_bytes + alignment slack
+    std::vector<int8_t> scratch;
+  };
   mutable std::mutex scratch_mutex_;
-  mutable std::vector<std::unique_ptr<std::vector<int8_t>>> scratch_;
+  mutable std::vector<std::unique_ptr<RunBuffers>> scratch_;
   int64_t folded_bytes_ = 0;
   MemoryPlan memory_;
 };

@@ -39,8 +39,22 @@ class BinaryKernel final : public Kernel {
     int8_t* z = ctx.out(0).data<int8_t>();
     if (same_shape_) {
       numerics::binary_int8(params_, x, 1, y, 1, z, ctx.out(0).numel());
-      return;
+    } else {
+      run_broadcast(x, y, z);
     }
+    clamp_.apply(&ctx.out(0));  // a fused activation (graph/fuse.cc), e.g. the ReLU after a residual iqAdd
+  }
+
+  bool fuse_output_clamp(int64_t lo, int64_t hi) override {
+    if (lo > hi) return false;
+    clamp_.active = true;
+    clamp_.lo = lo;
+    clamp_.hi = hi;
+    return true;
+  }
+
+ private:
+  void run_broadcast(const int8_t* x, const int8_t* y, int8_t* z) const {
     const int64_t dx = stride_x_.empty() ? 0 : stride_x_.back();
     const int64_t dy = stride_y_.empty() ? 0 : stride_y_.back();
     for_each_broadcast_row(out_, stride_x_, stride_y_, [&](int64_t ox, int64_t oy, int64_t o, int64_t count) {
@@ -48,12 +62,12 @@ class BinaryKernel final : public Kernel {
     });
   }
 
- private:
   OpId op_;
   numerics::BinaryParams params_;
   bool same_shape_ = true;
   Dims out_;
   std::vector<int64_t> stride_x_, stride_y_;
+  OutputClamp clamp_;
 };
 
 }  // namespace

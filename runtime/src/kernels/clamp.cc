@@ -24,6 +24,12 @@ class ClampKernel final : public Kernel {
     ctx.set_output(0, DType::kInt8, ctx.dims(0));
   }
 
+  bool integer_clamp(int64_t* lo, int64_t* hi) const override {
+    *lo = lo_;
+    *hi = hi_;
+    return true;
+  }
+
   void run(const RunContext& ctx) override {
     const int8_t* x = ctx.in(0).data<int8_t>();
     int8_t* y = ctx.out(0).data<int8_t>();

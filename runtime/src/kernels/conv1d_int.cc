@@ -66,7 +66,8 @@ class Conv1dIntKernel final : public Kernel {
     ctx.set_output(0, conv_out_dtype(out_bits_), y);
   }
 
-  void run(const RunContext& ctx) override { run_conv2d(ctx, s_, has_bias_, out_bits_, shift_); }
+  void run(const RunContext& ctx) override { run_conv2d(ctx, s_, has_bias_, out_bits_, shift_, clamp_); }
+  bool fuse_output_clamp(int64_t lo, int64_t hi) override { return fuse_conv_clamp(out_bits_, lo, hi, &clamp_); }
   int64_t workspace_bytes(opt::Isa isa) const override { return conv2d_workspace_bytes(s_, out_bits_, isa); }
 
  private:
@@ -74,6 +75,7 @@ class Conv1dIntKernel final : public Kernel {
   bool has_bias_ = false;
   int out_bits_ = 0;
   int shift_ = 0;
+  OutputClamp clamp_;  // a fused activation (graph/fuse.cc)
 };
 
 }  // namespace

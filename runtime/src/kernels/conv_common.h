@@ -45,7 +45,10 @@ inline int conv_shift(const Node& n, int out_bits) {
 // outputs directly; without o_bits, the saturated int32 accumulator (shift 0)
 // scaled by 2^-(Qx+Qw) into the float output.
 // Scratch memory: the run's own workspace (RunContext), else a local one.
-inline void run_conv2d(const RunContext& ctx, const numerics::Conv2dShape& s, bool has_bias, int out_bits, int shift) {
+// `clamp`: a fused activation (integer outputs only); a ReLU goes through the
+// opt kernel's relu flag (inside the requantisation), other bounds clamp after it.
+inline void run_conv2d(const RunContext& ctx, const numerics::Conv2dShape& s, bool has_bias, int out_bits, int shift,
+                       const OutputClamp& clamp = {}) {
   if (s.n == 0) return;
   const int8_t* x = ctx.in(0).data<int8_t>();
   const int8_t* w = ctx.in(1).data<int8_t>();
@@ -53,13 +56,24 @@ inline void run_conv2d(const RunContext& ctx, const numerics::Conv2dShape& s, bo
   std::vector<int8_t> local;
   std::vector<int8_t>* workspace = ctx.workspace ? ctx.workspace : &local;
   if (out_bits) {
-    opt::conv2d_int8(x, w, b, ctx.out(0).raw_data(), s, shift, false, out_bits, ctx.isa, workspace);
+    const bool relu = clamp.active && clamp.lo >= 0;  // relu then clamp to [lo >= 0, hi] = clamp
+    opt::conv2d_int8(x, w, b, ctx.out(0).raw_data(), s, shift, relu, out_bits, ctx.isa, workspace);
+    if (!clamp.is_relu(ctx.out(0).dtype())) clamp.apply(&ctx.out(0));
     return;
   }
   std::vector<int32_t> acc(static_cast<size_t>(ctx.out(0).numel()));
   opt::conv2d_int8(x, w, b, acc.data(), s, 0, false, 32, ctx.isa, workspace);
   float* y = ctx.out(0).data<float>();
   for (size_t i = 0; i < acc.size(); ++i) y[i] = numerics::dequantize(acc[i], shift);
+}
+
+// Kernel::fuse_output_clamp of the conv family: integer outputs only.
+inline bool fuse_conv_clamp(int out_bits, int64_t lo, int64_t hi, OutputClamp* clamp) {
+  if (!out_bits || lo > hi) return false;
+  clamp->active = true;
+  clamp->lo = lo;
+  clamp->hi = hi;
+  return true;
 }
 
 // What run_conv2d allocates: the opt kernel's workspace, plus the int32

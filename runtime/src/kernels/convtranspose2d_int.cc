@@ -96,8 +96,16 @@ class ConvTranspose2dIntKernel final : public Kernel {
     return acc;
   }
 
+  bool fuse_output_clamp(int64_t lo, int64_t hi) override { return fuse_conv_clamp(out_bits_, lo, hi, &clamp_); }
+
   void run(const RunContext& ctx) override {
     if (s_.n == 0) return;
+    run_unclamped(ctx);
+    clamp_.apply(&ctx.out(0));
+  }
+
+ private:
+  void run_unclamped(const RunContext& ctx) const {
     const int8_t* x = ctx.in(0).data<int8_t>();
     const int8_t* w = ctx.in(1).data<int8_t>();
     const int32_t* b = has_bias_ ? ctx.in(2).data<int32_t>() : nullptr;
@@ -116,11 +124,11 @@ class ConvTranspose2dIntKernel final : public Kernel {
     }
   }
 
- private:
   numerics::ConvTranspose2dShape s_;
   bool has_bias_ = false;
   int out_bits_ = 0;
   int shift_ = 0;
+  OutputClamp clamp_;  // a fused activation (graph/fuse.cc)
 };
 
 }  // namespace

@@ -41,8 +41,36 @@ class FloatClipKernel final : public Kernel {
         (i == 1 ? lo8_ : hi8_) = *c->data<int8_t>();
       }
       if (lo8_ > hi8_) ctx.fail("attribute-value", "int8 Clip needs min <= max");
+    } else {
+      // Integer-valued constant bounds (lo <= hi): on integer-valued data the
+      // float clip is then an integer clamp (integer_clamp, for fusion).
+      int_lo_ = std::numeric_limits<int64_t>::min();
+      int_hi_ = std::numeric_limits<int64_t>::max();
+      int_bounds_ = true;
+      for (int i = 1; i < 3 && int_bounds_; ++i) {
+        if (!ctx.has_input(i)) continue;
+        const Tensor* c = ctx.constant(i);
+        const float v = c ? *c->data<float>() : 0.0f;
+        if (!c || !(std::fabs(v) < 1e15f) || std::trunc(v) != v) {
+          int_bounds_ = false;
+          break;
+        }
+        (i == 1 ? int_lo_ : int_hi_) = static_cast<int64_t>(v);
+      }
+      if (int_lo_ > int_hi_) int_bounds_ = false;
     }
     ctx.set_output(0, int8_ ? DType::kInt8 : DType::kFloat32, ctx.dims(0));
+  }
+
+  bool integer_clamp(int64_t* lo, int64_t* hi) const override {
+    if (int8_) {
+      *lo = lo8_;
+      *hi = hi8_;
+      return true;
+    }
+    *lo = int_lo_;
+    *hi = int_hi_;
+    return int_bounds_;
   }
 
   void run(const RunContext& ctx) override {
@@ -73,6 +101,8 @@ class FloatClipKernel final : public Kernel {
   bool has_lo_ = false, has_hi_ = false;  // inputs past the last one given are absent
   bool int8_ = false;
   int lo8_ = -128, hi8_ = 127;
+  bool int_bounds_ = false;  // float: constant, integer-valued bounds
+  int64_t int_lo_ = 0, int_hi_ = 0;
 };
 
 }  // namespace

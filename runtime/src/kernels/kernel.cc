@@ -1,5 +1,8 @@
 #include "kernels/kernel.h"
 
+#include <algorithm>
+#include <limits>
+
 #include "linger/runtime/errors.h"
 
 namespace linger {
@@ -20,6 +23,39 @@ int64_t dims_numel(const Dims& dims) {
     n = n > kSaturatedNumel / d ? kSaturatedNumel : n * d;
   }
   return n;
+}
+
+namespace {
+
+template <typename T>
+void clamp_all(Tensor* t, int64_t lo, int64_t hi) {
+  const T l = static_cast<T>(std::max<int64_t>(lo, std::numeric_limits<T>::lowest()));
+  const T h = static_cast<T>(std::min<int64_t>(hi, std::numeric_limits<T>::max()));
+  T* y = t->data<T>();
+  const int64_t n = t->numel();
+  for (int64_t i = 0; i < n; ++i) y[i] = y[i] < l ? l : (y[i] > h ? h : y[i]);
+}
+
+}  // namespace
+
+bool OutputClamp::is_relu(DType dtype) const {
+  if (!active || lo != 0) return false;
+  switch (dtype) {
+    case DType::kInt8: return hi >= std::numeric_limits<int8_t>::max();
+    case DType::kInt16: return hi >= std::numeric_limits<int16_t>::max();
+    case DType::kInt32: return hi >= std::numeric_limits<int32_t>::max();
+    default: return false;
+  }
+}
+
+void OutputClamp::apply(Tensor* t) const {
+  if (!active) return;
+  switch (t->dtype()) {
+    case DType::kInt8: clamp_all<int8_t>(t, lo, hi); break;
+    case DType::kInt16: clamp_all<int16_t>(t, lo, hi); break;
+    case DType::kInt32: clamp_all<int32_t>(t, lo, hi); break;
+    default: throw ExecutionError("internal: a fused output clamp on a " + std::string(dtype_name(t->dtype())) + " tensor");
+  }
 }
 
 const std::string& InferContext::input_name(int i) const {

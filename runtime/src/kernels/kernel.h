@@ -102,6 +102,20 @@ struct RunContext {
   [[noreturn]] void fail(const std::string& detail) const;
 };
 
+// An activation folded into its producer at load (graph/fuse.cc): the
+// producer clamps its integer output to [lo, hi] (inside the output type's
+// range) as the last step of its requantisation, which gives the integers the
+// separate ReLU / Clip / iqClamp node would have. Inactive by default.
+struct OutputClamp {
+  bool active = false;
+  int64_t lo = 0, hi = 0;
+  // A plain ReLU for this output type (lo == 0, hi == the type's maximum):
+  // what the opt conv kernels' `relu` flag does inside the requantisation.
+  bool is_relu(DType dtype) const;
+  // y = min(max(y, lo), hi) over an int8/int16/int32 tensor, in place; a no-op when inactive.
+  void apply(Tensor* t) const;
+};
+
 // run() must not change the kernel: one plan may run on several threads at
 // once, so per-run scratch memory is local to run() and declared (for the
 // memory plan and its bounds) by workspace_bytes().
@@ -113,6 +127,16 @@ class Kernel {
   // Bytes of scratch memory one run() allocates besides its outputs, for the
   // shapes of the last complete infer() (overflow-checked, saturating at 2^62).
   virtual int64_t workspace_bytes(opt::Isa /*isa*/) const { return 0; }
+  // Activation fusion (graph/fuse.cc), called after the last infer(): clamp
+  // output 0 to [lo, hi] from now on. Returns false when the kernel cannot
+  // (the activation then stays a node of its own). Conv/linear override it.
+  virtual bool fuse_output_clamp(int64_t /*lo*/, int64_t /*hi*/) { return false; }
+  // The other side of activation fusion: true when this node (after a
+  // complete infer()) computes y = min(max(x, lo), hi) on input 0 for every
+  // integer-valued x -- an integer ReLU / Clip / iqClamp, or a float Relu /
+  // Clip with integer-valued constant bounds (inside torch's Cast chain);
+  // lo / hi may lie outside the type's range (INT64_MIN / INT64_MAX: none).
+  virtual bool integer_clamp(int64_t* /*lo*/, int64_t* /*hi*/) const { return false; }
 };
 
 // The kernel of node.kind (kernels/registry.cc).

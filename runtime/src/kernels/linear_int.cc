@@ -64,6 +64,16 @@ class LinearIntKernel final : public Kernel {
     const int32_t* b = has_bias_ ? ctx.in(2).data<int32_t>() : nullptr;
     opt::linear_int8(ctx.in(0).data<int8_t>(), ctx.in(1).data<int8_t>(), b, ctx.out(0).raw_data(), m_, k_, n_, shift_,
                      out_bits_, ctx.isa);
+    clamp_.apply(&ctx.out(0));
+  }
+
+  // A fused activation (graph/fuse.cc), integer outputs only: clamps after the requantisation.
+  bool fuse_output_clamp(int64_t lo, int64_t hi) override {
+    if (!out_bits_ || lo > hi) return false;
+    clamp_.active = true;
+    clamp_.lo = lo;
+    clamp_.hi = hi;
+    return true;
   }
 
  private:
@@ -71,6 +81,7 @@ class LinearIntKernel final : public Kernel {
   int out_bits_ = 0;
   int shift_ = 0;
   int64_t m_ = 0, k_ = 0, n_ = 0;
+  OutputClamp clamp_;
 };
 
 }  // namespace

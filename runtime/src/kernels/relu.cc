@@ -1,5 +1,7 @@
 // Relu (standard): max(0, x) on int8/int16/int32, and on float32 (torch writes an int8 ReLU
 // below opset 14 as Cast(float) -> Relu -> Cast(int8)); the exponent passes through.
+#include <limits>
+
 #include "kernels/kernel.h"
 #include "linger/numerics/elementwise.h"
 
@@ -30,6 +32,13 @@ class ReluKernel final : public Kernel {
   void infer(InferContext& ctx) override {
     ctx.expect_dtype(0, {DType::kInt8, DType::kInt16, DType::kInt32, DType::kFloat32}, "input");
     ctx.set_output(0, ctx.dtype(0), ctx.dims(0));
+  }
+
+  // max(x, 0) on any type (float: on the integer-valued data of torch's Cast chain).
+  bool integer_clamp(int64_t* lo, int64_t* hi) const override {
+    *lo = 0;
+    *hi = std::numeric_limits<int64_t>::max();
+    return true;
   }
 
   void run(const RunContext& ctx) override {

@@ -52,6 +52,13 @@ struct SessionOptions {
   // with a ValidationError naming the node running at the peak. Concurrent
   // runs each need their own peak.
   int64_t max_memory_bytes = int64_t{1} << 32;
+  // Load-time optimisations, bit-exact (docs/runtime.md): fold a ReLU / Clip /
+  // iqClamp (or torch's Cast -> Relu -> Cast) into the requantisation of the
+  // conv / linear before it; share one arena among intermediates whose
+  // lifetimes do not overlap and make Reshape / Flatten / Squeeze / Unsqueeze
+  // / Identity views. Off: one node per kernel, one allocation per tensor.
+  bool fuse_activations = true;
+  bool reuse_memory = true;
 };
 
 // The memory plan of a session, known before the first run when every input
@@ -61,7 +68,12 @@ struct MemoryInfo {
   int64_t weights_bytes = 0;  // initializers and constants, held for the session's life
   int64_t peak_bytes = 0;     // per run: tensors_bytes + workspace_bytes (an upper bound)
   std::string peak_node;      // where the live tensors peak, e.g. "node 'conv1' (Conv2dInt)"
-  int64_t tensors_bytes = 0;  // the largest set of live intermediate tensors (at peak_node)
+  // The intermediate tensors of one run: with reuse_memory, the arena plus the
+  // graph outputs (peak_node: where the most bytes are live); without it, the
+  // largest set of live intermediate tensors (at peak_node).
+  int64_t tensors_bytes = 0;
+  int64_t arena_bytes = 0;  // the arena shared by the intermediates (0 without reuse_memory)
+  int fused_nodes = 0;      // activation nodes folded into their producers
   int64_t workspace_bytes = 0;  // the largest kernel workspace (a run's scratch buffer is reused by every node)
   std::string workspace_node;   // whose workspace that is ("" when no node needs one)
   int64_t max_tensor_bytes = 0, max_memory_bytes = 0;  // the session's limits

@@ -1,5 +1,7 @@
-// The runtime's tensor: an element type, a shape and an owned, contiguous,
-// row-major (C order) buffer. Copies are deep.
+// The runtime's tensor: an element type, a shape and a contiguous, row-major
+// (C order) buffer, owned -- or borrowed, for a view (Tensor::view: the
+// runtime's memory arena and reshape-like ops). Copies are deep and own their
+// buffer.
 #pragma once
 
 #include <cstddef>
@@ -40,6 +42,17 @@ class Tensor {
   // A tensor whose contents are unspecified (not zero-filled): for outputs
   // that are written in full before they are read (the runtime's intermediates).
   static Tensor uninitialized(DType dtype, std::vector<int64_t> shape);
+  // A tensor over `nbytes` bytes at `data` that it does not own (nbytes must
+  // equal numel * dtype_size, InputError otherwise; data aligned for the
+  // element type). The memory must outlive the view; a copy of a view owns a
+  // copy of the bytes.
+  static Tensor view(DType dtype, std::vector<int64_t> shape, void* data, size_t nbytes);
+
+  Tensor(const Tensor& other);
+  Tensor& operator=(const Tensor& other);
+  Tensor(Tensor&& other) noexcept;
+  Tensor& operator=(Tensor&& other) noexcept;
+  ~Tensor() = default;
 
   // Copies nbytes of data; nbytes must equal numel * dtype_size (InputError otherwise).
   static Tensor from_bytes(DType dtype, std::vector<int64_t> shape, const void* data, size_t nbytes);
@@ -52,21 +65,22 @@ class Tensor {
   const std::vector<int64_t>& shape() const { return shape_; }
   size_t rank() const { return shape_.size(); }
   int64_t numel() const { return numel_; }
-  size_t nbytes() const { return bytes_.size(); }
+  size_t nbytes() const { return view_ ? view_bytes_ : bytes_.size(); }
+  bool is_view() const { return view_ != nullptr; }
 
-  void* raw_data() { return bytes_.data(); }
-  const void* raw_data() const { return bytes_.data(); }
+  void* raw_data() { return view_ ? view_ : bytes_.data(); }
+  const void* raw_data() const { return view_ ? view_ : bytes_.data(); }
 
   // Typed access; throws InputError when T does not match dtype().
   template <typename T>
   T* data() {
     check_type(DTypeOf<T>::value);
-    return reinterpret_cast<T*>(bytes_.data());
+    return static_cast<T*>(raw_data());
   }
   template <typename T>
   const T* data() const {
     check_type(DTypeOf<T>::value);
-    return reinterpret_cast<const T*>(bytes_.data());
+    return static_cast<const T*>(raw_data());
   }
   template <typename T>
   std::vector<T> to_vector() const {
@@ -105,6 +119,8 @@ class Tensor {
 
   // operator new storage: aligned for every element type above.
   std::vector<unsigned char, DefaultInitAllocator<unsigned char>> bytes_;
+  void* view_ = nullptr;  // a view's borrowed bytes (bytes_ is then empty)
+  size_t view_bytes_ = 0;
 };
 
 }  // namespace runtime
