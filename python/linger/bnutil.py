@@ -38,6 +38,16 @@ def batch_stats(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor):
     return mean, var
 
 
+def has_initial_stats(bn: nn.Module) -> bool:
+    """True when the running statistics are still exactly the ones a fresh batch norm starts with (mean 0,
+    var 1 in every channel): no training batch has reached it and no trained checkpoint was loaded."""
+    rm, rv = getattr(bn, "running_mean", None), getattr(bn, "running_var", None)
+    if rm is None or rv is None:
+        return False
+    with torch.no_grad():
+        return bool((rm == 0).all()) and bool((rv == 1).all())
+
+
 def fold(weight: torch.Tensor, bias: Optional[torch.Tensor], bn, layout: str, groups: int = 1):
     alpha, beta = bn_alpha_beta(bn, bn.running_mean, bn.running_var)
     if layout == "out_first":  # conv / linear weights [O, ...]

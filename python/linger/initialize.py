@@ -20,6 +20,7 @@ import torch
 import torch.nn as nn
 
 from . import guards, platform as _platform
+from .bnutil import has_initial_stats
 from .checkpoints import install_checkpoint_mapper
 from .config import QuantMode
 from .context import hook_forward, hook_pre_forward
@@ -184,6 +185,23 @@ def _warn_bn_alpha(bn: nn.Module, path: str) -> None:
                       "Consider constraining gamma, or keeping this layer in float.", stacklevel=3)
 
 
+def _warn_initial_bn_stats(model: nn.Module) -> None:
+    """Fused conv-bn layers fold the BN's running statistics into their weights, frozen during QAT (linger 1.x
+    semantics): with the initial statistics (mean 0, var 1) the QAT model computes the float model's eval-mode
+    function, which for a randomly initialised deep network collapses towards 0 (MobileNetV2: ~1e-9 at the
+    last block), and the train-mode batch statistics the float model used are gone."""
+    fresh = [name for name, m in model.named_modules()
+             if isinstance(m, (ConvBN1dInt, ConvBN2dInt, ConvTransposeBN2dInt, LinearBN1dInt)) and has_initial_stats(m.bn)]
+    if fresh:
+        more = f" and {len(fresh) - 3} more" if len(fresh) > 3 else ""
+        warnings.warn(
+            f"linger.init: {len(fresh)} fused conv-bn layer(s) ({', '.join(repr(n) for n in fresh[:3])}{more}) fold a "
+            "batch norm whose running statistics are still the initial ones (mean 0, var 1). QAT keeps them frozen "
+            "(linger 1.x semantics), so these layers compute the float model's eval-mode output, not its train-mode "
+            "one. Run training batches through the model in train mode after normalize_layers (the float stage, "
+            "docs/two-stage.md) or load trained float weights before linger.init.", stacklevel=3)
+
+
 def _hook(module: nn.Module, path: str) -> None:
     module._linger_name = path
     module._linger_obit = OUT_BITS
@@ -256,6 +274,7 @@ def init(model: nn.Module, *, quant_modules: Iterable = DefaultQuantIntXOP, para
                 guards.install(getattr(module, name))
             else:
                 queue.append((cpath, child))
+    _warn_initial_bn_stats(model)
     install_checkpoint_mapper(model)
     if platform is not None or quant_mode is not None or limits is not None:
         model._linger_platform = _platform.resolve(None, "init", platform, quant_mode, limits)

@@ -107,10 +107,17 @@ class ModuleIntConfig:
         if not MIN_EXPONENT <= q <= MAX_EXPONENT:
             raise ValueError(
                 f"linger: module {self._label()}: the exponent {q} of its {what} is outside [{MIN_EXPONENT}, "
-                f"{MAX_EXPONENT}]: the values reaching this module have diverged. Typical causes are batch norms over very few values (tiny batches at 1x1 spatial size) "
-                "and too high a learning rate; use larger batches or inputs, a lower learning rate, or constrain "
-                "the layers first with linger.normalize_layers.")
+                f"{MAX_EXPONENT}]: the values reaching this module have diverged or collapsed. {self._exponent_hint()}"
+                "Typical causes are batch norms folded by linger.init while their running statistics were still "
+                "the initial ones (mean 0, var 1: the float stage never ran training batches in train mode, "
+                "docs/two-stage.md), batch norms over very few values (tiny batches at 1x1 spatial size) "
+                "and too high a learning rate; calibrate or train the float stage first, use larger batches or "
+                "inputs, a lower learning rate, or constrain the layers first with linger.normalize_layers.")
         return q
+
+    def _exponent_hint(self) -> str:
+        """A module-specific first guess for `_check_exponent`'s message ('' when none)."""
+        return ""
 
     def _input(self, input: torch.Tensor) -> Tuple[torch.Tensor, int]:
         """Returns (float tensor on the input grid, Qx). Updates running_x/scale_x."""

@@ -15,7 +15,7 @@ import torch.nn as nn
 
 from ..config import QuantMode
 from ..normalize.functions import clamp_param
-from ..bnutil import fold
+from ..bnutil import fold, has_initial_stats
 from .conv_int import Conv1dInt, Conv2dInt, ConvTranspose2dInt
 from .linear_int import LinearInt
 
@@ -32,6 +32,13 @@ class _FusedMixin:
         inner = getattr(self, self._inner)
         w, b = fold(inner.weight, inner.bias, self.bn, self._layout, getattr(inner, "groups", 1))
         return clamp_param(w, self.clamp_weight), clamp_param(b, self.clamp_bias)
+
+    def _exponent_hint(self) -> str:
+        if not has_initial_stats(self.bn):
+            return ""
+        return ("Its batch norm still has its initial running statistics (mean 0, var 1), and QAT folds the BN "
+                "with its running statistics (frozen, as in linger 1.x): this layer computes the float model's "
+                "eval-mode output, not the train-mode one. ")
 
     def extra_repr(self) -> str:
         return super().extra_repr().replace(", bias=False", "") + ", bn folded (running statistics, frozen)"
