@@ -190,8 +190,8 @@ def _warn_initial_bn_stats(model: nn.Module) -> None:
     semantics): with the initial statistics (mean 0, var 1) the QAT model computes the float model's eval-mode
     function, which for a randomly initialised deep network collapses towards 0 (MobileNetV2: ~1e-9 at the
     last block), and the train-mode batch statistics the float model used are gone."""
-    fresh = [name for name, m in model.named_modules()
-             if isinstance(m, (ConvBN1dInt, ConvBN2dInt, ConvTransposeBN2dInt, LinearBN1dInt)) and has_initial_stats(m.bn)]
+    fused = (ConvBN1dInt, ConvBN2dInt, ConvTransposeBN2dInt, LinearBN1dInt)
+    fresh = [name for name, m in model.named_modules() if isinstance(m, fused) and has_initial_stats(m.bn)]
     if fresh:
         more = f" and {len(fresh) - 3} more" if len(fresh) > 3 else ""
         warnings.warn(
