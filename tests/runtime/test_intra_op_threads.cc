@@ -2,8 +2,15 @@
 // conv, a 1x1 conv, MaxPool, AvgPool2dInt and LinearInt gives the same bytes
 // for 1, 2, 3 and 4 threads on every ISA (and ISA choice kAuto), and equals
 // the model computed with the numerics headers; bad thread counts are refused.
+// Node::fused_clamp (set by the load-time fusion pass) clamps the conv and
+// linear outputs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "graph/graph.h"
+#include "graph/plan.h"
+#include "kernels/opt/thread_pool.h"
 #include "linger/numerics/conv.h"
 #include "linger/numerics/linear.h"
 #include "linger/numerics/pool.h"
@@ -117,6 +124,66 @@ TEST(IntraOpThreads, BadThreadCountsAreInputErrors) {
       ADD_FAILURE() << "intra_op_num_threads " << bad << " accepted";
     } catch (const lr::InputError& e) {
       EXPECT_NE(std::string(e.what()).find("intra_op_num_threads"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// ------------------------------------------------------------------ fused activation (Node::fused_clamp)
+
+namespace {
+
+// x int8 [1,6,9,9] -> Conv2dInt 6->10 3x3 p1 (Q4+Q7->Q4, o_bits 8) -> a; a -> LinearInt on [.., 9] rows
+// (9->5, Q4+Q7->Q3, o_bits 8) -> y int8 [1,10,9,5]
+tb::Model conv_linear() {
+  tb::Model m;
+  m.input("x", tb::kInt8, {1, 6, 9, 9});
+  m.output("y", tb::kInt8, {1, 10, 9, 5});
+  m.init(tb::tensor("w", tb::kInt8, {10, 6, 3, 3}, tmodels::random_ints<int8_t>(540, -128, 127, 21)));
+  m.init(tb::tensor("b", tb::kInt32, {10}, tmodels::random_ints<int32_t>(10, -9000, 9000, 22)));
+  m.init(tb::tensor("fw", tb::kInt8, {5, 9}, tmodels::random_ints<int8_t>(45, -128, 127, 23)));
+  m.add({"Conv2dInt", "thinker", "conv", {"x", "w", "b"}, {"a"},
+         tb::conv_attrs(16.0f, 128.0f, 16.0f, 8, {3, 3}, {1, 1, 1, 1})});
+  m.add({"LinearInt", "thinker", "fc", {"a", "fw"}, {"y"},
+         {tb::attr_float("scale_x", 16.0f), tb::attr_float("scale_w", 128.0f), tb::attr_float("scale_o", 8.0f),
+          tb::attr_int("o_bits", 8), tb::attr_int("data_bits", 8), tb::attr_int("parameter_bits", 8),
+          tb::attr_string("platform_quant", "luna_quant")}});
+  return m;
+}
+
+}  // namespace
+
+// The load-time fusion pass sets Node::fused_clamp; the conv and linear
+// kernels then clamp their requantised outputs to [lo, hi] on every ISA and
+// thread count, equal to the numerics reference followed by the clamp.
+TEST(FusedClamp, ConvAndLinearClampTheirOutputs) {
+  namespace opt = lr::opt;
+  const std::string bytes = conv_linear().bytes();
+  const lr::Graph base =
+      lr::build_graph(lr::onnx::decode_model(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), 1 << 30);
+  const std::vector<int8_t> xv = tmodels::random_ints<int8_t>(6 * 81, -128, 127, 24);
+  const lr::Tensor x = lr::Tensor::from_vector<int8_t>({1, 6, 9, 9}, xv);
+  // Reference: conv (relu-free), clamp [0, 40]; linear, clamp [-20, 30].
+  nm::Conv2dShape cs = conv_shape(6, 9, 10, 3, 1, 1, 1);
+  std::vector<int8_t> a(10 * 81), want(10 * 9 * 5);
+  nm::conv2d_int(xv.data(), tmodels::random_ints<int8_t>(540, -128, 127, 21).data(),
+                 tmodels::random_ints<int32_t>(10, -9000, 9000, 22).data(), a.data(), cs, 7, false, 8);
+  for (int8_t& v : a) v = static_cast<int8_t>(std::min(std::max<int>(v, 0), 40));
+  nm::linear_int(a.data(), tmodels::random_ints<int8_t>(45, -128, 127, 23).data(), nullptr, want.data(), 90, 9, 5,
+                 4 + 7 - 3, 8);
+  for (int8_t& v : want) v = static_cast<int8_t>(std::min(std::max<int>(v, -20), 30));
+  int clamped = 0;
+  for (int8_t v : want) clamped += v == 30 || v == -20;
+  EXPECT_GT(clamped, 20);  // the bounds really cut
+  for (opt::Isa isa : {opt::Isa::kScalar, opt::Isa::kAvx2, opt::Isa::kAvx512Vnni, opt::Isa::kAuto}) {
+    if (!opt::isa_supported(isa)) continue;
+    for (int threads = 1; threads <= 3; ++threads) {
+      lr::Graph g = base;
+      g.nodes[0].fused_clamp = lr::Node::FusedClamp{0, 40};
+      g.nodes[1].fused_clamp = lr::Node::FusedClamp{-20, 30};
+      opt::ThreadPool pool(threads);
+      const lr::Plan plan(g, {{1, 6, 9, 9}}, isa, lr::MemoryLimits{}, &pool);
+      const std::vector<lr::Tensor> y = plan.run({&x}, g.outputs);
+      ASSERT_EQ(y[0].to_vector<int8_t>(), want) << opt::isa_name(isa) << " threads " << threads;
     }
   }
 }
