@@ -276,31 +276,78 @@ void requant_row_s32(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int3
   }
 }
 
+void batchnorm_row_s8(const int8_t* x, int64_t n, int32_t w, int32_t bias, int shift, int8_t* y) {
+  const Requant q = make_requant(bias, -128, 127, shift);
+  const __m256i wv = _mm256_set1_epi32(w);
+  auto prod = [&](const int8_t* p) {  // 8 products x * w (|x * w| <= 2^14, exact in int32)
+    int64_t v;
+    std::memcpy(&v, p, 8);
+    return _mm256_mullo_epi32(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(v)), wv);
+  };
+  int64_t j = 0;
+  for (; j + 32 <= n; j += 32)
+    storeu(y + j, pack32_s8(requant8(q, prod(x + j)), requant8(q, prod(x + j + 8)), requant8(q, prod(x + j + 16)),
+                            requant8(q, prod(x + j + 24))));
+  if (j < n) {
+    alignas(32) int8_t t[32] = {};
+    alignas(32) int8_t o[32];
+    std::memcpy(t, x + j, static_cast<size_t>(n - j));
+    storeu(o, pack32_s8(requant8(q, prod(t)), requant8(q, prod(t + 8)), requant8(q, prod(t + 16)),
+                        requant8(q, prod(t + 24))));
+    std::memcpy(y + j, o, static_cast<size_t>(n - j));
+  }
+}
+
+void clamp_row_s8(const int8_t* x, int64_t n, int8_t lo, int8_t hi, int8_t* y) {
+  const __m256i l = _mm256_set1_epi8(lo), h = _mm256_set1_epi8(hi);
+  int64_t j = 0;
+  for (; j + 32 <= n; j += 32) storeu(y + j, _mm256_min_epi8(_mm256_max_epi8(loadu(x + j), l), h));
+  for (; j < n; ++j) y[j] = x[j] < lo ? lo : (x[j] > hi ? hi : x[j]);
+}
+
 void max_row(int8_t* dst, const int8_t* src, int64_t n) {
   int64_t j = 0;
   for (; j + 32 <= n; j += 32) storeu(dst + j, _mm256_max_epi8(loadu(dst + j), loadu(src + j)));
+  for (; j + 16 <= n; j += 16) {
+    __m128i* d = reinterpret_cast<__m128i*>(dst + j);
+    _mm_storeu_si128(d, _mm_max_epi8(_mm_loadu_si128(d), _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + j))));
+  }
   for (; j < n; ++j) dst[j] = dst[j] < src[j] ? src[j] : dst[j];
 }
 
 void max_window_row(const int8_t* r, int64_t ow, int kw, int stride, int8_t* y) {
-  int64_t ox = 0;
+  // Whole vectors also for the last, partial block: r stays readable past the
+  // windows (see opt_internal.h); the extra outputs go to a buffer and are dropped.
+  alignas(32) int8_t tmp[32];
   if (stride == 1) {
-    for (; ox + 32 <= ow; ox += 32) {
+    for (int64_t ox = 0; ox < ow; ox += 32) {
       __m256i m = loadu(r + ox);
       for (int kx = 1; kx < kw; ++kx) m = _mm256_max_epi8(m, loadu(r + ox + kx));
-      storeu(y + ox, m);
-    }
-  } else if (stride == 2) {
-    for (; ox + 32 <= ow; ox += 32) {
-      __m256i m0 = even_bytes_i16(r + 2 * ox), m1 = even_bytes_i16(r + 2 * ox + 32);
-      for (int kx = 1; kx < kw; ++kx) {
-        m0 = _mm256_max_epi16(m0, even_bytes_i16(r + 2 * ox + kx));
-        m1 = _mm256_max_epi16(m1, even_bytes_i16(r + 2 * ox + 32 + kx));
+      if (ox + 32 <= ow) {
+        storeu(y + ox, m);
+      } else {
+        storeu(tmp, m);
+        std::memcpy(y + ox, tmp, static_cast<size_t>(ow - ox));
       }
-      storeu(y + ox, _mm256_permute4x64_epi64(_mm256_packs_epi16(m0, m1), 0xD8));
     }
+    return;
   }
-  for (; ox < ow; ++ox) {
+  if (stride == 2) {
+    for (int64_t ox = 0; ox < ow; ox += 16) {
+      __m256i m = even_bytes_i16(r + 2 * ox);
+      for (int kx = 1; kx < kw; ++kx) m = _mm256_max_epi16(m, even_bytes_i16(r + 2 * ox + kx));
+      // 16 int16 in order -> 16 int8 (values in range: the pack is exact).
+      const __m128i p = _mm_packs_epi16(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+      if (ox + 16 <= ow) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + ox), p);
+      } else {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(tmp), p);
+        std::memcpy(y + ox, tmp, static_cast<size_t>(ow - ox));
+      }
+    }
+    return;
+  }
+  for (int64_t ox = 0; ox < ow; ++ox) {
     int8_t m = r[ox * stride];
     for (int kx = 1; kx < kw; ++kx) m = m < r[ox * stride + kx] ? r[ox * stride + kx] : m;
     y[ox] = m;

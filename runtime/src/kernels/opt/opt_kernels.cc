@@ -40,7 +40,9 @@
 #include <string>
 #include <vector>
 
+#include "linger/numerics/batchnorm.h"
 #include "linger/numerics/conv.h"
+#include "linger/numerics/elementwise.h"
 #include "linger/numerics/linear.h"
 #include "linger/numerics/pool.h"
 #include "linger/numerics/quantize.h"
@@ -450,7 +452,7 @@ enum class BSource { kIm2col, kDirect, kPadded };
 struct SimdConvLayout {
   int64_t hp, wp, vw, vpixels, kpad, a_rows, nc, blocks, rows_chunk, oc_chunks;
   BSource src;
-  size_t off_buf, off_b, off_c;  // in a worker region
+  size_t off_buf, off_b, off_c, off_y;  // in a worker region
   Carver wcv;
   WorkerSplit ws;  // shared: the padded planes (kPadded)
 };
@@ -482,6 +484,7 @@ SimdConvLayout simd_conv_layout(const nm::Conv2dShape& s, const ConvGeom& g, int
   L.off_buf = L.wcv.add(L.src == BSource::kIm2col ? sat_mul(g.kdim, L.nc) : 0);
   L.off_b = L.wcv.add(sat_mul(sat_mul(round_up(L.nc, BK::kNr), L.kpad), b_size));
   L.off_c = L.wcv.add(sat_mul(sat_mul(L.rows_chunk, L.nc), 4));
+  L.off_y = L.wcv.add(L.src == BSource::kPadded ? sat_mul(L.nc, 4) : 0);  // one requantised block row
   L.ws.finish(L.src == BSource::kPadded ? sat_mul(sat_mul(g.cpg, L.hp), L.wp) : 0, L.wcv, threads);
   return L;
 }
@@ -700,12 +703,17 @@ void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* com
           if (vw == g.ow) {
             requant_block(cblk, nc, rows, nv, bias, oc0, yg + r0 * g.pixels + p0, g.pixels, st, true);
           } else {
-            // Row by row, dropping the virtual columns ox >= out_w.
-            for (int64_t oy = p0 / vw; oy * vw < p0 + nv; ++oy) {
-              const int64_t lo = std::max(p0, oy * vw), hi = std::min(p0 + nv, oy * vw + g.ow);
-              if (lo < hi)
-                requant_block(cblk + (lo - p0), nc, rows, hi - lo, bias, oc0,
-                              yg + r0 * g.pixels + oy * g.ow + (lo - oy * vw), g.pixels, st, true);
+            // Each channel's whole block at once (one vector pass), then its
+            // output rows copied out, dropping the virtual columns ox >= out_w.
+            OutT* yrow = at<OutT>(wb, L.off_y);
+            for (int64_t r = 0; r < rows; ++r) {
+              requant_block(cblk + r * nc, nc, 1, nv, bias, oc0 + r, yrow, nc, st, true);
+              OutT* yc = yg + (r0 + r) * g.pixels;
+              for (int64_t oy = p0 / vw; oy * vw < p0 + nv; ++oy) {
+                const int64_t lo = std::max(p0, oy * vw), hi = std::min(p0 + nv, oy * vw + g.ow);
+                if (lo < hi)
+                  std::memcpy(yc + oy * g.ow + (lo - oy * vw), yrow + (lo - p0), static_cast<size_t>(hi - lo) * sizeof(OutT));
+              }
             }
           }
         }
@@ -1215,10 +1223,11 @@ void maxpool2d_int8(const int8_t* x, int8_t* y, const numerics::Pool2dShape& s, 
   // Row r[j] = max over the window rows of input column j - pad_left (-128 outside).
   parallel_for(pool, planes, [&](int64_t p0, int64_t p1, int worker) {
     int8_t* r = at<int8_t>(split.region(base, worker), 0);
+    std::memset(r, nm::kMaxPoolPad, static_cast<size_t>(span));  // the slack past the windows stays -128
     for (int64_t p = p0; p < p1; ++p) {
       const int8_t* plane = x + p * hw;
       for (int oy = 0; oy < oh; ++oy) {
-        std::memset(r, nm::kMaxPoolPad, static_cast<size_t>(span));
+        std::memset(r, nm::kMaxPoolPad, static_cast<size_t>(span - kPlaneSlack));
         for (int ky = 0; ky < s.kh; ++ky) {
           const int iy = oy * s.stride_h - s.pad_top + ky;
           if (iy < 0 || iy >= s.h) continue;
@@ -1241,6 +1250,61 @@ void avgpool2d_int8(const int8_t* x, int8_t* y, const numerics::Pool2dShape& s, 
     one.n = 1;
     one.c = 1;
     for (int64_t p = p0; p < p1; ++p) nm::avgpool2d_int(x + p * hw, y + p * ohw, one);
+  });
+}
+
+// ------------------------------------------------------------------ BatchNorm2dInt, iqClamp
+
+// The int8-output BatchNorm2dInt through the conv requantisation: acc = x * w
+// (|acc| <= 2^14) and sat32(acc + b) in place of the exact int64 sum. They
+// differ only where |acc + b| >= 2^31, and there both give the same int8 after
+// rhu_shift and saturation: for shift >= 15 the two sums are within 2^14 of
+// +-2^31 and round to the same +-2^(31 - shift) (|d / 2^shift| < 1/2); for
+// shift < 15 both exceed 2^16 in magnitude and saturate alike.
+void batchnorm_int8(const int8_t* x, const int8_t* w, const int32_t* b, void* y, int64_t n, int64_t c, int64_t spatial,
+                    int shift, int out_bits, Isa isa, ThreadPool* pool) {
+  if (n <= 0 || c <= 0 || spatial <= 0) return;
+#if defined(LINGER_OPT_HAVE_AVX2)
+  const bool simd = resolve(isa) != Isa::kScalar && out_bits == 8 && shift >= 0 && shift <= 63;
+#else
+  const bool simd = false;
+  (void)isa;
+#endif
+  parallel_for(pool, n * c, [&](int64_t p0, int64_t p1, int) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t ch = p % c, off = p * spatial;
+      const int32_t bc = b ? b[ch] : 0;
+      if (simd) {
+#if defined(LINGER_OPT_HAVE_AVX2)
+        detail::avx2::batchnorm_row_s8(x + off, spatial, w[ch], bc, shift, static_cast<int8_t*>(y) + off);
+#endif
+      } else if (out_bits == 16) {
+        nm::batchnorm_int_plane(x + off, w[ch], bc, static_cast<int16_t*>(y) + off, spatial, shift, 16);
+      } else if (out_bits == 32) {
+        nm::batchnorm_int_plane(x + off, w[ch], bc, static_cast<int32_t*>(y) + off, spatial, shift, 32);
+      } else {
+        nm::batchnorm_int_plane(x + off, w[ch], bc, static_cast<int8_t*>(y) + off, spatial, shift, 8);
+      }
+    }
+  });
+}
+
+void clamp_int8(const int8_t* x, int64_t n, int lo, int hi, int8_t* y, Isa isa, ThreadPool* pool) {
+  if (n <= 0) return;
+#if defined(LINGER_OPT_HAVE_AVX2)
+  const bool simd = resolve(isa) != Isa::kScalar;
+#else
+  (void)isa;
+#endif
+  parallel_for(pool, grain_tasks(n, 1 << 16), [&](int64_t t0, int64_t t1, int) {
+    const int64_t i0 = t0 << 16, i1 = std::min(n, t1 << 16);
+#if defined(LINGER_OPT_HAVE_AVX2)
+    if (simd) {
+      detail::avx2::clamp_row_s8(x + i0, i1 - i0, static_cast<int8_t>(lo), static_cast<int8_t>(hi), y + i0);
+      return;
+    }
+#endif
+    for (int64_t i = i0; i < i1; ++i) y[i] = nm::iqclamp(x[i], lo, hi);
   });
 }
 
