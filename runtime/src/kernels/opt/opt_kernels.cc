@@ -305,8 +305,10 @@ ConvGeom conv_geom(const nm::Conv2dShape& s) {
 
 // im2col of output pixels [p0, p0 + nv) of image n, group grp: dst[kk * ldd + (p - p0)]
 // for kk = (ic * kh + ky) * kw + kx, zeros where the tap falls in the padding.
+// `simd`: the AVX2 copy of stride-2 rows may be used (the CPU has AVX2).
 void im2col_block(const int8_t* x, const nm::Conv2dShape& s, const ConvGeom& g, int64_t n, int64_t grp, int64_t p0,
-                  int64_t nv, int8_t* dst, int64_t ldd) {
+                  int64_t nv, int8_t* dst, int64_t ldd, bool simd) {
+  (void)simd;  // used with AVX2 only
   const int64_t oy_first = p0 / g.ow;
   const int64_t ox_first = p0 - oy_first * g.ow;
   for (int64_t ic = 0; ic < g.cpg; ++ic) {
@@ -333,6 +335,10 @@ void im2col_block(const int8_t* x, const nm::Conv2dShape& s, const ConvGeom& g, 
             std::memset(out + ox0, 0, static_cast<size_t>(a - ox0));
             if (s.stride_w == 1) {
               std::memcpy(out + a, row + a + ixb, static_cast<size_t>(b - a));
+#if defined(LINGER_OPT_HAVE_AVX2)
+            } else if (s.stride_w == 2 && simd) {
+              detail::avx2::copy_stride2(row + 2 * a + ixb, b - a, out + a);
+#endif
             } else {
               for (int64_t ox = a; ox < b; ++ox) out[ox] = row[ox * s.stride_w + ixb];
             }
@@ -630,7 +636,7 @@ void conv_scalar(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y,
             src = x + (n * s.c + grp * g.cpg) * g.hw + p0;
             ldk = g.hw;
           } else {
-            im2col_block(x, s, g, n, grp, p0, nv, col, nc);
+            im2col_block(x, s, g, n, grp, p0, nv, col, nc, false);
           }
           scalar_gemm_kmajor(w + grp * g.opg * g.kdim, g.kdim, src, ldk, cblk, nc, g.opg, nv, g.kdim);
           requant_block(cblk, nc, g.opg, nv, bias, grp * g.opg, y + (n * s.o + grp * g.opg) * g.pixels + p0,
@@ -691,7 +697,7 @@ void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* com
             } else if (src == BSource::kPadded) {
               BK::pack_b(padded + p0, koff.data(), g.kdim, nv, bp);
             } else {
-              im2col_block(x, s, g, n, grp, p0, nv, buf, nc);
+              im2col_block(x, s, g, n, grp, p0, nv, buf, nc, true);
               BK::pack_b(buf, koff.data(), g.kdim, nv, bp);
             }
             packed_block = blk;
