@@ -110,9 +110,10 @@ struct Requant {
   __m256i bias, lo, hi, one, max32;
   __m128i count;  // shift - 1
   bool shifted;
+  bool check;  // c + bias may leave the int32 range: saturate
 };
 
-Requant make_requant(int32_t bias, int32_t lo, int32_t hi, int shift) {
+Requant make_requant(int32_t bias, int32_t lo, int32_t hi, int shift, int64_t acc_max = INT32_MAX) {
   Requant q;
   q.bias = _mm256_set1_epi32(bias);
   q.lo = _mm256_set1_epi32(lo);
@@ -121,15 +122,20 @@ Requant make_requant(int32_t bias, int32_t lo, int32_t hi, int shift) {
   q.max32 = _mm256_set1_epi32(INT32_MAX);
   q.count = _mm_cvtsi32_si128(shift > 0 ? shift - 1 : 0);
   q.shifted = shift > 0;
+  q.check = (bias < 0 ? -int64_t{bias} : int64_t{bias}) + acc_max > INT32_MAX;
   return q;
 }
 
 __m256i requant8(const Requant& q, __m256i acc) {
   const __m256i sum = _mm256_add_epi32(acc, q.bias);
-  // Overflow where sign(acc) == sign(bias) != sign(sum): the sign bit of (sum ^ acc) & ~(acc ^ bias).
-  const __m256i ovf = _mm256_srai_epi32(_mm256_andnot_si256(_mm256_xor_si256(acc, q.bias), _mm256_xor_si256(sum, acc)), 31);
-  const __m256i sat = _mm256_xor_si256(_mm256_srai_epi32(acc, 31), q.max32);  // acc < 0 ? INT32_MIN : INT32_MAX
-  __m256i v = _mm256_blendv_epi8(sum, sat, ovf);
+  __m256i v = sum;
+  if (q.check) {
+    // Overflow where sign(acc) == sign(bias) != sign(sum): the sign bit of (sum ^ acc) & ~(acc ^ bias).
+    const __m256i ovf =
+        _mm256_srai_epi32(_mm256_andnot_si256(_mm256_xor_si256(acc, q.bias), _mm256_xor_si256(sum, acc)), 31);
+    const __m256i sat = _mm256_xor_si256(_mm256_srai_epi32(acc, 31), q.max32);  // acc < 0 ? INT32_MIN : INT32_MAX
+    v = _mm256_blendv_epi8(sum, sat, ovf);
+  }
   if (q.shifted) {
     const __m256i t = _mm256_sra_epi32(v, q.count);
     v = _mm256_add_epi32(_mm256_srai_epi32(t, 1), _mm256_and_si256(t, q.one));
@@ -230,8 +236,9 @@ void depthwise_plane_s2(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, 
   depthwise_plane<true>(xp, wp, wk, kh, kw, stride_h, dil_h, dil_w, oh, ow, acc);
 }
 
-void requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int8_t* y) {
-  const Requant q = make_requant(bias, lo, hi, shift);
+void requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int8_t* y,
+                     int64_t acc_max) {
+  const Requant q = make_requant(bias, lo, hi, shift, acc_max);
   int64_t j = 0;
   for (; j + 32 <= n; j += 32)
     storeu(y + j, pack32_s8(requant8(q, load8(c + j)), requant8(q, load8(c + j + 8)), requant8(q, load8(c + j + 16)),
@@ -246,8 +253,9 @@ void requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32
   }
 }
 
-void requant_row_s16(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int16_t* y) {
-  const Requant q = make_requant(bias, lo, hi, shift);
+void requant_row_s16(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int16_t* y,
+                     int64_t acc_max) {
+  const Requant q = make_requant(bias, lo, hi, shift, acc_max);
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) {
     const __m256i p = _mm256_packs_epi32(requant8(q, load8(c + j)), requant8(q, load8(c + j + 8)));
@@ -263,8 +271,9 @@ void requant_row_s16(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int3
   }
 }
 
-void requant_row_s32(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int32_t* y) {
-  const Requant q = make_requant(bias, lo, hi, shift);
+void requant_row_s32(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int32_t* y,
+                     int64_t acc_max) {
+  const Requant q = make_requant(bias, lo, hi, shift, acc_max);
   int64_t j = 0;
   for (; j + 8 <= n; j += 8) storeu(y + j, requant8(q, load8(c + j)));
   if (j < n) {
@@ -277,7 +286,7 @@ void requant_row_s32(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int3
 }
 
 void batchnorm_row_s8(const int8_t* x, int64_t n, int32_t w, int32_t bias, int shift, int8_t* y) {
-  const Requant q = make_requant(bias, -128, 127, shift);
+  const Requant q = make_requant(bias, -128, 127, shift, 16384);  // |x * w| <= 2^14
   const __m256i wv = _mm256_set1_epi32(w);
   auto prod = [&](const int8_t* p) {  // 8 products x * w (|x * w| <= 2^14, exact in int32)
     int64_t v;

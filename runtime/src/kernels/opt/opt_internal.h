@@ -60,11 +60,17 @@ void depthwise_plane_s2(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, 
 // followed by the clamp of OutputStage:
 //   y[j] = clamp(sat_ob(rhu_shift(sat32(c[j] + bias), shift)), lo, hi)
 // in int32 lanes, with ob = 8 / 16 / 32 for the int8 / int16 / int32 output.
-// Preconditions: 0 <= shift <= 63; lo <= hi, both inside the ob range. Does
-// all n outputs (a tail shorter than a vector goes through a small buffer).
-void requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int8_t* y);
-void requant_row_s16(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int16_t* y);
-void requant_row_s32(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int32_t* y);
+// Preconditions: 0 <= shift <= 63; lo <= hi, both inside the ob range;
+// |c[j]| <= acc_max (the caller's bound: kdim * 2^14 for a conv that cannot
+// wrap; INT32_MAX when unknown): where |bias| + acc_max fits int32 the sum
+// cannot overflow and the saturation step is skipped. Does all n outputs (a
+// tail shorter than a vector goes through a small buffer).
+void requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int8_t* y,
+                    int64_t acc_max);
+void requant_row_s16(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int16_t* y,
+                     int64_t acc_max);
+void requant_row_s32(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int32_t* y,
+                     int64_t acc_max);
 // BatchNorm2dInt of one plane, int8 output: y[j] = sat8(rhu_shift(x[j] * w + bias, shift)),
 // 0 <= shift <= 63 (the sum saturated to int32 first, which for an int8 output
 // is the same integer as the int64 sum: see opt_kernels.cc).

@@ -357,8 +357,16 @@ void im2col_block(const int8_t* x, const nm::Conv2dShape& s, const ConvGeom& g, 
 struct Stage {
   int out_bits, shift;
   int32_t lo, hi;
-  bool simd_ok;  // the vector requantisation applies (0 <= shift <= 63)
+  bool simd_ok;     // the vector requantisation applies (0 <= shift <= 63)
+  int64_t acc_max;  // bound on |accumulator| (INT32_MAX: unknown; see with_acc_bound)
 };
+
+// The stage for accumulators of k int8 x int8 products: |acc| <= k * 2^14 when
+// that stays below 2^31 (no wrap), else unknown.
+Stage with_acc_bound(Stage st, int64_t k) {
+  st.acc_max = k < (int64_t{1} << 17) ? k * 16384 : int64_t{INT32_MAX};
+  return st;
+}
 
 Stage make_stage(const OutputStage& o) {
   Stage st;
@@ -370,6 +378,7 @@ Stage make_stage(const OutputStage& o) {
   st.hi = static_cast<int32_t>(std::min<int64_t>(std::max<int64_t>(o.hi, tmin), tmax));
   if (st.hi < st.lo) st.hi = st.lo;  // documented precondition lo <= hi; keep the kernels defined anyway
   st.simd_ok = o.shift >= 0 && o.shift <= 63;
+  st.acc_max = INT32_MAX;
   return st;
 }
 
@@ -377,13 +386,13 @@ int64_t clamp_stage(int64_t v, const Stage& st) { return v < st.lo ? st.lo : (v 
 
 #if defined(LINGER_OPT_HAVE_AVX2)
 void requant_row_simd(const int32_t* c, int64_t n, int32_t b, const Stage& st, int8_t* y) {
-  detail::avx2::requant_row_s8(c, n, b, st.lo, st.hi, st.shift, y);
+  detail::avx2::requant_row_s8(c, n, b, st.lo, st.hi, st.shift, y, st.acc_max);
 }
 void requant_row_simd(const int32_t* c, int64_t n, int32_t b, const Stage& st, int16_t* y) {
-  detail::avx2::requant_row_s16(c, n, b, st.lo, st.hi, st.shift, y);
+  detail::avx2::requant_row_s16(c, n, b, st.lo, st.hi, st.shift, y, st.acc_max);
 }
 void requant_row_simd(const int32_t* c, int64_t n, int32_t b, const Stage& st, int32_t* y) {
-  detail::avx2::requant_row_s32(c, n, b, st.lo, st.hi, st.shift, y);
+  detail::avx2::requant_row_s32(c, n, b, st.lo, st.hi, st.shift, y, st.acc_max);
 }
 constexpr bool kHaveSimdRequant = true;
 #else
@@ -816,8 +825,9 @@ void pack_conv_weights(const int8_t* w, const nm::Conv2dShape& s, const ConvGeom
 
 template <typename OutT>
 void conv_run(const Conv2dInt8& conv, const int8_t* x, const int8_t* w, const int8_t* packed, const int32_t* comp,
-              const int32_t* bias, OutT* y, const Stage& st, std::vector<int8_t>* ws, ThreadPool* pool) {
+              const int32_t* bias, OutT* y, const Stage& stage, std::vector<int8_t>* ws, ThreadPool* pool) {
   const nm::Conv2dShape& s = conv.shape();
+  const Stage st = with_acc_bound(stage, int64_t{s.c / s.groups} * s.kh * s.kw);
   if (use_depthwise(s)) {
     conv_depthwise(x, w, bias, y, s, st, conv.isa() != Isa::kScalar, ws, pool);
     return;
