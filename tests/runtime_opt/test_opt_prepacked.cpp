@@ -504,6 +504,25 @@ TEST_P(Prepacked, ClampMatchesReference) {
   }
 }
 
+// iqAdd: every (a, b) int8 pair for shifts from far left to far right.
+TEST_P(Prepacked, IqAddEveryPairMatchesReference) {
+  std::vector<int8_t> a, b;
+  for (int i = -128; i < 128; ++i)
+    for (int j = -128; j < 128; ++j) {
+      a.push_back(static_cast<int8_t>(i));
+      b.push_back(static_cast<int8_t>(j));
+    }
+  a.push_back(5);  // a tail past the vector width
+  b.push_back(-7);
+  std::vector<int8_t> got(a.size());
+  for (int sa = -10; sa <= 17; ++sa)
+    for (const int sb : {-9, -8, -7, -1, 0, 1, 2, 7, 8, 9, 16, 40}) {
+      opt::iqadd_int8(a.data(), b.data(), static_cast<int64_t>(a.size()), sa, sb, got.data(), isa(), pool_for(2));
+      for (size_t i = 0; i < a.size(); ++i)
+        ASSERT_EQ(got[i], nm::iqadd(a[i], b[i], sa, sb)) << int{a[i]} << " " << int{b[i]} << " sa " << sa << " sb " << sb;
+    }
+}
+
 // ---------------------------------------------------------------- the pool itself
 
 TEST(ThreadPool, RangesCoverEachIndexOnceWithDistinctWorkers) {

@@ -322,6 +322,33 @@ void copy_stride2(const int8_t* src, int64_t n, int8_t* dst) {
   for (; i < n; ++i) dst[i] = src[2 * i];
 }
 
+namespace {
+// sat8(rhu_shift(v, s)) in int16 lanes holding int8 values (see iqadd_row_s8).
+__m256i rescale_i16(__m256i v, int s) {
+  if (s == 0) return v;
+  if (s > 0) {
+    const __m256i t = _mm256_sra_epi16(v, _mm_cvtsi32_si128(s - 1 < 15 ? s - 1 : 15));
+    return _mm256_add_epi16(_mm256_srai_epi16(t, 1), _mm256_and_si256(t, _mm256_set1_epi16(1)));
+  }
+  // Left shift, exact in int16 up to 8 places (|v| <= 128); from 8 places on,
+  // every nonzero value saturates, as it does with the exact product.
+  const __m256i u = _mm256_sll_epi16(v, _mm_cvtsi32_si128(-s < 8 ? -s : 8));
+  return _mm256_min_epi16(_mm256_max_epi16(u, _mm256_set1_epi16(-128)), _mm256_set1_epi16(127));
+}
+__m256i load16_i8(const int8_t* p) { return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+}  // namespace
+
+int64_t iqadd_row_s8(const int8_t* a, const int8_t* b, int64_t n, int sa, int sb, int8_t* y) {
+  int64_t j = 0;
+  for (; j + 32 <= n; j += 32) {
+    const __m256i s0 = _mm256_add_epi16(rescale_i16(load16_i8(a + j), sa), rescale_i16(load16_i8(b + j), sb));
+    const __m256i s1 =
+        _mm256_add_epi16(rescale_i16(load16_i8(a + j + 16), sa), rescale_i16(load16_i8(b + j + 16), sb));
+    storeu(y + j, _mm256_permute4x64_epi64(_mm256_packs_epi16(s0, s1), 0xD8));  // sat8 of the sum
+  }
+  return j;
+}
+
 void max_row(int8_t* dst, const int8_t* src, int64_t n) {
   int64_t j = 0;
   for (; j + 32 <= n; j += 32) storeu(dst + j, _mm256_max_epi8(loadu(dst + j), loadu(src + j)));

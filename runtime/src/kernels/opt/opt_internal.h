@@ -79,6 +79,9 @@ void batchnorm_row_s8(const int8_t* x, int64_t n, int32_t w, int32_t bias, int s
 void clamp_row_s8(const int8_t* x, int64_t n, int8_t lo, int8_t hi, int8_t* y);
 // dst[i] = src[2 * i] for i < n (the im2col row of a stride-2 conv); reads src[0 .. 2n - 1] only.
 void copy_stride2(const int8_t* src, int64_t n, int8_t* dst);
+// iqAdd of same-shape operands: y[j] = sat8(sat8(rhu_shift(a[j], sa)) + sat8(rhu_shift(b[j], sb)))
+// (numerics::iqadd) for the first n rounded down to 32; returns how many it did.
+int64_t iqadd_row_s8(const int8_t* a, const int8_t* b, int64_t n, int sa, int sb, int8_t* y);
 // dst[j] = max(dst[j], src[j]) for j < n (signed int8).
 void max_row(int8_t* dst, const int8_t* src, int64_t n);
 // y[ox] = max over kx < kw of r[ox * stride + kx], for ox < ow (any stride;

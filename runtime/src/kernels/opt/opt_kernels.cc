@@ -1324,6 +1324,23 @@ void clamp_int8(const int8_t* x, int64_t n, int lo, int hi, int8_t* y, Isa isa, 
   });
 }
 
+void iqadd_int8(const int8_t* a, const int8_t* b, int64_t n, int sa, int sb, int8_t* y, Isa isa, ThreadPool* pool) {
+  if (n <= 0) return;
+#if defined(LINGER_OPT_HAVE_AVX2)
+  const bool simd = resolve(isa) != Isa::kScalar;
+#else
+  (void)isa;
+#endif
+  parallel_for(pool, grain_tasks(n, 1 << 15), [&](int64_t t0, int64_t t1, int) {
+    const int64_t i0 = t0 << 15, i1 = std::min(n, t1 << 15);
+    int64_t i = i0;
+#if defined(LINGER_OPT_HAVE_AVX2)
+    if (simd) i += detail::avx2::iqadd_row_s8(a + i0, b + i0, i1 - i0, sa, sb, y + i0);
+#endif
+    for (; i < i1; ++i) y[i] = nm::iqadd(a[i], b[i], sa, sb);
+  });
+}
+
 // ------------------------------------------------------------------ Quant / Dequant
 
 namespace {

@@ -137,6 +137,9 @@ void batchnorm_int8(const int8_t* x, const int8_t* w, const int32_t* b, void* y,
 // iqClamp: y[i] = numerics::iqclamp(x[i], lo, hi), -128 <= lo <= hi <= 127.
 void clamp_int8(const int8_t* x, int64_t n, int lo, int hi, int8_t* y, Isa isa, ThreadPool* pool);
 
+// iqAdd of same-shape int8 operands: y[i] = numerics::iqadd(a[i], b[i], sa, sb).
+void iqadd_int8(const int8_t* a, const int8_t* b, int64_t n, int sa, int sb, int8_t* y, Isa isa, ThreadPool* pool);
+
 // Quant: y[i] = numerics::quantize(x[i], q, bits) for bits 8 (int8_t* y) or 16
 // (int16_t* y). Returns -1, or the index of the first NaN (then y is partly
 // written: the caller reports the error).
