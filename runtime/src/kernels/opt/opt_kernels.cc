@@ -677,16 +677,25 @@ void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* com
   const BSource src = L.src;
   uint8_t* base = L.ws.cv.base(ws);
   int8_t* padded = at<int8_t>(base, L.ws.off_shared);
-  if (src == BSource::kPadded) std::memset(padded, 0, static_cast<size_t>(g.cpg * L.hp * wp));  // borders stay zero
 
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       const int8_t* xg = x + (n * s.c + grp * g.cpg) * g.hw;  // the group's input planes
-      if (src == BSource::kPadded)
-        for (int64_t ic = 0; ic < g.cpg; ++ic)
-          for (int64_t iy = 0; iy < s.h; ++iy)
-            std::memcpy(padded + (ic * L.hp + iy + s.pad_top) * wp + s.pad_left, xg + ic * g.hw + iy * s.w,
-                        static_cast<size_t>(s.w));
+      if (src == BSource::kPadded)  // the zero-padded planes, channels split over the threads
+        parallel_for(pool, g.cpg, [&](int64_t c0, int64_t c1, int) {
+          const size_t right = static_cast<size_t>(s.pad_right), left = static_cast<size_t>(s.pad_left);
+          for (int64_t ic = c0; ic < c1; ++ic) {
+            int8_t* plane = padded + ic * L.hp * wp;
+            std::memset(plane, 0, static_cast<size_t>(s.pad_top * wp));
+            for (int64_t iy = 0; iy < s.h; ++iy) {
+              int8_t* row = plane + (iy + s.pad_top) * wp;
+              std::memset(row, 0, left);
+              std::memcpy(row + left, xg + ic * g.hw + iy * s.w, static_cast<size_t>(s.w));
+              std::memset(row + left + s.w, 0, right);
+            }
+            std::memset(plane + (s.pad_top + s.h) * wp, 0, static_cast<size_t>(s.pad_bottom * wp));
+          }
+        });
       OutT* yg = y + (n * s.o + grp * g.opg) * g.pixels;
       const typename BK::AElem* ag = ap + grp * a_rows * kpad;
       const int32_t* cg = comp + grp * a_rows;
