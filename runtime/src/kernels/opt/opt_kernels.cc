@@ -46,6 +46,7 @@
 #include "linger/numerics/linear.h"
 #include "linger/numerics/pool.h"
 #include "linger/numerics/quantize.h"
+#include "opt_common.h"
 #include "opt_internal.h"
 #include "../../size_math.h"
 
@@ -55,6 +56,12 @@ namespace opt {
 namespace {
 
 namespace nm = numerics;
+using detail::at;
+using detail::Carver;
+using detail::ceil_div;
+using detail::kPlaneSlack;
+using detail::round_up;
+using detail::WorkerSplit;
 
 // ------------------------------------------------------------------ ISA detection
 
@@ -99,39 +106,6 @@ Isa resolve(Isa isa) {
 }
 
 // ------------------------------------------------------------------ helpers
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
-
-// Carves 64-byte aligned regions out of one byte buffer (the caller's
-// workspace). Sizes are overflow-checked (saturating, size_math.h): bytes() is
-// what base() allocates, and what *_workspace_bytes() report to the planner,
-// which refuses a saturated or too large value before any run.
-class Carver {
- public:
-  size_t add(int64_t bytes) {
-    const size_t off = static_cast<size_t>(total_);
-    total_ = sat_add(total_, sat_mul(ceil_div(bytes > 0 ? bytes : 0, 64), 64));
-    return off;
-  }
-  int64_t bytes() const { return sat_add(total_, 64); }
-  int64_t total() const { return total_; }
-  // Grows `buf` as needed and returns the aligned base of the regions.
-  uint8_t* base(std::vector<int8_t>* buf) const {
-    const size_t need = static_cast<size_t>(bytes());
-    if (buf->size() < need) buf->resize(need);
-    const uintptr_t p = reinterpret_cast<uintptr_t>(buf->data());
-    return reinterpret_cast<uint8_t*>((p + 63) & ~uintptr_t{63});
-  }
-
- private:
-  int64_t total_ = 0;
-};
-
-template <typename T>
-T* at(uint8_t* base, size_t off) {
-  return reinterpret_cast<T*>(base + off);
-}
 
 // Bytes of packed B (vector operand) per GEMM block: keeps the block in L2.
 constexpr int64_t kBlockBytes = 128 * 1024;
@@ -423,20 +397,6 @@ void requant_block(const int32_t* c, int64_t ldc, int64_t rows, int64_t nv, cons
 
 // ------------------------------------------------------------------ conv layouts
 
-// Per-worker regions of a workspace: `shared` bytes first, then one region of
-// `worker` bytes (a multiple of 64) per thread.
-struct WorkerSplit {
-  size_t off_shared = 0, off_workers = 0;
-  int64_t worker = 0;
-  Carver cv;
-  void finish(int64_t shared_bytes, const Carver& per_worker, int threads) {
-    worker = round_up(per_worker.total(), 64);
-    off_shared = cv.add(shared_bytes);
-    off_workers = cv.add(sat_mul(worker, threads));
-  }
-  uint8_t* region(uint8_t* base, int w) const { return base + off_workers + static_cast<size_t>(w * worker); }
-};
-
 struct ScalarConvLayout {
   int64_t nc;
   size_t off_col, off_c;
@@ -599,7 +559,6 @@ void conv_transposed(const int8_t* x, const typename BK::BElem* wp, const int32_
 // Depthwise-style convs (one input channel per group, few outputs per group):
 // direct accumulation over a zero-padded copy of each input plane.
 constexpr int64_t kDirectMaxOpg = 4;
-constexpr int64_t kPlaneSlack = 128;  // readable bytes past a padded plane (vector loads over the row ends)
 
 bool use_depthwise(const nm::Conv2dShape& s) { return s.c / s.groups == 1 && s.o / s.groups <= kDirectMaxOpg; }
 
@@ -993,8 +952,6 @@ Isa parse_isa(const char* v, bool* ok) {
   return Isa::kScalar;
 }
 
-// Splits [0, count) into tasks of `grain` elements for parallel_for.
-int64_t grain_tasks(int64_t count, int64_t grain) { return ceil_div(count, grain); }
 
 }  // namespace
 
@@ -1196,234 +1153,6 @@ void linear_int8(const int8_t* x, const int8_t* w, const int32_t* bias, void* y,
   out.out_bits = out_bits;
   out.shift = shift;
   LinearInt8(w, k, n, isa).run(x, bias, y, m, out, nullptr, nullptr);
-}
-
-// ------------------------------------------------------------------ pooling
-
-namespace {
-// MaxPool row buffer: the window columns of one output row, -128 outside the input.
-int64_t maxpool_row_bytes(const nm::Pool2dShape& s) {
-  return sat_add(sat_add(sat_mul(int64_t{s.out_w()} - 1, s.stride_w), s.kw), kPlaneSlack);
-}
-}  // namespace
-
-int64_t maxpool2d_workspace_bytes(const numerics::Pool2dShape& s, int threads) {
-  if (!s.valid()) return 0;
-  Carver one;
-  one.add(maxpool_row_bytes(s));
-  WorkerSplit ws;
-  ws.finish(0, one, std::max(1, threads));
-  return ws.cv.bytes();
-}
-
-void maxpool2d_int8(const int8_t* x, int8_t* y, const numerics::Pool2dShape& s, Isa isa, std::vector<int8_t>* ws,
-                    ThreadPool* pool) {
-  if (!s.valid()) return;
-  const int oh = s.out_h(), ow = s.out_w();
-  const int64_t planes = int64_t{s.n} * s.c, hw = int64_t{s.h} * s.w, ohw = int64_t{oh} * ow;
-#if defined(LINGER_OPT_HAVE_AVX2)
-  const bool simd = resolve(isa) != Isa::kScalar && (s.stride_w == 1 || s.stride_w == 2);
-#else
-  const bool simd = false;
-  (void)isa;
-#endif
-  if (!simd) {
-    parallel_for(pool, planes, [&](int64_t p0, int64_t p1, int) {
-      nm::Pool2dShape one = s;
-      one.n = 1;
-      one.c = 1;
-      for (int64_t p = p0; p < p1; ++p) nm::maxpool2d_int(x + p * hw, y + p * ohw, one);
-    });
-    return;
-  }
-#if defined(LINGER_OPT_HAVE_AVX2)
-  std::vector<int8_t> local;
-  if (!ws) ws = &local;
-  Carver one;
-  one.add(maxpool_row_bytes(s));
-  WorkerSplit split;
-  split.finish(0, one, pool_threads(pool));
-  uint8_t* base = split.cv.base(ws);
-  const int64_t span = maxpool_row_bytes(s);
-  // Row r[j] = max over the window rows of input column j - pad_left (-128 outside).
-  parallel_for(pool, planes, [&](int64_t p0, int64_t p1, int worker) {
-    int8_t* r = at<int8_t>(split.region(base, worker), 0);
-    std::memset(r, nm::kMaxPoolPad, static_cast<size_t>(span));  // the slack past the windows stays -128
-    for (int64_t p = p0; p < p1; ++p) {
-      const int8_t* plane = x + p * hw;
-      for (int oy = 0; oy < oh; ++oy) {
-        std::memset(r, nm::kMaxPoolPad, static_cast<size_t>(span - kPlaneSlack));
-        for (int ky = 0; ky < s.kh; ++ky) {
-          const int iy = oy * s.stride_h - s.pad_top + ky;
-          if (iy < 0 || iy >= s.h) continue;
-          // Columns past the row buffer's window part are never read for an output.
-          const int64_t cols = std::min<int64_t>(s.w, span - kPlaneSlack - s.pad_left);
-          if (cols > 0) detail::avx2::max_row(r + s.pad_left, plane + int64_t{iy} * s.w, cols);
-        }
-        detail::avx2::max_window_row(r, ow, s.kw, s.stride_w, y + p * ohw + int64_t{oy} * ow);
-      }
-    }
-  });
-#endif
-}
-
-void avgpool2d_int8(const int8_t* x, int8_t* y, const numerics::Pool2dShape& s, ThreadPool* pool) {
-  if (!s.valid()) return;
-  const int64_t planes = int64_t{s.n} * s.c, hw = int64_t{s.h} * s.w, ohw = int64_t{s.out_h()} * s.out_w();
-  parallel_for(pool, planes, [&](int64_t p0, int64_t p1, int) {
-    nm::Pool2dShape one = s;
-    one.n = 1;
-    one.c = 1;
-    for (int64_t p = p0; p < p1; ++p) nm::avgpool2d_int(x + p * hw, y + p * ohw, one);
-  });
-}
-
-// ------------------------------------------------------------------ BatchNorm2dInt, iqClamp
-
-// The int8-output BatchNorm2dInt through the conv requantisation: acc = x * w
-// (|acc| <= 2^14) and sat32(acc + b) in place of the exact int64 sum. They
-// differ only where |acc + b| >= 2^31, and there both give the same int8 after
-// rhu_shift and saturation: for shift >= 15 the two sums are within 2^14 of
-// +-2^31 and round to the same +-2^(31 - shift) (|d / 2^shift| < 1/2); for
-// shift < 15 both exceed 2^16 in magnitude and saturate alike.
-void batchnorm_int8(const int8_t* x, const int8_t* w, const int32_t* b, void* y, int64_t n, int64_t c, int64_t spatial,
-                    int shift, int out_bits, Isa isa, ThreadPool* pool) {
-  if (n <= 0 || c <= 0 || spatial <= 0) return;
-#if defined(LINGER_OPT_HAVE_AVX2)
-  const bool simd = resolve(isa) != Isa::kScalar && out_bits == 8 && shift >= 0 && shift <= 63;
-#else
-  const bool simd = false;
-  (void)isa;
-#endif
-  parallel_for(pool, n * c, [&](int64_t p0, int64_t p1, int) {
-    for (int64_t p = p0; p < p1; ++p) {
-      const int64_t ch = p % c, off = p * spatial;
-      const int32_t bc = b ? b[ch] : 0;
-      if (simd) {
-#if defined(LINGER_OPT_HAVE_AVX2)
-        detail::avx2::batchnorm_row_s8(x + off, spatial, w[ch], bc, shift, static_cast<int8_t*>(y) + off);
-#endif
-      } else if (out_bits == 16) {
-        nm::batchnorm_int_plane(x + off, w[ch], bc, static_cast<int16_t*>(y) + off, spatial, shift, 16);
-      } else if (out_bits == 32) {
-        nm::batchnorm_int_plane(x + off, w[ch], bc, static_cast<int32_t*>(y) + off, spatial, shift, 32);
-      } else {
-        nm::batchnorm_int_plane(x + off, w[ch], bc, static_cast<int8_t*>(y) + off, spatial, shift, 8);
-      }
-    }
-  });
-}
-
-void clamp_int8(const int8_t* x, int64_t n, int lo, int hi, int8_t* y, Isa isa, ThreadPool* pool) {
-  if (n <= 0) return;
-#if defined(LINGER_OPT_HAVE_AVX2)
-  const bool simd = resolve(isa) != Isa::kScalar;
-#else
-  (void)isa;
-#endif
-  parallel_for(pool, grain_tasks(n, 1 << 16), [&](int64_t t0, int64_t t1, int) {
-    const int64_t i0 = t0 << 16, i1 = std::min(n, t1 << 16);
-#if defined(LINGER_OPT_HAVE_AVX2)
-    if (simd) {
-      detail::avx2::clamp_row_s8(x + i0, i1 - i0, static_cast<int8_t>(lo), static_cast<int8_t>(hi), y + i0);
-      return;
-    }
-#endif
-    for (int64_t i = i0; i < i1; ++i) y[i] = nm::iqclamp(x[i], lo, hi);
-  });
-}
-
-void iqadd_int8(const int8_t* a, const int8_t* b, int64_t n, int sa, int sb, int8_t* y, Isa isa, ThreadPool* pool) {
-  if (n <= 0) return;
-#if defined(LINGER_OPT_HAVE_AVX2)
-  const bool simd = resolve(isa) != Isa::kScalar;
-#else
-  (void)isa;
-#endif
-  parallel_for(pool, grain_tasks(n, 1 << 15), [&](int64_t t0, int64_t t1, int) {
-    const int64_t i0 = t0 << 15, i1 = std::min(n, t1 << 15);
-    int64_t i = i0;
-#if defined(LINGER_OPT_HAVE_AVX2)
-    if (simd) i += detail::avx2::iqadd_row_s8(a + i0, b + i0, i1 - i0, sa, sb, y + i0);
-#endif
-    for (; i < i1; ++i) y[i] = nm::iqadd(a[i], b[i], sa, sb);
-  });
-}
-
-// ------------------------------------------------------------------ Quant / Dequant
-
-namespace {
-constexpr int64_t kElemGrain = 1 << 14;  // elements per task
-}  // namespace
-
-int64_t quantize_f32(const float* x, int64_t n, int q, int bits, void* y, Isa isa, ThreadPool* pool) {
-  if (n <= 0) return -1;
-#if defined(LINGER_OPT_HAVE_AVX2)
-  const bool simd = resolve(isa) != Isa::kScalar && q >= -100 && q <= 100;
-  const float scale = std::ldexp(1.0f, q);
-#else
-  (void)isa;
-#endif
-  std::atomic<int64_t> first_nan{-1};
-  parallel_for(pool, grain_tasks(n, kElemGrain), [&](int64_t t0, int64_t t1, int) {
-    const int64_t i0 = t0 * kElemGrain, i1 = std::min(n, t1 * kElemGrain);
-    int64_t i = i0;
-#if defined(LINGER_OPT_HAVE_AVX2)
-    if (simd)
-      i += bits == 16 ? detail::avx2::quantize_s16(x + i0, i1 - i0, scale, static_cast<int16_t*>(y) + i0)
-                      : detail::avx2::quantize_s8(x + i0, i1 - i0, scale, static_cast<int8_t*>(y) + i0);
-#endif
-    for (; i < i1; ++i) {
-      if (std::isnan(x[i])) {
-        // The smallest index over all tasks (each task reports its first).
-        int64_t cur = first_nan.load();
-        while ((cur < 0 || i < cur) && !first_nan.compare_exchange_weak(cur, i)) {
-        }
-        return;
-      }
-      if (bits == 16)
-        static_cast<int16_t*>(y)[i] = static_cast<int16_t>(nm::quantize(x[i], q, 16));
-      else
-        static_cast<int8_t*>(y)[i] = static_cast<int8_t>(nm::quantize(x[i], q, 8));
-    }
-  });
-  return first_nan.load();
-}
-
-// dequantize(q, Q) = float(double(q) * 2^-Q) rounds the exact value once. Here
-// float(q) * 2^-Q: for |q| < 2^24 float(q) is exact and the product by a power
-// of two is exact (no overflow or underflow for |Q| <= 100 and 32-bit q); for
-// larger int32 q, float(q) rounds once to nearest even and the scaling by 2^-Q
-// commutes with that rounding. The same float either way.
-void dequantize_f32(const void* x, int bits, int64_t n, int q, float* y, Isa isa, ThreadPool* pool) {
-  if (n <= 0) return;
-  const bool exact_scale = q >= -100 && q <= 100;
-  const float scale = exact_scale ? std::ldexp(1.0f, -q) : 0.0f;
-#if defined(LINGER_OPT_HAVE_AVX2)
-  const bool simd = resolve(isa) != Isa::kScalar && exact_scale;
-#else
-  (void)isa;
-#endif
-  parallel_for(pool, grain_tasks(n, kElemGrain), [&](int64_t t0, int64_t t1, int) {
-    const int64_t i0 = t0 * kElemGrain, i1 = std::min(n, t1 * kElemGrain);
-#if defined(LINGER_OPT_HAVE_AVX2)
-    if (simd) {
-      if (bits == 8)
-        detail::avx2::dequantize_s8(static_cast<const int8_t*>(x) + i0, i1 - i0, scale, y + i0);
-      else if (bits == 16)
-        detail::avx2::dequantize_s16(static_cast<const int16_t*>(x) + i0, i1 - i0, scale, y + i0);
-      else
-        detail::avx2::dequantize_s32(static_cast<const int32_t*>(x) + i0, i1 - i0, scale, y + i0);
-      return;
-    }
-#endif
-    for (int64_t i = i0; i < i1; ++i) {
-      const int64_t v = bits == 8    ? int64_t{static_cast<const int8_t*>(x)[i]}
-                        : bits == 16 ? int64_t{static_cast<const int16_t*>(x)[i]}
-                                     : int64_t{static_cast<const int32_t*>(x)[i]};
-      y[i] = nm::dequantize(v, q);
-    }
-  });
 }
 
 }  // namespace opt
