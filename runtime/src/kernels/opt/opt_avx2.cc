@@ -316,7 +316,7 @@ void clamp_row_s8(const int8_t* x, int64_t n, int8_t lo, int8_t hi, int8_t* y) {
 
 void copy_stride2(const int8_t* src, int64_t n, int8_t* dst) {
   int64_t i = 0;
-  for (; i + 32 <= n; i += 32)  // reads src[2i .. 2i + 63], all below src[2n]
+  for (; i + 32 < n; i += 32)  // reads src[2i .. 2i + 63], not past src[2n - 2] (the last one needed)
     storeu(dst + i, _mm256_permute4x64_epi64(
                         _mm256_packs_epi16(even_bytes_i16(src + 2 * i), even_bytes_i16(src + 2 * i + 32)), 0xD8));
   for (; i < n; ++i) dst[i] = src[2 * i];

@@ -77,7 +77,7 @@ void requant_row_s32(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int3
 void batchnorm_row_s8(const int8_t* x, int64_t n, int32_t w, int32_t bias, int shift, int8_t* y);
 // iqClamp: y[j] = min(max(x[j], lo), hi).
 void clamp_row_s8(const int8_t* x, int64_t n, int8_t lo, int8_t hi, int8_t* y);
-// dst[i] = src[2 * i] for i < n (the im2col row of a stride-2 conv); reads src[0 .. 2n - 1] only.
+// dst[i] = src[2 * i] for i < n (the im2col row of a stride-2 conv); reads src[0 .. 2n - 2] only.
 void copy_stride2(const int8_t* src, int64_t n, int8_t* dst);
 // iqAdd of same-shape operands: y[j] = sat8(sat8(rhu_shift(a[j], sa)) + sat8(rhu_shift(b[j], sb)))
 // (numerics::iqadd) for the first n rounded down to 32; returns how many it did.
