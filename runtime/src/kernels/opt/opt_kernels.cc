@@ -861,7 +861,8 @@ LinearLayout linear_layout_for(int64_t m, int64_t k, int64_t n, int threads, boo
   // Column chunks (whole kNr panels) when there are fewer row blocks than threads.
   L.col_chunks = 1;
   if (threads > 1 && L.row_blocks < 4 * threads) L.col_chunks = std::min(ceil_div(4 * threads, L.row_blocks), ceil_div(n, kNr));
-  L.nchunk = round_up(ceil_div(n, L.col_chunks), kNr);
+  const int64_t nr = L.dot ? 1 : kNr;  // the dot kernels need no whole column panels
+  L.nchunk = round_up(ceil_div(n, L.col_chunks), nr);
   L.col_chunks = ceil_div(n, L.nchunk);
   L.off_a = L.wcv.add(L.dot ? 0 : sat_mul(sat_mul(round_up(L.mb, kMr), L.kpad), static_cast<int64_t>(sizeof(AElem))));
   L.off_comp = L.wcv.add(L.dot ? 0 : sat_mul(round_up(L.mb, kMr), 4));
