@@ -77,27 +77,28 @@ def test_info(tmp_path):
     assert "output y float32 [2, 2]" in r.stdout
     assert "output q int8 [2, 2]" in r.stdout
     assert "producer linger" in r.stdout
-    # weights: w (6 bytes); live tensors peak at dequant: q (4) + y (16); workspace: fc's int32 block (2x2x4)
-    assert ("memory: weights 6 bytes, peak per run 36 bytes (20 of live tensors at node 'dequant' (Dequant) + a "
-            "workspace of 16 for node 'fc' (LinearInt)), total 42 bytes") in r.stdout
+    # weights: w (6 bytes); live tensors peak at dequant: q (4) + y (16); workspace: fc's int32 block (2x2x4) in a
+    # 64-byte aligned region, plus 64 bytes of alignment slack (128)
+    assert ("memory: weights 6 bytes, peak per run 148 bytes (20 of live tensors at node 'dequant' (Dequant) + a "
+            "workspace of 128 for node 'fc' (LinearInt)), total 154 bytes") in r.stdout
     # With the arena (default): xq (6 bytes) in one 16-byte slot, the outputs q and y (20) are the caller's.
     r = _run(_model(tmp_path), "--info")
-    assert ("memory: weights 6 bytes, peak per run 52 bytes (36 of tensors: an arena of 16 + 20 of outputs, most live "
-            "at node 'dequant' (Dequant) + a workspace of 16 for node 'fc' (LinearInt)), total 58 bytes") in r.stdout
+    assert ("memory: weights 6 bytes, peak per run 164 bytes (36 of tensors: an arena of 16 + 20 of outputs, most live "
+            "at node 'dequant' (Dequant) + a workspace of 128 for node 'fc' (LinearInt)), total 170 bytes") in r.stdout
 
 
 def test_max_memory_bytes_caps_the_plan(tmp_path):
-    r = _run(_model(tmp_path), "--info", "--max-memory-bytes", "58")
+    r = _run(_model(tmp_path), "--info", "--max-memory-bytes", "170")
     assert r.returncode == 0, r.stderr
-    r = _run(_model(tmp_path), "--info", "--max-memory-bytes", "57")
+    r = _run(_model(tmp_path), "--info", "--max-memory-bytes", "169")
     assert r.returncode != 0
-    assert "rule 'memory-limit': one run needs 58 bytes" in r.stderr
-    r = _run(_model(tmp_path), "--info", "--no-reuse-memory", "--max-memory-bytes", "42")
+    assert "rule 'memory-limit': one run needs 170 bytes" in r.stderr
+    r = _run(_model(tmp_path), "--info", "--no-reuse-memory", "--max-memory-bytes", "154")
     assert r.returncode == 0, r.stderr
-    assert "max_memory_bytes 42" in r.stdout
-    r = _run(_model(tmp_path), "--info", "--no-reuse-memory", "--max-memory-bytes", "41")
+    assert "max_memory_bytes 154" in r.stdout
+    r = _run(_model(tmp_path), "--info", "--no-reuse-memory", "--max-memory-bytes", "153")
     assert r.returncode != 0
-    assert "node 'dequant' (Dequant): rule 'memory-limit': one run needs 42 bytes" in r.stderr
+    assert "node 'dequant' (Dequant): rule 'memory-limit': one run needs 154 bytes" in r.stderr
     assert "max_memory_bytes" in r.stderr
 
 

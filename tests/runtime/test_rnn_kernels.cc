@@ -149,7 +149,9 @@ TEST(RnnNodes, EveryIsaGivesTheScalarIntegers) {
           for (int64_t t = 0; t < T; ++t)
             for (int64_t u = 0; u < H; ++u) {
               const int8_t v = y[static_cast<size_t>(((bf ? b * T + t : t * B + b)) * H + u)];
-              if (t >= L[b]) EXPECT_EQ(v, 0) << "row " << b << " step " << t << " is past its length";
+              if (t >= L[b]) {
+                EXPECT_EQ(v, 0) << "row " << b << " step " << t << " is past its length";
+              }
               nonzero += v != 0;
             }
         EXPECT_GT(nonzero, 50);

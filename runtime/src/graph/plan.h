@@ -70,8 +70,10 @@ class Plan {
   // unknown dimension. When all are known the plan is executable. Throws
   // ValidationError naming the node when a tensor or workspace exceeds
   // limits.max_tensor_bytes or weights + peak exceed limits.max_memory_bytes.
+  // isa: kAuto lets each kernel choose for its shapes. pool (may be null):
+  // the session's intra-op threads, which kernels size their workspace for.
   Plan(const Graph& graph, const std::vector<Dims>& input_dims, opt::Isa isa, const MemoryLimits& limits,
-       const PlanOptions& options = {});
+       const PlanOptions& options = {}, opt::ThreadPool* pool = nullptr);
 
   bool executable() const { return executable_; }
   const std::vector<ValueState>& values() const { return values_; }
@@ -121,6 +123,7 @@ class Plan {
   int fused_nodes_ = 0;
   std::vector<Storage> storage_;   // per value id, for values the steps produce
   std::vector<int64_t> offset_;    // per value id: arena offset (kArena)
+  opt::ThreadPool* pool_;
   bool executable_;
   std::vector<ValueState> values_;
   std::vector<Step> steps_;
