@@ -44,28 +44,49 @@ const char* kernel_isa_name() { return opt::isa_name(opt::best_isa()); }
 
 namespace {
 
-// numerics::quantize in a form the compiler vectorises: x * 2^q is exact in
-// double (|q| <= 64 for every float32 x, as ldexp), the clamp to [lo, hi] before
-// the floor does not change sat_b(floor(v)) because lo and hi are integers, and
-// floor is truncation corrected by one below zero (every clamped value fits
-// int32 for bits <= 32). NaN compares false and lands on lo; it is reported.
+// numerics::quantize(x, q, bits) = sat_b(floor(x * 2^q + 1/2)), in float32 arithmetic that the compiler
+// vectorises for the baseline instruction set (bits <= 16, |q| <= 126), and exact:
+// - v = x * 2^q is exact in float (a power-of-two scaling); overflow gives +-inf, which saturates as in the
+//   reference, and a subnormal v (|v| < 2^-126) is rounded to 0 by both;
+// - v is clamped to [lo - 1, hi + 1] (integers, exact in float for bits <= 16), which leaves the saturated
+//   result unchanged, and NaN (comparisons false) lands on lo - 1 (NaN is reported separately);
+// - floor(v + 1/2) = f + (v - f >= 1/2) with f = floor(v) (truncation corrected below zero); v - f is exact
+//   (Sterbenz) except for -1/2 < v < 0, where the rounded difference is still >= 1/2 like the exact one.
 template <typename T>
-int64_t quantize_loop(const float* x, int64_t n, int q, int bits, T* y) {
-  const double p = std::ldexp(1.0, q);
-  const double hi = static_cast<double>(numerics::bound(bits));
-  const double lo = static_cast<double>(numerics::lowest(bits));
+int64_t quantize_loop_f32(const float* __restrict x, int64_t n, int q, int bits, T* __restrict y) {
+  const float p = std::ldexp(1.0f, q);
+  const int32_t hi = static_cast<int32_t>(numerics::bound(bits));
+  const int32_t lo = static_cast<int32_t>(numerics::lowest(bits));
+  const float vhi = static_cast<float>(hi) + 1.0f, vlo = static_cast<float>(lo) - 1.0f;
   int nan = 0;
   for (int64_t i = 0; i < n; ++i) {
     const float xv = x[i];
     nan |= xv != xv;
-    double t = static_cast<double>(xv) * p + 0.5;
-    t = t > lo ? t : lo;
-    t = t < hi ? t : hi;
-    int32_t r = static_cast<int32_t>(t);
-    r -= static_cast<double>(r) > t ? 1 : 0;
+    float v = xv * p;
+    v = v > vlo ? v : vlo;
+    v = v < vhi ? v : vhi;
+    int32_t r = static_cast<int32_t>(v);
+    r -= static_cast<float>(r) > v ? 1 : 0;
+    r += v - static_cast<float>(r) >= 0.5f ? 1 : 0;
+    r = r > lo ? r : lo;
+    r = r < hi ? r : hi;
     y[i] = static_cast<T>(r);
   }
-  if (!nan) return -1;
+  return nan ? 0 : -1;
+}
+
+// Any width (bits <= 32) and exponent: numerics::quantize itself.
+template <typename T>
+int64_t quantize_loop_ref(const float* x, int64_t n, int q, int bits, T* y) {
+  int nan = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    nan |= std::isnan(x[i]);
+    y[i] = static_cast<T>(numerics::quantize(x[i], q, bits));
+  }
+  return nan ? 0 : -1;
+}
+
+int64_t first_nan(const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i)
     if (std::isnan(x[i])) return i;
   return -1;
@@ -80,9 +101,17 @@ void dequantize_loop(const T* x, int64_t n, int q, float* y) {
 }  // namespace
 
 int64_t quantize_f32(const float* x, int64_t n, int q, int bits, void* y) {
-  if (bits <= 8) return quantize_loop(x, n, q, bits, static_cast<int8_t*>(y));
-  if (bits <= 16) return quantize_loop(x, n, q, bits, static_cast<int16_t*>(y));
-  return quantize_loop(x, n, q, bits, static_cast<int32_t*>(y));
+  int64_t nan;
+  if (bits <= 16 && q >= -126 && q <= 126)
+    nan = bits <= 8 ? quantize_loop_f32(x, n, q, bits, static_cast<int8_t*>(y))
+                    : quantize_loop_f32(x, n, q, bits, static_cast<int16_t*>(y));
+  else if (bits <= 8)
+    nan = quantize_loop_ref(x, n, q, bits, static_cast<int8_t*>(y));
+  else if (bits <= 16)
+    nan = quantize_loop_ref(x, n, q, bits, static_cast<int16_t*>(y));
+  else
+    nan = quantize_loop_ref(x, n, q, bits, static_cast<int32_t*>(y));
+  return nan < 0 ? -1 : first_nan(x, n);
 }
 
 void dequantize_f32(const void* x, int elem_bytes, int64_t n, int q, float* y) {
