@@ -58,22 +58,24 @@ class PySession {
  public:
   PySession(lr::Session s) : s_(std::move(s)) {}
 
-  static lr::SessionOptions options(const std::string& isa, int64_t max_tensor_bytes, int64_t max_memory_bytes) {
+  static lr::SessionOptions options(const std::string& isa, int64_t max_tensor_bytes, int64_t max_memory_bytes,
+                                    int intra_op_num_threads) {
     lr::SessionOptions o;
     o.isa = lr::parse_isa(isa);
+    o.intra_op_num_threads = intra_op_num_threads;
     if (max_tensor_bytes) o.max_tensor_bytes = max_tensor_bytes;  // 0: the default
     if (max_memory_bytes) o.max_memory_bytes = max_memory_bytes;
     return o;
   }
   static PySession from_file(const std::string& path, const std::string& isa, int64_t max_tensor_bytes,
-                             int64_t max_memory_bytes) {
-    const lr::SessionOptions o = options(isa, max_tensor_bytes, max_memory_bytes);
+                             int64_t max_memory_bytes, int intra_op_num_threads) {
+    const lr::SessionOptions o = options(isa, max_tensor_bytes, max_memory_bytes, intra_op_num_threads);
     py::gil_scoped_release release;
     return PySession(lr::Session::from_file(path, o));
   }
   static PySession from_bytes(const py::bytes& data, const std::string& isa, int64_t max_tensor_bytes,
-                              int64_t max_memory_bytes) {
-    const lr::SessionOptions o = options(isa, max_tensor_bytes, max_memory_bytes);
+                              int64_t max_memory_bytes, int intra_op_num_threads) {
+    const lr::SessionOptions o = options(isa, max_tensor_bytes, max_memory_bytes, intra_op_num_threads);
     const std::string bytes = data;
     py::gil_scoped_release release;
     return PySession(lr::Session::from_bytes(bytes.data(), bytes.size(), o));
@@ -108,6 +110,7 @@ class PySession {
   py::list inputs() const { return infos(s_.inputs()); }
   py::list outputs() const { return infos(s_.outputs()); }
   std::string isa() const { return lr::isa_name(s_.isa()); }
+  int intra_op_num_threads() const { return s_.intra_op_num_threads(); }
   py::dict memory_info() const {
     const lr::MemoryInfo m = s_.memory_info();
     py::dict d;
@@ -172,14 +175,15 @@ PYBIND11_MODULE(_linger_runtime, m) {
 
   py::class_<PySession>(m, "Session")
       .def_static("from_file", &PySession::from_file, py::arg("path"), py::arg("isa") = "auto",
-                  py::arg("max_tensor_bytes") = 0, py::arg("max_memory_bytes") = 0)
+                  py::arg("max_tensor_bytes") = 0, py::arg("max_memory_bytes") = 0, py::arg("intra_op_num_threads") = 1)
       .def_static("from_bytes", &PySession::from_bytes, py::arg("data"), py::arg("isa") = "auto",
-                  py::arg("max_tensor_bytes") = 0, py::arg("max_memory_bytes") = 0)
+                  py::arg("max_tensor_bytes") = 0, py::arg("max_memory_bytes") = 0, py::arg("intra_op_num_threads") = 1)
       .def("memory_info", &PySession::memory_info)
       .def("run", &PySession::run, py::arg("feeds"), py::arg("output_names"))
       .def("inputs", &PySession::inputs)
       .def("outputs", &PySession::outputs)
       .def_property_readonly("isa", &PySession::isa)
+      .def_property_readonly("intra_op_num_threads", &PySession::intra_op_num_threads)
       .def("model_info", &PySession::model_info);
 
   m.def("supported_ops", [] {

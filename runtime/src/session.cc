@@ -56,6 +56,8 @@ struct Session::Impl {
   Graph graph;
   SessionOptions options;
   Isa isa = Isa::kScalar;
+  opt::Isa plan_isa = opt::Isa::kAuto;  // what the plans get: kAuto (per layer) or a forced ISA
+  std::unique_ptr<opt::ThreadPool> pool;  // intra-op threads (null: one)
   std::vector<TensorInfo> outputs;
   MemoryLimits limits;
   std::shared_ptr<const Plan> static_plan;  // when every declared input dim is fixed
@@ -104,12 +106,18 @@ Session Session::load(const void* data, size_t size, const SessionOptions& optio
   if (options.max_memory_bytes <= 0) throw InputError("SessionOptions.max_memory_bytes must be positive");
   impl->limits.max_tensor_bytes = options.max_tensor_bytes;
   impl->limits.max_memory_bytes = options.max_memory_bytes;
+  if (options.intra_op_num_threads < 1 || options.intra_op_num_threads > 256)
+    throw InputError("SessionOptions.intra_op_num_threads must be in 1..256, got " +
+                     std::to_string(options.intra_op_num_threads));
+  if (options.intra_op_num_threads > 1) impl->pool = std::make_unique<opt::ThreadPool>(options.intra_op_num_threads);
   if (options.isa == Isa::kAuto) {
     impl->isa = from_opt(opt::best_isa());
+    impl->plan_isa = opt::env_isa();  // kAuto unless LINGER_ISA forces one
   } else {
     if (!isa_supported(options.isa))
       throw InputError(std::string("ISA '") + isa_name(options.isa) + "' is not supported by this CPU");
     impl->isa = options.isa;
+    impl->plan_isa = to_opt(options.isa);
   }
   if (size > 0 && !data) throw InputError("model bytes pointer is null");
   if (size == 0) throw ParseError("the model is empty (0 bytes), not an ONNX model");
@@ -124,7 +132,7 @@ Session Session::load(const void* data, size_t size, const SessionOptions& optio
     if (!problem.empty()) throw ValidationError("graph input '" + info.name + "'", "", "", "tensor-size", problem);
     declared.push_back(info.shape);
   }
-  auto plan = std::make_shared<const Plan>(g, declared, to_opt(impl->isa), impl->limits);
+  auto plan = std::make_shared<const Plan>(g, declared, impl->plan_isa, impl->limits, impl->pool.get());
 
   // Output descriptions: inferred types, symbolic names from the declarations.
   for (size_t k = 0; k < g.outputs.size(); ++k) {
@@ -166,6 +174,7 @@ MemoryInfo Session::memory_info() const {
   return m;
 }
 Isa Session::isa() const { return impl_->isa; }
+int Session::intra_op_num_threads() const { return impl_->options.intra_op_num_threads; }
 
 std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& feeds, const std::vector<std::string>& output_names) {
   Impl& s = *impl_;
@@ -212,7 +221,7 @@ std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& feeds, con
     if (!s.dynamic_plan || s.dynamic_dims != dims) {
       s.dynamic_plan.reset();  // a run in flight keeps its own reference
       try {
-        s.dynamic_plan = std::make_shared<const Plan>(g, dims, to_opt(s.isa), s.limits);
+        s.dynamic_plan = std::make_shared<const Plan>(g, dims, s.plan_isa, s.limits, s.pool.get());
       } catch (const std::bad_alloc&) {
         throw ExecutionError("out of memory while planning the model for the input shapes given");
       }

@@ -89,13 +89,14 @@ def test_memory_plan_and_limit():
     sess = rt.InferenceSession(_linear(), isa="scalar")
     info = sess.get_memory_info()
     # weights: w (32) + b (16); live tensors peak at dequant: q (8) + y (32 float); workspace: the int32 block
-    # of LinearInt (2x4x4 = 32), a scratch buffer every node of the run reuses
-    assert info["known"] and info["weights_bytes"] == 48 and info["peak_bytes"] == 72
+    # of LinearInt (2x4x4 = 32) in a 64-byte aligned region (64) plus 64 bytes of alignment slack, a scratch
+    # buffer every node of the run reuses
+    assert info["known"] and info["weights_bytes"] == 48 and info["peak_bytes"] == 168
     assert info["tensors_bytes"] == 40 and info["peak_node"] == "node 'dequant' (Dequant)"
-    assert info["workspace_bytes"] == 32 and info["workspace_node"] == "node 'fc' (LinearInt)"
-    rt.InferenceSession(_linear(), isa="scalar", max_memory_bytes=120)
+    assert info["workspace_bytes"] == 128 and info["workspace_node"] == "node 'fc' (LinearInt)"
+    rt.InferenceSession(_linear(), isa="scalar", max_memory_bytes=216)
     with pytest.raises(rt.ModelValidationError, match=r"node 'dequant' \(Dequant\): rule 'memory-limit'"):
-        rt.InferenceSession(_linear(), isa="scalar", max_memory_bytes=119)
+        rt.InferenceSession(_linear(), isa="scalar", max_memory_bytes=215)
     with pytest.raises(ValueError, match="max_memory_bytes must be a positive"):
         rt.InferenceSession(_linear(), max_memory_bytes=0)
 
@@ -107,3 +108,57 @@ def test_directory_and_empty_file_say_what_is_wrong(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(rt.InvalidModel, match="empty file"):
         rt.InferenceSession(str(empty))
+
+
+def _conv_pool_linear():
+    """x float [1,4,20,20] -> Quant(Q4) -> Conv2dInt 4->24 3x3 s2 p1 (Q4+Q7->Q4) -> MaxPool 3x3 s2 p1 -> Reshape
+    -> LinearInt(600->10, Q4+Q7->Q3, o_bits 8) -> y int8 [1,10]."""
+    rng = np.random.default_rng(7)
+    cw = rng.integers(-128, 128, size=(24, 4, 3, 3), dtype=np.int8)
+    cb = rng.integers(-4000, 4000, size=(24,), dtype=np.int32)
+    fw = rng.integers(-128, 128, size=(10, 600), dtype=np.int8)
+    fb = rng.integers(-4000, 4000, size=(10,), dtype=np.int32)
+    conv = dict(scale_x=16.0, scale_w=128.0, scale_o=16.0, o_bits=8, kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+                strides=[2, 2], dilations=[1, 1], group=1)
+    nodes = [helper.make_node("Quant", ["x"], ["xq"], name="quant", domain="thinker", data_bits=8, scale_x=16.0),
+             helper.make_node("Conv2dInt", ["xq", "cw", "cb"], ["c"], name="conv", domain="thinker", **conv),
+             helper.make_node("MaxPool", ["c"], ["p"], name="pool", kernel_shape=[3, 3], strides=[2, 2],
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("Reshape", ["p", "shape"], ["f"], name="flat"),
+             helper.make_node("LinearInt", ["f", "fw", "fb"], ["y"], name="fc", domain="thinker", scale_x=16.0,
+                              scale_w=128.0, scale_o=8.0, o_bits=8)]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 20, 20])],
+                          [helper.make_tensor_value_info("y", TensorProto.INT8, [1, 10])],
+                          [numpy_helper.from_array(a, n) for a, n in ((cw, "cw"), (cb, "cb"), (fw, "fw"), (fb, "fb"))]
+                          + [numpy_helper.from_array(np.array([1, -1], dtype=np.int64), "shape")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 12), helper.make_opsetid("thinker", 1)])
+    return m.SerializeToString()
+
+
+def test_intra_op_num_threads_gives_the_same_bytes():
+    model = _conv_pool_linear()
+    x = np.random.default_rng(1).normal(0, 2, size=(1, 4, 20, 20)).astype(np.float32)
+    want, = rt.InferenceSession(model, isa="scalar").run(None, {"x": x})
+    for isa in ("auto", "scalar", "avx2", "avx512vnni"):
+        if not rt.isa_supported(isa):
+            continue
+        for threads in (1, 2, 3, 4):
+            sess = rt.InferenceSession(model, isa, intra_op_num_threads=threads)
+            assert sess.intra_op_num_threads == threads
+            y, = sess.run(None, {"x": x})
+            np.testing.assert_array_equal(y, want, err_msg=f"{isa} {threads} threads")
+    opts = rt.SessionOptions()
+    opts.intra_op_num_threads = 2
+    y, = rt.InferenceSession(model, sess_options=opts).run(None, {"x": x})
+    np.testing.assert_array_equal(y, want)
+
+
+def test_intra_op_num_threads_errors():
+    model = _conv_pool_linear()
+    for bad in (0, -2, 257, 1.5, True):
+        with pytest.raises(ValueError, match="intra_op_num_threads"):
+            rt.InferenceSession(model, intra_op_num_threads=bad)
+    opts = rt.SessionOptions()
+    opts.intra_op_num_threads = 3
+    with pytest.raises(ValueError, match="contradicts"):
+        rt.InferenceSession(model, intra_op_num_threads=2, sess_options=opts)

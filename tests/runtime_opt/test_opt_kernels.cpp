@@ -3,6 +3,7 @@
 // (numerics.md §4 rule 2). An ISA the CPU lacks is skipped, saying why.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -23,7 +24,7 @@ namespace linger {
 namespace runtime {
 namespace opt {
 // Readable test parameter values in gtest messages.
-void PrintTo(Isa isa, std::ostream* os) { *os << isa_name(isa); }
+inline void PrintTo(Isa isa, std::ostream* os) { *os << isa_name(isa); }
 }  // namespace opt
 }  // namespace runtime
 }  // namespace linger
@@ -424,8 +425,11 @@ TEST_P(OptIsa, LinearLargeKBoundary) {
 // ---------------------------------------------------------------- requantisation
 
 #if defined(LINGER_TEST_HAVE_AVX2_UNIT)
-// The AVX2 form of numerics::conv_requant against the formula itself, on the
-// int32 edges of the accumulator and the bias, every shift, relu on and off.
+// The AVX2 form of numerics::conv_requant (+ the OutputStage clamp) against
+// the formula itself, on the int32 edges of the accumulator and the bias,
+// every shift 0..63, every row length 0..40 (the vector tails), and clamp
+// bounds from the full range, ReLU (lo = 0, which must equal the contract's
+// relu on the accumulator) and ReLU6-like bounds.
 TEST(OptRequantAvx2, EqualsConvRequant) {
   if (!opt::isa_supported(Isa::kAvx2)) GTEST_SKIP() << "this CPU has no AVX2 (run-time cpuid check)";
   namespace avx2 = linger::runtime::opt::detail::avx2;
@@ -433,26 +437,47 @@ TEST(OptRequantAvx2, EqualsConvRequant) {
                                -3, -2, -1, 0, 1, 2, 3, 127, 128, 32767, 32768, 1 << 30, kI32Max - 1, kI32Max};
   Rng rng(99);
   while (accs.size() % 32 != 7) accs.push_back(rng.uniform(0, 1) ? rng.bias() : rng.uniform(kI32Min, kI32Max));
-  const int64_t n = static_cast<int64_t>(accs.size());
   const int32_t biases[] = {0, 1, -1, 1000, -1000, kI32Max, kI32Min, kI32Max - 5, kI32Min + 5, 1 << 30, -(1 << 30)};
-  std::vector<int8_t> y8(accs.size());
-  std::vector<int16_t> y16(accs.size());
-  std::vector<int32_t> y32(accs.size());
-  for (const int32_t b : biases)
-    for (const bool relu : {false, true})
-      for (int shift = -2; shift <= 64; ++shift) {
-        const bool vec = shift >= 0 && shift <= 63;
-        ASSERT_EQ(avx2::requant_row_s8(accs.data(), n, b, relu, shift, y8.data()), vec ? n / 32 * 32 : 0);
-        ASSERT_EQ(avx2::requant_row_s16(accs.data(), n, b, relu, shift, y16.data()), vec ? n / 16 * 16 : 0);
-        ASSERT_EQ(avx2::requant_row_s32(accs.data(), n, b, relu, shift, y32.data()), vec ? n / 8 * 8 : 0);
-        if (!vec) continue;
-        for (int64_t j = 0; j < n / 32 * 32; ++j)
-          ASSERT_EQ(y8[j], nm::conv_requant(accs[j], b, relu, shift, 8)) << accs[j] << " " << b << " " << shift;
-        for (int64_t j = 0; j < n / 16 * 16; ++j)
-          ASSERT_EQ(y16[j], nm::conv_requant(accs[j], b, relu, shift, 16)) << accs[j] << " " << b << " " << shift;
-        for (int64_t j = 0; j < n / 8 * 8; ++j)
-          ASSERT_EQ(y32[j], nm::conv_requant(accs[j], b, relu, shift, 32)) << accs[j] << " " << b << " " << shift;
-      }
+  struct Bounds {
+    bool relu;
+    int64_t lo, hi;  // fractions of the type range: -1 = type min, 1 = type max, else the value itself
+  };
+  const Bounds bounds[] = {{false, -1, 1}, {true, -1, 1}, {false, 0, 1}, {false, 0, 48}, {false, -7, 5}, {false, 3, 3}};
+  for (const int bits : {8, 16, 32}) {
+    const int64_t tmin = nm::lowest(bits), tmax = nm::bound(bits);
+    for (const Bounds& bd : bounds) {
+      const int32_t lo = static_cast<int32_t>(bd.lo == -1 ? tmin : bd.lo);
+      const int32_t hi = static_cast<int32_t>(bd.hi == 1 ? tmax : bd.hi);
+      for (const int32_t b : biases)
+        for (int shift = 0; shift <= 63; ++shift)
+          for (int64_t n : {int64_t{1}, int64_t{5}, int64_t{8}, int64_t{17}, int64_t{31}, static_cast<int64_t>(accs.size())}) {
+            std::vector<int64_t> got(static_cast<size_t>(n));
+            if (bits == 8) {
+              std::vector<int8_t> y(static_cast<size_t>(n) + 1, 0x5A);
+              avx2::requant_row_s8(accs.data(), n, b, bd.relu ? 0 : lo, hi, shift, y.data());
+              ASSERT_EQ(y[static_cast<size_t>(n)], 0x5A) << "wrote past the row";
+              for (int64_t j = 0; j < n; ++j) got[static_cast<size_t>(j)] = y[static_cast<size_t>(j)];
+            } else if (bits == 16) {
+              std::vector<int16_t> y(static_cast<size_t>(n) + 1, 0x5A5A);
+              avx2::requant_row_s16(accs.data(), n, b, bd.relu ? 0 : lo, hi, shift, y.data());
+              ASSERT_EQ(y[static_cast<size_t>(n)], 0x5A5A) << "wrote past the row";
+              for (int64_t j = 0; j < n; ++j) got[static_cast<size_t>(j)] = y[static_cast<size_t>(j)];
+            } else {
+              std::vector<int32_t> y(static_cast<size_t>(n) + 1, 0x5A5A5A5A);
+              avx2::requant_row_s32(accs.data(), n, b, bd.relu ? 0 : lo, hi, shift, y.data());
+              ASSERT_EQ(y[static_cast<size_t>(n)], 0x5A5A5A5A) << "wrote past the row";
+              for (int64_t j = 0; j < n; ++j) got[static_cast<size_t>(j)] = y[static_cast<size_t>(j)];
+            }
+            for (int64_t j = 0; j < n; ++j) {
+              int64_t want = nm::conv_requant(accs[static_cast<size_t>(j)], b, bd.relu, shift, bits);
+              want = std::min<int64_t>(std::max<int64_t>(want, lo), hi);
+              ASSERT_EQ(got[static_cast<size_t>(j)], want) << "acc " << accs[static_cast<size_t>(j)] << " bias " << b
+                                                           << " shift " << shift << " bits " << bits << " lo " << lo
+                                                           << " hi " << hi << " relu " << bd.relu;
+            }
+          }
+    }
+  }
 }
 #endif
 

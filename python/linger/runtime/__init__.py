@@ -4,6 +4,7 @@ The API follows ONNX Runtime::
 
     from linger.runtime import InferenceSession
     sess = InferenceSession("model.onnx")            # or the model's bytes; isa="scalar" to force scalar kernels
+    sess = InferenceSession("model.onnx", intra_op_num_threads=2)   # threads inside each op (same results)
     y, = sess.run(None, {"x": x})                     # None: every output, in declaration order
     [(i.name, i.shape, i.type) for i in sess.get_inputs()]   # ("x", [1, 3, 32, 32], "tensor(float)")
 
@@ -72,23 +73,46 @@ def isa_supported(isa: str) -> bool:
     return bool(_rt.isa_supported(isa))
 
 
+class SessionOptions:
+    """Options of an InferenceSession, named as in ONNX Runtime (only those linger's runtime has)."""
+
+    def __init__(self) -> None:
+        # Threads used inside each op: the calling thread plus a pool of the session's own (1..256).
+        # Results are bit-identical for every value.
+        self.intra_op_num_threads: int = 1
+
+
 class InferenceSession:
-    """A loaded, fully validated model. `path_or_bytes`: a file path (str / os.PathLike) or the model's bytes."""
+    """A loaded, fully validated model. `path_or_bytes`: a file path (str / os.PathLike) or the model's bytes.
+
+    `isa`: "auto" (each conv / linear layer runs the ISA fastest for its shape), or "scalar" / "avx2" /
+    "avx512vnni" to force one. `intra_op_num_threads` (or `sess_options.intra_op_num_threads`, as in
+    ONNX Runtime): threads inside each op, default 1; the outputs are the same bytes for every value.
+    """
 
     def __init__(self, path_or_bytes: Union[str, "os.PathLike[str]", bytes, bytearray, memoryview],
                  isa: str = "auto", *, max_tensor_bytes: Optional[int] = None,
-                 max_memory_bytes: Optional[int] = None) -> None:
+                 max_memory_bytes: Optional[int] = None, intra_op_num_threads: Optional[int] = None,
+                 sess_options: Optional[SessionOptions] = None) -> None:
         if not isinstance(isa, str):
             raise TypeError(f"isa must be a string (auto, scalar, avx2, avx512vnni), got {type(isa).__name__}")
+        threads = intra_op_num_threads
+        if threads is None:
+            threads = sess_options.intra_op_num_threads if sess_options is not None else 1
+        elif sess_options is not None and sess_options.intra_op_num_threads != threads:
+            raise ValueError(f"intra_op_num_threads={threads} contradicts sess_options.intra_op_num_threads="
+                             f"{sess_options.intra_op_num_threads}; give one of them")
+        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 256:
+            raise ValueError(f"intra_op_num_threads must be an integer in 1..256, got {threads!r}")
         limits = []
         for name, value in (("max_tensor_bytes", max_tensor_bytes), ("max_memory_bytes", max_memory_bytes)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
                 raise ValueError(f"{name} must be a positive number of bytes or None (the default), got {value!r}")
             limits.append(value or 0)
         if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
-            self._sess = _rt.Session.from_bytes(bytes(path_or_bytes), isa, *limits)
+            self._sess = _rt.Session.from_bytes(bytes(path_or_bytes), isa, *limits, threads)
         elif isinstance(path_or_bytes, (str, os.PathLike)):
-            self._sess = _rt.Session.from_file(os.fspath(path_or_bytes), isa, *limits)
+            self._sess = _rt.Session.from_file(os.fspath(path_or_bytes), isa, *limits, threads)
         else:
             raise TypeError(f"InferenceSession expects a path or bytes, got {type(path_or_bytes).__name__}")
         self._inputs = [NodeArg(*i) for i in self._sess.inputs()]
@@ -96,8 +120,14 @@ class InferenceSession:
 
     @property
     def isa(self) -> str:
-        """The kernel ISA in use ("scalar", "avx2" or "avx512vnni")."""
+        """The best kernel ISA in use ("scalar", "avx2" or "avx512vnni"); with isa="auto" some layers may run
+        a lower one where it is faster for their shape."""
         return self._sess.isa
+
+    @property
+    def intra_op_num_threads(self) -> int:
+        """Threads used inside each op."""
+        return int(self._sess.intra_op_num_threads)
 
     def get_inputs(self) -> List[NodeArg]:
         return list(self._inputs)

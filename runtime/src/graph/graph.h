@@ -45,6 +45,14 @@ struct Node {
   std::vector<int> inputs;   // value ids; -1 for an omitted optional input ("")
   std::vector<int> outputs;  // value ids
   std::vector<Attribute> attrs;
+  // An activation fused into this node's requantisation at load (ReLU, ReLU6,
+  // Clip after a Conv2dInt / Conv1dInt / LinearInt with an integer output):
+  // the output is clamped to [lo, hi], integers at the output exponent
+  // (opt::OutputStage). Unset: nothing fused.
+  struct FusedClamp {
+    int32_t lo, hi;
+  };
+  std::optional<FusedClamp> fused_clamp;
 
   // "node 'conv1' (Conv2dInt)", or "node #3 (Conv2dInt)" when unnamed.
   std::string label() const;

@@ -19,8 +19,9 @@ std::string exponent_str(int q) { return "2^" + std::to_string(q) + " (Q=" + std
 
 }  // namespace
 
-Plan::Plan(const Graph& graph, const std::vector<Dims>& input_dims, opt::Isa isa, const MemoryLimits& limits)
-    : graph_(graph), isa_(isa), limits_(limits), executable_(true), values_(graph.values.size()) {
+Plan::Plan(const Graph& graph, const std::vector<Dims>& input_dims, opt::Isa isa, const MemoryLimits& limits,
+           opt::ThreadPool* pool)
+    : graph_(graph), isa_(isa), limits_(limits), pool_(pool), executable_(true), values_(graph.values.size()) {
   for (size_t k = 0; k < graph.inputs.size(); ++k) {
     ValueState& v = values_[static_cast<size_t>(graph.inputs[k])];
     v.defined = true;
@@ -124,7 +125,7 @@ void Plan::plan_memory() {
 void Plan::infer_node(const Node& node) {
   std::unique_ptr<Kernel> kernel = create_kernel(node);
   if (!kernel) node.fail("unknown-op", "no kernel for this op");
-  InferContext ctx(graph_, node, &values_, executable_);
+  InferContext ctx(graph_, node, &values_, executable_, isa_, opt::pool_threads(pool_));
   kernel->infer(ctx);
   for (size_t i = 0; i < node.outputs.size(); ++i) {
     const ValueState& v = values_[static_cast<size_t>(node.outputs[i])];
@@ -327,6 +328,7 @@ std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, const st
   std::vector<Tensor*> out;
   RunContext rc;
   rc.isa = isa_;
+  rc.pool = pool_;
   ScratchLease scratch(scratch_mutex_, scratch_);
   rc.workspace = scratch.get();
   for (const Step& step : steps_) {

@@ -52,7 +52,10 @@ class Plan {
   // unknown dimension. When all are known the plan is executable. Throws
   // ValidationError naming the node when a tensor or workspace exceeds
   // limits.max_tensor_bytes or weights + peak exceed limits.max_memory_bytes.
-  Plan(const Graph& graph, const std::vector<Dims>& input_dims, opt::Isa isa, const MemoryLimits& limits);
+  // isa: kAuto lets each kernel choose for its shapes. pool (may be null):
+  // the session's intra-op threads, which kernels size their workspace for.
+  Plan(const Graph& graph, const std::vector<Dims>& input_dims, opt::Isa isa, const MemoryLimits& limits,
+       opt::ThreadPool* pool = nullptr);
 
   bool executable() const { return executable_; }
   const std::vector<ValueState>& values() const { return values_; }
@@ -85,6 +88,7 @@ class Plan {
   const Graph& graph_;
   opt::Isa isa_;
   MemoryLimits limits_;
+  opt::ThreadPool* pool_;
   bool executable_;
   std::vector<ValueState> values_;
   std::vector<Step> steps_;

@@ -1,6 +1,6 @@
 // AvgPool2dInt (thinker): int8 [N,C,H,W] -> int8, output Q = input Q.
 // y = sat8(floor(S/k + 1/2)), S the window sum with zero padding, k = kh*kw
-// (numerics::avgpool2d_int).
+// (numerics::avgpool2d_int, planes split over the intra-op threads).
 #include "kernels/kernel.h"
 #include "kernels/pool_geometry.h"
 #include "linger/numerics/pool.h"
@@ -21,7 +21,7 @@ class AvgPool2dIntKernel final : public Kernel {
 
   void run(const RunContext& ctx) override {
     if (s_.n == 0) return;
-    numerics::avgpool2d_int(ctx.in(0).data<int8_t>(), ctx.out(0).data<int8_t>(), s_);
+    opt::avgpool2d_int8(ctx.in(0).data<int8_t>(), ctx.out(0).data<int8_t>(), s_, ctx.pool);
   }
 
  private:

@@ -62,18 +62,20 @@ class Conv1dIntKernel final : public Kernel {
       s1.groups = static_cast<int>(group);
       if (x[0] > 0 && !s1.valid()) ctx.fail("shape", "invalid convolution geometry for input " + shape_str(x));
       s_ = s1.to_conv2d();
+      runner_.prepare(ctx, s_, has_bias_, out_bits_, shift_);
     }
     ctx.set_output(0, conv_out_dtype(out_bits_), y);
   }
 
-  void run(const RunContext& ctx) override { run_conv2d(ctx, s_, has_bias_, out_bits_, shift_); }
-  int64_t workspace_bytes(opt::Isa isa) const override { return conv2d_workspace_bytes(s_, out_bits_, isa); }
+  void run(const RunContext& ctx) override { runner_.run(ctx); }
+  int64_t workspace_bytes(opt::Isa /*isa*/) const override { return runner_.workspace_bytes(); }
 
  private:
   numerics::Conv2dShape s_;
   bool has_bias_ = false;
   int out_bits_ = 0;
   int shift_ = 0;
+  ConvRunner runner_;
 };
 
 }  // namespace

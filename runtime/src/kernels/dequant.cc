@@ -1,4 +1,5 @@
-// Dequant (thinker): int8/int16/int32 -> float32, x = q * 2^-Qo (exact).
+// Dequant (thinker): int8/int16/int32 -> float32, x = q * 2^-Qo (exact), through
+// opt::dequantize_f32 (vectorised, same floats as numerics::dequantize).
 #include "kernels/kernel.h"
 #include "linger/numerics/quantize.h"
 
@@ -6,14 +7,6 @@ namespace linger {
 namespace runtime {
 
 namespace {
-
-template <typename T>
-void dequantize_all(const Tensor& in, Tensor* out, int q) {
-  const T* x = in.data<T>();
-  float* y = out->data<float>();
-  const int64_t n = in.numel();
-  for (int64_t i = 0; i < n; ++i) y[i] = numerics::dequantize(x[i], q);
-}
 
 class DequantKernel final : public Kernel {
  public:
@@ -25,11 +18,8 @@ class DequantKernel final : public Kernel {
 
   void run(const RunContext& ctx) override {
     const Tensor& x = ctx.in(0);
-    switch (x.dtype()) {
-      case DType::kInt8: dequantize_all<int8_t>(x, &ctx.out(0), q_); break;
-      case DType::kInt16: dequantize_all<int16_t>(x, &ctx.out(0), q_); break;
-      default: dequantize_all<int32_t>(x, &ctx.out(0), q_); break;
-    }
+    const int bits = x.dtype() == DType::kInt8 ? 8 : (x.dtype() == DType::kInt16 ? 16 : 32);
+    opt::dequantize_f32(x.raw_data(), bits, x.numel(), q_, ctx.out(0).data<float>(), ctx.isa, ctx.pool);
   }
 
  private:

@@ -43,13 +43,18 @@ struct ValueState {
 
 class InferContext {
  public:
-  InferContext(const Graph& graph, const Node& node, std::vector<ValueState>* values, bool complete)
-      : graph_(graph), node_(node), values_(*values), complete_(complete) {}
+  InferContext(const Graph& graph, const Node& node, std::vector<ValueState>* values, bool complete,
+               opt::Isa isa = opt::Isa::kAuto, int threads = 1)
+      : graph_(graph), node_(node), values_(*values), complete_(complete), isa_(isa), threads_(threads) {}
 
   const Node& node() const { return node_; }
   int64_t opset() const { return graph_.info.opset; }
   // True when every dimension is concrete (an execution plan is being built).
   bool complete() const { return complete_; }
+  // The session's ISA (kAuto: each kernel chooses for its shapes) and its
+  // intra-op thread count: kernels pack their weights for them when complete().
+  opt::Isa isa() const { return isa_; }
+  int threads() const { return threads_; }
 
   int num_inputs() const { return static_cast<int>(node_.inputs.size()); }
   bool has_input(int i) const { return i < num_inputs() && node_.inputs[static_cast<size_t>(i)] >= 0; }
@@ -83,6 +88,8 @@ class InferContext {
   const Node& node_;
   std::vector<ValueState>& values_;
   bool complete_;
+  opt::Isa isa_;
+  int threads_;
 };
 
 struct RunContext {
@@ -94,6 +101,9 @@ struct RunContext {
   // shared by two runs at once); null when folding constants. A kernel may
   // grow it up to its workspace_bytes().
   std::vector<int8_t>* workspace = nullptr;
+  // The session's intra-op threads (null: run on the calling thread). A kernel
+  // that uses it sizes workspace_bytes() for the thread count infer() saw.
+  opt::ThreadPool* pool = nullptr;
 
   const Tensor& in(int i) const { return *inputs[i]; }
   const Tensor* in_opt(int i) const { return inputs[i]; }

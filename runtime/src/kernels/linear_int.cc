@@ -2,6 +2,7 @@
 // int64 accumulation incl. bias, y = sat_ob(rhu_shift(acc, Qx+Qw-Qo)) for
 // o_bits 8/16/32, or the float acc * 2^-(Qx+Qw) without o_bits. Runs
 // opt::linear_int8 (same integers as numerics::linear_int).
+#include "kernels/conv_common.h"
 #include "kernels/kernel.h"
 #include "linger/numerics/linear.h"
 
@@ -53,17 +54,35 @@ class LinearIntKernel final : public Kernel {
       k_ = w[1];
       n_ = w[0];
       m_ = k_ ? dims_numel(x) / k_ : 0;
+      stage_ = output_stage(ctx, out_bits_, shift_);
+      isa_ = ctx.isa();
+      threads_ = ctx.threads();
+      if (const Tensor* wt = ctx.constant(1)) {  // weights packed once, here
+        linear_ = opt::LinearInt8(wt->data<int8_t>(), k_, n_, isa_);
+        packed_ = true;
+      }
     }
     ctx.set_output(0, out_dtype(out_bits_), y);
   }
 
-  int64_t workspace_bytes(opt::Isa isa) const override { return opt::linear_workspace_bytes(m_, k_, n_, isa); }
+  int64_t workspace_bytes(opt::Isa /*isa*/) const override {
+    if (m_ == 0 || n_ == 0) return 0;
+    if (packed_) return linear_.workspace_bytes(m_, threads_);
+    return opt::linear_workspace_bytes(m_, k_, n_, isa_);
+  }
 
   void run(const RunContext& ctx) override {
     if (m_ == 0 || n_ == 0) return;
     const int32_t* b = has_bias_ ? ctx.in(2).data<int32_t>() : nullptr;
-    opt::linear_int8(ctx.in(0).data<int8_t>(), ctx.in(1).data<int8_t>(), b, ctx.out(0).raw_data(), m_, k_, n_, shift_,
-                     out_bits_, ctx.isa);
+    std::vector<int8_t> local;
+    std::vector<int8_t>* ws = ctx.workspace ? ctx.workspace : &local;
+    if (!packed_) {  // weights computed at run time: packed here, one thread
+      opt::LinearInt8(ctx.in(1).data<int8_t>(), k_, n_, isa_).run(ctx.in(0).data<int8_t>(), b, ctx.out(0).raw_data(),
+                                                                  m_, stage_, ws, nullptr);
+      return;
+    }
+    opt::ThreadPool* pool = opt::pool_threads(ctx.pool) <= threads_ ? ctx.pool : nullptr;
+    linear_.run(ctx.in(0).data<int8_t>(), b, ctx.out(0).raw_data(), m_, stage_, ws, pool);
   }
 
  private:
@@ -71,6 +90,11 @@ class LinearIntKernel final : public Kernel {
   int out_bits_ = 0;
   int shift_ = 0;
   int64_t m_ = 0, k_ = 0, n_ = 0;
+  opt::OutputStage stage_;
+  opt::Isa isa_ = opt::Isa::kAuto;
+  int threads_ = 1;
+  bool packed_ = false;
+  opt::LinearInt8 linear_;
 };
 
 }  // namespace

@@ -1,6 +1,5 @@
 // Quant (thinker): float32 -> int8 (int16 with data_bits 16), q = sat(floor(x * 2^Qx + 1/2)); NaN is an error.
-#include <cmath>
-
+// Runs opt::quantize_f32 (vectorised, same integers as numerics::quantize).
 #include "kernels/kernel.h"
 #include "linger/numerics/quantize.h"
 
@@ -20,14 +19,10 @@ class QuantKernel final : public Kernel {
 
   void run(const RunContext& ctx) override {
     const Tensor& xt = ctx.in(0);
-    const float* x = xt.data<float>();
-    const int64_t n = xt.numel();
-    for (int64_t i = 0; i < n; ++i) {
-      if (std::isnan(x[i]))
-        ctx.fail("input contains NaN at element " + std::to_string(i) + " (Quant rejects NaN; rule 'quant-nan')");
-      if (bits_ == 16) ctx.out(0).data<int16_t>()[i] = static_cast<int16_t>(numerics::quantize(x[i], q_, 16));
-      else ctx.out(0).data<int8_t>()[i] = static_cast<int8_t>(numerics::quantize(x[i], q_, 8));
-    }
+    const int64_t nan_at = opt::quantize_f32(xt.data<float>(), xt.numel(), q_, bits_, ctx.out(0).raw_data(), ctx.isa,
+                                             ctx.pool);
+    if (nan_at >= 0)
+      ctx.fail("input contains NaN at element " + std::to_string(nan_at) + " (Quant rejects NaN; rule 'quant-nan')");
   }
 
  private:

@@ -38,7 +38,14 @@ struct SupportedOp {
 std::vector<SupportedOp> supported_ops();
 
 struct SessionOptions {
-  Isa isa = Isa::kAuto;  // a specific ISA the CPU lacks is an InputError at session creation
+  // kAuto: each conv / linear layer runs the ISA fastest for its shape (the
+  // environment variable LINGER_ISA forces one); a specific ISA forces every
+  // layer to it. One the CPU lacks is an InputError at session creation.
+  Isa isa = Isa::kAuto;
+  // Threads one run uses inside each op (ONNX Runtime's name): the calling
+  // thread plus intra_op_num_threads - 1 pool threads owned by the session.
+  // Results are identical for every value. 1..256; InputError otherwise.
+  int intra_op_num_threads = 1;
   // Largest tensor (bytes) the session may create, input or intermediate, and
   // largest kernel workspace; a model or input needing more is rejected with an
   // error naming the node or input. A zero dimension counts as 1 here (so
@@ -98,7 +105,8 @@ class Session {
   const std::vector<TensorInfo>& inputs() const;
   const std::vector<TensorInfo>& outputs() const;
   const ModelInfo& model_info() const;
-  Isa isa() const;  // the ISA actually used (never kAuto)
+  Isa isa() const;  // the best ISA used (never kAuto); with kAuto, some layers may choose a lower one
+  int intra_op_num_threads() const;
   MemoryInfo memory_info() const;
 
   // Runs the model. `feeds` must hold exactly the graph inputs, with the

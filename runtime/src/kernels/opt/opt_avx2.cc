@@ -101,26 +101,25 @@ void kernel_6x16(const int16_t* a, const int16_t* b, int64_t kpairs, int32_t* c,
 // The requantisation of 8 accumulators (see requant_row_s8 in opt_internal.h):
 //   v = sat32(c + bias): the wrapped sum, replaced by INT32_MAX / INT32_MIN where
 //       c and bias have the same sign and the sum's sign differs (overflow);
-//   relu: max(v, 0);
 //   rhu_shift for 1 <= shift <= 63: t = v >> (shift - 1) (a count above 31 fills
 //       with the sign, which is the int64 result for an int32 v), then
 //       (t >> 1) + (t & 1), which cannot overflow; shift 0: v;
-//   clamp to [lo, hi] (the out_bits range).
+//   clamp to [lo, hi] (inside the out_bits range: the saturation and the
+//       fused activation in one step).
 struct Requant {
   __m256i bias, lo, hi, one, max32;
   __m128i count;  // shift - 1
-  bool relu, shifted;
+  bool shifted;
 };
 
-Requant make_requant(int32_t bias, bool relu, int shift, int out_bits) {
+Requant make_requant(int32_t bias, int32_t lo, int32_t hi, int shift) {
   Requant q;
   q.bias = _mm256_set1_epi32(bias);
-  q.lo = _mm256_set1_epi32(out_bits >= 32 ? INT32_MIN : -(1 << (out_bits - 1)));
-  q.hi = _mm256_set1_epi32(out_bits >= 32 ? INT32_MAX : (1 << (out_bits - 1)) - 1);
+  q.lo = _mm256_set1_epi32(lo);
+  q.hi = _mm256_set1_epi32(hi);
   q.one = _mm256_set1_epi32(1);
   q.max32 = _mm256_set1_epi32(INT32_MAX);
   q.count = _mm_cvtsi32_si128(shift > 0 ? shift - 1 : 0);
-  q.relu = relu;
   q.shifted = shift > 0;
   return q;
 }
@@ -131,7 +130,6 @@ __m256i requant8(const Requant& q, __m256i acc) {
   const __m256i ovf = _mm256_srai_epi32(_mm256_andnot_si256(_mm256_xor_si256(acc, q.bias), _mm256_xor_si256(sum, acc)), 31);
   const __m256i sat = _mm256_xor_si256(_mm256_srai_epi32(acc, 31), q.max32);  // acc < 0 ? INT32_MIN : INT32_MAX
   __m256i v = _mm256_blendv_epi8(sum, sat, ovf);
-  if (q.relu) v = _mm256_max_epi32(v, _mm256_setzero_si256());
   if (q.shifted) {
     const __m256i t = _mm256_sra_epi32(v, q.count);
     v = _mm256_add_epi32(_mm256_srai_epi32(t, 1), _mm256_and_si256(t, q.one));
@@ -140,11 +138,22 @@ __m256i requant8(const Requant& q, __m256i acc) {
 }
 
 __m256i load8(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+__m256i loadu(const void* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+void storeu(void* p, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
 
-}  // namespace
+// 32 int32 -> 32 int8 (values already in range: the saturating packs are exact;
+// the lane-wise packs leave dwords in the order 0 4 1 5 2 6 3 7).
+__m256i pack32_s8(__m256i a, __m256i b, __m256i d, __m256i e) {
+  const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(d, e));
+  return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
 
-void depthwise_plane_s1(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, int kw, int stride_h, int dil_h,
-                        int dil_w, int64_t oh, int64_t ow, int32_t* acc) {
+// The int16 values of the even bytes of 32 bytes at p (sign-extended), in order.
+__m256i even_bytes_i16(const int8_t* p) { return _mm256_srai_epi16(_mm256_slli_epi16(loadu(p), 8), 8); }
+
+template <bool kStride2>
+void depthwise_plane(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, int kw, int stride_h, int dil_h,
+                     int dil_w, int64_t oh, int64_t ow, int32_t* acc) {
   // Taps in pairs (t0, t1): _mm256_madd_epi16 of the interleaved int16 pixels
   // of both taps with the broadcast weight pair gives w0*x0 + w1*x1 per pixel
   // (at most 2^15 in magnitude). An odd last tap is paired with weight 0.
@@ -169,9 +178,10 @@ void depthwise_plane_s1(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, 
     int32_t* arow = acc + oy * ow;
     for (int64_t ox = 0; ox < ow; ox += 16) {
       __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+      const int8_t* base = row + (kStride2 ? 2 * ox : ox);
       for (int p = 0; p < pairs; ++p) {
-        const __m256i x0 = load_i8_as_i16(row + off[2 * p] + ox);
-        const __m256i x1 = load_i8_as_i16(row + off[2 * p + 1] + ox);
+        const __m256i x0 = kStride2 ? even_bytes_i16(base + off[2 * p]) : load_i8_as_i16(base + off[2 * p]);
+        const __m256i x1 = kStride2 ? even_bytes_i16(base + off[2 * p + 1]) : load_i8_as_i16(base + off[2 * p + 1]);
         const __m256i wv = _mm256_set1_epi32(wpair[p]);
         // In-lane interleave: lo holds pixels 0-3 | 8-11, hi pixels 4-7 | 12-15.
         lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1), wv));
@@ -180,8 +190,8 @@ void depthwise_plane_s1(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, 
       const __m256i p0 = _mm256_permute2x128_si256(lo, hi, 0x20);  // pixels 0-7
       const __m256i p1 = _mm256_permute2x128_si256(lo, hi, 0x31);  // pixels 8-15
       if (ox + 16 <= ow) {
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(arow + ox), p0);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(arow + ox + 8), p1);
+        storeu(arow + ox, p0);
+        storeu(arow + ox + 8, p1);
       } else {
         _mm256_store_si256(reinterpret_cast<__m256i*>(t16), p0);
         _mm256_store_si256(reinterpret_cast<__m256i*>(t16 + 8), p1);
@@ -191,39 +201,175 @@ void depthwise_plane_s1(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, 
   }
 }
 
-int64_t requant_row_s8(const int32_t* c, int64_t n, int32_t bias, bool relu, int shift, int8_t* y) {
-  if (shift < 0 || shift > 63) return 0;
-  const Requant q = make_requant(bias, relu, shift, 8);
-  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  int64_t j = 0;
-  for (; j + 32 <= n; j += 32) {
-    const __m256i a = requant8(q, load8(c + j)), b = requant8(q, load8(c + j + 8));
-    const __m256i d = requant8(q, load8(c + j + 16)), e = requant8(q, load8(c + j + 24));
-    // Values are already in [-128, 127]: the saturating packs are exact; the
-    // lane-wise packs leave dwords in the order 0 4 1 5 2 6 3 7 (groups of 4).
-    const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(d, e));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + j), _mm256_permutevar8x32_epi32(p, order));
-  }
-  return j;
+// y = clamp(round_half_up(x * 2^q), lo, hi) for 8 floats (no NaN; see quantize_s8).
+__m256i quant8(__m256 x, __m256 scale, __m256 flo, __m256 fhi, __m256 half) {
+  // x * 2^q in float is the exact product unless it overflows (then +-inf,
+  // which saturates like the exact value) or falls below the normal range
+  // (then |v| < 2^-126 and both round to 0). Clamping to [lo - 1, hi + 1]
+  // keeps the saturation and makes the conversion safe. Then
+  // floor(v + 1/2) = r + (v - r == 1/2) with r = round-to-nearest-even(v):
+  // v - r is exact (|v| < 2^24, r the nearest integer), and a tie rounded down
+  // to even is the one case where round-half-up differs.
+  __m256 v = _mm256_mul_ps(x, scale);
+  v = _mm256_min_ps(_mm256_max_ps(v, flo), fhi);
+  const __m256 r = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 tie = _mm256_cmp_ps(_mm256_sub_ps(v, r), half, _CMP_EQ_OQ);
+  const __m256i ri = _mm256_cvtps_epi32(r);
+  return _mm256_sub_epi32(ri, _mm256_castps_si256(tie));  // tie lanes are all ones (-1): + 1
 }
 
-int64_t requant_row_s16(const int32_t* c, int64_t n, int32_t bias, bool relu, int shift, int16_t* y) {
-  if (shift < 0 || shift > 63) return 0;
-  const Requant q = make_requant(bias, relu, shift, 16);
+}  // namespace
+
+void depthwise_plane_s1(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, int kw, int stride_h, int dil_h,
+                        int dil_w, int64_t oh, int64_t ow, int32_t* acc) {
+  depthwise_plane<false>(xp, wp, wk, kh, kw, stride_h, dil_h, dil_w, oh, ow, acc);
+}
+
+void depthwise_plane_s2(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, int kw, int stride_h, int dil_h,
+                        int dil_w, int64_t oh, int64_t ow, int32_t* acc) {
+  depthwise_plane<true>(xp, wp, wk, kh, kw, stride_h, dil_h, dil_w, oh, ow, acc);
+}
+
+void requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int8_t* y) {
+  const Requant q = make_requant(bias, lo, hi, shift);
+  int64_t j = 0;
+  for (; j + 32 <= n; j += 32)
+    storeu(y + j, pack32_s8(requant8(q, load8(c + j)), requant8(q, load8(c + j + 8)), requant8(q, load8(c + j + 16)),
+                            requant8(q, load8(c + j + 24))));
+  if (j < n) {
+    alignas(32) int32_t t[32] = {};
+    alignas(32) int8_t o[32];
+    std::memcpy(t, c + j, static_cast<size_t>(n - j) * 4);
+    storeu(o, pack32_s8(requant8(q, load8(t)), requant8(q, load8(t + 8)), requant8(q, load8(t + 16)),
+                        requant8(q, load8(t + 24))));
+    std::memcpy(y + j, o, static_cast<size_t>(n - j));
+  }
+}
+
+void requant_row_s16(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int16_t* y) {
+  const Requant q = make_requant(bias, lo, hi, shift);
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) {
     const __m256i p = _mm256_packs_epi32(requant8(q, load8(c + j)), requant8(q, load8(c + j + 8)));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + j), _mm256_permute4x64_epi64(p, 0xD8));  // qwords 0 2 1 3
+    storeu(y + j, _mm256_permute4x64_epi64(p, 0xD8));  // qwords 0 2 1 3
+  }
+  if (j < n) {
+    alignas(32) int32_t t[16] = {};
+    alignas(32) int16_t o[16];
+    std::memcpy(t, c + j, static_cast<size_t>(n - j) * 4);
+    const __m256i p = _mm256_packs_epi32(requant8(q, load8(t)), requant8(q, load8(t + 8)));
+    storeu(o, _mm256_permute4x64_epi64(p, 0xD8));
+    std::memcpy(y + j, o, static_cast<size_t>(n - j) * 2);
+  }
+}
+
+void requant_row_s32(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int32_t* y) {
+  const Requant q = make_requant(bias, lo, hi, shift);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) storeu(y + j, requant8(q, load8(c + j)));
+  if (j < n) {
+    alignas(32) int32_t t[8] = {};
+    alignas(32) int32_t o[8];
+    std::memcpy(t, c + j, static_cast<size_t>(n - j) * 4);
+    storeu(o, requant8(q, load8(t)));
+    std::memcpy(y + j, o, static_cast<size_t>(n - j) * 4);
+  }
+}
+
+void max_row(int8_t* dst, const int8_t* src, int64_t n) {
+  int64_t j = 0;
+  for (; j + 32 <= n; j += 32) storeu(dst + j, _mm256_max_epi8(loadu(dst + j), loadu(src + j)));
+  for (; j < n; ++j) dst[j] = dst[j] < src[j] ? src[j] : dst[j];
+}
+
+void max_window_row(const int8_t* r, int64_t ow, int kw, int stride, int8_t* y) {
+  int64_t ox = 0;
+  if (stride == 1) {
+    for (; ox + 32 <= ow; ox += 32) {
+      __m256i m = loadu(r + ox);
+      for (int kx = 1; kx < kw; ++kx) m = _mm256_max_epi8(m, loadu(r + ox + kx));
+      storeu(y + ox, m);
+    }
+  } else if (stride == 2) {
+    for (; ox + 32 <= ow; ox += 32) {
+      __m256i m0 = even_bytes_i16(r + 2 * ox), m1 = even_bytes_i16(r + 2 * ox + 32);
+      for (int kx = 1; kx < kw; ++kx) {
+        m0 = _mm256_max_epi16(m0, even_bytes_i16(r + 2 * ox + kx));
+        m1 = _mm256_max_epi16(m1, even_bytes_i16(r + 2 * ox + 32 + kx));
+      }
+      storeu(y + ox, _mm256_permute4x64_epi64(_mm256_packs_epi16(m0, m1), 0xD8));
+    }
+  }
+  for (; ox < ow; ++ox) {
+    int8_t m = r[ox * stride];
+    for (int kx = 1; kx < kw; ++kx) m = m < r[ox * stride + kx] ? r[ox * stride + kx] : m;
+    y[ox] = m;
+  }
+}
+
+int64_t quantize_s8(const float* x, int64_t n, float scale_q, int8_t* y) {
+  const __m256 scale = _mm256_set1_ps(scale_q);
+  const __m256 flo = _mm256_set1_ps(-129.0f), fhi = _mm256_set1_ps(128.0f), half = _mm256_set1_ps(0.5f);
+  const __m256i lo = _mm256_set1_epi32(-128), hi = _mm256_set1_epi32(127);
+  int64_t j = 0;
+  for (; j + 32 <= n; j += 32) {
+    __m256 v[4];
+    __m256 nan = _mm256_setzero_ps();
+    for (int t = 0; t < 4; ++t) {
+      v[t] = _mm256_loadu_ps(x + j + 8 * t);
+      nan = _mm256_or_ps(nan, _mm256_cmp_ps(v[t], v[t], _CMP_UNORD_Q));
+    }
+    if (_mm256_movemask_ps(nan)) break;
+    __m256i r[4];
+    for (int t = 0; t < 4; ++t) r[t] = _mm256_min_epi32(_mm256_max_epi32(quant8(v[t], scale, flo, fhi, half), lo), hi);
+    storeu(y + j, pack32_s8(r[0], r[1], r[2], r[3]));
   }
   return j;
 }
 
-int64_t requant_row_s32(const int32_t* c, int64_t n, int32_t bias, bool relu, int shift, int32_t* y) {
-  if (shift < 0 || shift > 63) return 0;
-  const Requant q = make_requant(bias, relu, shift, 32);
+int64_t quantize_s16(const float* x, int64_t n, float scale_q, int16_t* y) {
+  const __m256 scale = _mm256_set1_ps(scale_q);
+  const __m256 flo = _mm256_set1_ps(-32769.0f), fhi = _mm256_set1_ps(32768.0f), half = _mm256_set1_ps(0.5f);
+  const __m256i lo = _mm256_set1_epi32(-32768), hi = _mm256_set1_epi32(32767);
   int64_t j = 0;
-  for (; j + 8 <= n; j += 8) _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + j), requant8(q, load8(c + j)));
+  for (; j + 16 <= n; j += 16) {
+    const __m256 v0 = _mm256_loadu_ps(x + j), v1 = _mm256_loadu_ps(x + j + 8);
+    if (_mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(v0, v0, _CMP_UNORD_Q), _mm256_cmp_ps(v1, v1, _CMP_UNORD_Q))))
+      break;
+    const __m256i r0 = _mm256_min_epi32(_mm256_max_epi32(quant8(v0, scale, flo, fhi, half), lo), hi);
+    const __m256i r1 = _mm256_min_epi32(_mm256_max_epi32(quant8(v1, scale, flo, fhi, half), lo), hi);
+    storeu(y + j, _mm256_permute4x64_epi64(_mm256_packs_epi32(r0, r1), 0xD8));
+  }
   return j;
+}
+
+void dequantize_s8(const int8_t* x, int64_t n, float scale, float* y) {
+  const __m256 s = _mm256_set1_ps(scale);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    int64_t v;
+    std::memcpy(&v, x + j, 8);
+    const __m256i q = _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(v));
+    _mm256_storeu_ps(y + j, _mm256_mul_ps(_mm256_cvtepi32_ps(q), s));
+  }
+  for (; j < n; ++j) y[j] = static_cast<float>(x[j]) * scale;
+}
+
+void dequantize_s16(const int16_t* x, int64_t n, float scale, float* y) {
+  const __m256 s = _mm256_set1_ps(scale);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256i q = _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + j)));
+    _mm256_storeu_ps(y + j, _mm256_mul_ps(_mm256_cvtepi32_ps(q), s));
+  }
+  for (; j < n; ++j) y[j] = static_cast<float>(x[j]) * scale;
+}
+
+void dequantize_s32(const int32_t* x, int64_t n, float scale, float* y) {
+  const __m256 s = _mm256_set1_ps(scale);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(y + j, _mm256_mul_ps(_mm256_cvtepi32_ps(load8(x + j)), s));
+  for (; j < n; ++j) y[j] = static_cast<float>(x[j]) * scale;
 }
 
 void pack_a(const int8_t* a, int64_t lda, int64_t m, int64_t k, int16_t* out) {

@@ -47,21 +47,38 @@ void gemm_packed(const int16_t* ap, const int16_t* bp, int64_t m, int64_t n, int
 // Unpacked C[i][j] = sum_k a[i*lda+k] * b[j*ldb+k] (row dot products; for few rows).
 void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
               int64_t n, int64_t k);
-// Conv requantisation of one row, the vector form of numerics::conv_requant
-//   y[j] = sat_ob(rhu_shift(relu(sat32(c[j] + bias)), shift))
-// in int32 lanes, with ob = 8 / 16 / 32 for the int8 / int16 / int32 output.
-// Exact for 0 <= shift <= 63 (other shifts: returns 0, nothing done). Handles
-// the first n rounded down to the vector width (32 / 16 / 8 outputs) and
-// returns how many it did; the caller finishes the tail with conv_requant.
-// Depthwise plane, horizontal stride 1: acc[oy * ow + ox] = sum over taps of
-// wk[ky * kw + kx] * xp[(oy * stride_h + ky * dil_h) * wp + ox + kx * dil_w],
-// wrapping int32. xp is the zero-padded input plane (wp columns) and must stay
-// readable 32 bytes past its end (vector loads over the row ends).
+// Depthwise plane, horizontal stride 1 (s1) or 2 (s2): acc[oy * ow + ox] = sum
+// over taps of wk[ky * kw + kx] * xp[(oy * stride_h + ky * dil_h) * wp +
+// ox * stride_w + kx * dil_w], wrapping int32. xp is the zero-padded input plane
+// (wp columns) and must stay readable 64 bytes past its end (vector loads over
+// the row ends). At most 64 taps (kh * kw); more: nothing done.
 void depthwise_plane_s1(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, int kw, int stride_h, int dil_h,
                         int dil_w, int64_t oh, int64_t ow, int32_t* acc);
-int64_t requant_row_s8(const int32_t* c, int64_t n, int32_t bias, bool relu, int shift, int8_t* y);
-int64_t requant_row_s16(const int32_t* c, int64_t n, int32_t bias, bool relu, int shift, int16_t* y);
-int64_t requant_row_s32(const int32_t* c, int64_t n, int32_t bias, bool relu, int shift, int32_t* y);
+void depthwise_plane_s2(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, int kw, int stride_h, int dil_h,
+                        int dil_w, int64_t oh, int64_t ow, int32_t* acc);
+// Conv requantisation of one row, the vector form of numerics::conv_requant
+// followed by the clamp of OutputStage:
+//   y[j] = clamp(sat_ob(rhu_shift(sat32(c[j] + bias), shift)), lo, hi)
+// in int32 lanes, with ob = 8 / 16 / 32 for the int8 / int16 / int32 output.
+// Preconditions: 0 <= shift <= 63; lo <= hi, both inside the ob range. Does
+// all n outputs (a tail shorter than a vector goes through a small buffer).
+void requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int8_t* y);
+void requant_row_s16(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int16_t* y);
+void requant_row_s32(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int32_t* y);
+// dst[j] = max(dst[j], src[j]) for j < n (signed int8).
+void max_row(int8_t* dst, const int8_t* src, int64_t n);
+// y[ox] = max over kx < kw of r[ox * stride + kx], for ox < ow; stride 1 or 2;
+// r must stay readable 64 bytes past r[(ow - 1) * stride + kw - 1].
+void max_window_row(const int8_t* r, int64_t ow, int kw, int stride, int8_t* y);
+// Quant: y[i] = numerics::quantize(x[i], q, 8 or 16) with scale_q = 2^q, for
+// -100 <= q <= 100. Stops before the first vector holding a NaN; returns how
+// many it wrote (a multiple of the vector width; the caller does the rest).
+int64_t quantize_s8(const float* x, int64_t n, float scale_q, int8_t* y);
+int64_t quantize_s16(const float* x, int64_t n, float scale_q, int16_t* y);
+// Dequant: y[i] = x[i] * scale (scale = 2^-Q, -100 <= Q <= 100; exact, see opt_kernels.cc).
+void dequantize_s8(const int8_t* x, int64_t n, float scale, float* y);
+void dequantize_s16(const int16_t* x, int64_t n, float scale, float* y);
+void dequantize_s32(const int32_t* x, int64_t n, float scale, float* y);
 }  // namespace avx2
 
 // AVX-512 VNNI: _mm512_dpbusd_epi32 multiplies u8 by s8. B is packed as

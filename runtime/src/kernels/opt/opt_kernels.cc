@@ -7,24 +7,34 @@
 //
 // Conv2dInt as a GEMM per (image, group, block of output pixels):
 //   C[oc][p] = sum_k W[oc][k] * col[k][p],  k = (ic, ky, kx), p = oy * out_w + ox
-// W (the broadcast operand "A") is packed once per call, each block of columns
-// (the vector operand "B": im2col rows, the input planes of a 1x1 conv, or the
-// taps of a zero-padded input plane for stride 1; see BSource) is packed once
-// and swept by all output channels of its group; C is then requantised into the
-// NCHW output. Depthwise convs (one input channel per group) accumulate
-// directly instead. The int32 sums wrap modulo 2^32 exactly as the reference's
-// accumulator does, whatever the order of the additions.
+// W (the broadcast operand "A") is packed once, when the Conv2dInt8 is built;
+// each block of columns (the vector operand "B": im2col rows, the input planes
+// of a 1x1 conv, or the taps of a zero-padded input plane for stride 1; see
+// BSource) is packed once and swept by the output channels of its task; C is
+// then requantised into the NCHW output. Depthwise convs (one input channel
+// per group) accumulate directly instead. The int32 sums wrap modulo 2^32
+// exactly as the reference's accumulator does, whatever the order of the
+// additions, so neither the blocking nor the split over threads changes a bit.
 //
-// Requantisation: numerics::conv_requant (the shared formula) per output; on
-// SIMD paths its AVX2 form detail::avx2::requant_row_* (tested equal to it on
-// the int32 edges, every shift 0..63) does whole vectors of a row first.
+// Threads: the (pixel block x output-channel chunk) tasks of each (image,
+// group), the planes of depthwise convs and pools, the row blocks x column
+// chunks of LinearInt and chunks of elements of Quant / Dequant go to the
+// workers of a ThreadPool; each task writes its own outputs, with scratch
+// memory of its worker (WorkerSplit).
+//
+// Requantisation: numerics::conv_requant (the shared formula) then the clamp
+// of OutputStage per output; on SIMD paths its AVX2 form
+// detail::avx2::requant_row_* (tested equal to it on the int32 edges, every
+// shift 0..63) does whole rows.
 //
 // LinearInt: int32 GEMM (exact: |sum| <= k * 2^14 < 2^31) + int64 bias, then
 // numerics::linear_requant / linear_float_out; the int64 reference beyond that k.
 #include "opt_kernels.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -32,6 +42,8 @@
 
 #include "linger/numerics/conv.h"
 #include "linger/numerics/linear.h"
+#include "linger/numerics/pool.h"
+#include "linger/numerics/quantize.h"
 #include "opt_internal.h"
 #include "../../size_math.h"
 
@@ -78,6 +90,7 @@ Isa best_cpu_isa() {
 
 // An ISA the CPU lacks steps down to the best supported one below it.
 Isa resolve(Isa isa) {
+  if (isa == Isa::kAuto) return best_cpu_isa();
   if (isa_supported(isa)) return isa;
   if (isa == Isa::kAvx512Vnni && isa_supported(Isa::kAvx2)) return Isa::kAvx2;
   return Isa::kScalar;
@@ -100,6 +113,7 @@ class Carver {
     return off;
   }
   int64_t bytes() const { return sat_add(total_, 64); }
+  int64_t total() const { return total_; }
   // Grows `buf` as needed and returns the aligned base of the regions.
   uint8_t* base(std::vector<int8_t>* buf) const {
     const size_t need = static_cast<size_t>(bytes());
@@ -329,99 +343,97 @@ void im2col_block(const int8_t* x, const nm::Conv2dShape& s, const ConvGeom& g, 
   }
 }
 
-// Vector requantisation of the start of a row (AVX2; also on VNNI CPUs, which
-// have AVX2): returns how many outputs it wrote, the caller does the rest.
+// ------------------------------------------------------------------ output stage
+
+// OutputStage with the bounds clamped to the out_bits range.
+struct Stage {
+  int out_bits, shift;
+  int32_t lo, hi;
+  bool simd_ok;  // the vector requantisation applies (0 <= shift <= 63)
+};
+
+Stage make_stage(const OutputStage& o) {
+  Stage st;
+  st.out_bits = o.out_bits;
+  st.shift = o.shift;
+  const int b = o.out_bits >= 1 && o.out_bits <= 32 ? o.out_bits : 32;
+  const int64_t tmin = nm::lowest(b), tmax = nm::bound(b);
+  st.lo = static_cast<int32_t>(std::min<int64_t>(std::max<int64_t>(o.lo, tmin), tmax));
+  st.hi = static_cast<int32_t>(std::min<int64_t>(std::max<int64_t>(o.hi, tmin), tmax));
+  if (st.hi < st.lo) st.hi = st.lo;  // documented precondition lo <= hi; keep the kernels defined anyway
+  st.simd_ok = o.shift >= 0 && o.shift <= 63;
+  return st;
+}
+
+int64_t clamp_stage(int64_t v, const Stage& st) { return v < st.lo ? st.lo : (v > st.hi ? st.hi : v); }
+
 #if defined(LINGER_OPT_HAVE_AVX2)
-int64_t requant_row_simd(const int32_t* c, int64_t n, int32_t b, bool relu, int shift, int8_t* y) {
-  return detail::avx2::requant_row_s8(c, n, b, relu, shift, y);
+void requant_row_simd(const int32_t* c, int64_t n, int32_t b, const Stage& st, int8_t* y) {
+  detail::avx2::requant_row_s8(c, n, b, st.lo, st.hi, st.shift, y);
 }
-int64_t requant_row_simd(const int32_t* c, int64_t n, int32_t b, bool relu, int shift, int16_t* y) {
-  return detail::avx2::requant_row_s16(c, n, b, relu, shift, y);
+void requant_row_simd(const int32_t* c, int64_t n, int32_t b, const Stage& st, int16_t* y) {
+  detail::avx2::requant_row_s16(c, n, b, st.lo, st.hi, st.shift, y);
 }
-int64_t requant_row_simd(const int32_t* c, int64_t n, int32_t b, bool relu, int shift, int32_t* y) {
-  return detail::avx2::requant_row_s32(c, n, b, relu, shift, y);
+void requant_row_simd(const int32_t* c, int64_t n, int32_t b, const Stage& st, int32_t* y) {
+  detail::avx2::requant_row_s32(c, n, b, st.lo, st.hi, st.shift, y);
 }
+constexpr bool kHaveSimdRequant = true;
 #else
 template <typename OutT>
-int64_t requant_row_simd(const int32_t*, int64_t, int32_t, bool, int, OutT*) {
-  return 0;
-}
+void requant_row_simd(const int32_t*, int64_t, int32_t, const Stage&, OutT*) {}
+constexpr bool kHaveSimdRequant = false;
 #endif
 
-// y[r * ldy + j] = conv_requant(c[r * ldc + j], bias[oc0 + r], ...) for r < rows, j < nv.
-// `simd`: the AVX2 form (tested equal to conv_requant) does what it can of
-// each row; the shared formula does the rest, instantiated with out_bits and
-// relu as constants so that the compiler drops most of its branches.
-template <typename OutT, int kOutBits, bool kRelu>
-void requant_rows(const int32_t* c, int64_t ldc, int64_t rows, int64_t nv, const int32_t* bias, int64_t oc0, OutT* y,
-                  int64_t ldy, int shift, bool simd) {
+// y[r * ldy + j] = clamp(conv_requant(c[r * ldc + j], bias[oc0 + r], ...)) for r < rows, j < nv.
+// `simd`: the AVX2 form (tested equal to the formula) does whole rows.
+template <typename OutT>
+void requant_block(const int32_t* c, int64_t ldc, int64_t rows, int64_t nv, const int32_t* bias, int64_t oc0,
+                   OutT* y, int64_t ldy, const Stage& st, bool simd) {
+  constexpr int kBits = sizeof(OutT) == 1 ? 8 : (sizeof(OutT) == 2 ? 16 : 32);
+  const bool vec = kHaveSimdRequant && simd && st.simd_ok && st.out_bits == kBits;
   for (int64_t r = 0; r < rows; ++r) {
     const int32_t b = bias ? bias[oc0 + r] : 0;
     const int32_t* cr = c + r * ldc;
     OutT* yr = y + r * ldy;
-    const int64_t j0 = simd ? requant_row_simd(cr, nv, b, kRelu, shift, yr) : 0;
-    for (int64_t j = j0; j < nv; ++j) yr[j] = static_cast<OutT>(nm::conv_requant(cr[j], b, kRelu, shift, kOutBits));
+    if (vec) {
+      requant_row_simd(cr, nv, b, st, yr);
+    } else {
+      for (int64_t j = 0; j < nv; ++j)
+        yr[j] = static_cast<OutT>(clamp_stage(nm::conv_requant(cr[j], b, false, st.shift, st.out_bits), st));
+    }
   }
 }
 
-template <typename OutT>
-void requant_block(const int32_t* c, int64_t ldc, int64_t rows, int64_t nv, const int32_t* bias, int64_t oc0,
-                   OutT* y, int64_t ldy, int shift, bool relu, int out_bits, bool simd) {
-  constexpr int kBits = sizeof(OutT) == 1 ? 8 : (sizeof(OutT) == 2 ? 16 : 32);
-  if (out_bits == kBits) {
-    if (relu)
-      requant_rows<OutT, kBits, true>(c, ldc, rows, nv, bias, oc0, y, ldy, shift, simd);
-    else
-      requant_rows<OutT, kBits, false>(c, ldc, rows, nv, bias, oc0, y, ldy, shift, simd);
-    return;
+// ------------------------------------------------------------------ conv layouts
+
+// Per-worker regions of a workspace: `shared` bytes first, then one region of
+// `worker` bytes (a multiple of 64) per thread.
+struct WorkerSplit {
+  size_t off_shared = 0, off_workers = 0;
+  int64_t worker = 0;
+  Carver cv;
+  void finish(int64_t shared_bytes, const Carver& per_worker, int threads) {
+    worker = round_up(per_worker.total(), 64);
+    off_shared = cv.add(shared_bytes);
+    off_workers = cv.add(sat_mul(worker, threads));
   }
-  for (int64_t r = 0; r < rows; ++r) {  // any other out_bits (int32 storage)
-    const int32_t b = bias ? bias[oc0 + r] : 0;
-    const int32_t* cr = c + r * ldc;
-    OutT* yr = y + r * ldy;
-    for (int64_t j = 0; j < nv; ++j) yr[j] = static_cast<OutT>(nm::conv_requant(cr[j], b, relu, shift, out_bits));
-  }
-}
+  uint8_t* region(uint8_t* base, int w) const { return base + off_workers + static_cast<size_t>(w * worker); }
+};
 
 struct ScalarConvLayout {
   int64_t nc;
   size_t off_col, off_c;
-  Carver cv;
+  Carver wcv;
+  WorkerSplit ws;
 };
 
-ScalarConvLayout scalar_conv_layout(const ConvGeom& g) {
+ScalarConvLayout scalar_conv_layout(const ConvGeom& g, int threads) {
   ScalarConvLayout L;
   L.nc = pick_block_cols(g.kdim, 16, g.pixels);
-  L.off_col = L.cv.add(g.direct ? 0 : sat_mul(g.kdim, L.nc));
-  L.off_c = L.cv.add(sat_mul(sat_mul(g.opg, L.nc), 4));
+  L.off_col = L.wcv.add(g.direct ? 0 : sat_mul(g.kdim, L.nc));
+  L.off_c = L.wcv.add(sat_mul(sat_mul(g.opg, L.nc), 4));
+  L.ws.finish(0, L.wcv, threads);
   return L;
-}
-
-template <typename OutT>
-void conv_scalar(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y, const nm::Conv2dShape& s,
-                 int shift, bool relu, int out_bits, std::vector<int8_t>* ws) {
-  const ConvGeom g = conv_geom(s);
-  const ScalarConvLayout L = scalar_conv_layout(g);
-  const int64_t nc = L.nc;
-  uint8_t* base = L.cv.base(ws);
-  int8_t* col = at<int8_t>(base, L.off_col);
-  int32_t* cblk = at<int32_t>(base, L.off_c);
-  for (int64_t n = 0; n < s.n; ++n)
-    for (int64_t grp = 0; grp < g.groups; ++grp)
-      for (int64_t p0 = 0; p0 < g.pixels; p0 += nc) {
-        const int64_t nv = std::min(nc, g.pixels - p0);
-        const int8_t* src = col;
-        int64_t ldk = nc;
-        if (g.direct) {
-          src = x + (n * s.c + grp * g.cpg) * g.hw + p0;
-          ldk = g.hw;
-        } else {
-          im2col_block(x, s, g, n, grp, p0, nv, col, nc);
-        }
-        scalar_gemm_kmajor(w + grp * g.opg * g.kdim, g.kdim, src, ldk, cblk, nc, g.opg, nv, g.kdim);
-        requant_block(cblk, nc, g.opg, nv, bias, grp * g.opg, y + (n * s.o + grp * g.opg) * g.pixels + p0, g.pixels,
-                      shift, relu, out_bits, false);
-      }
 }
 
 // Where the GEMM's B operand (column j of a block = one output pixel, row kk =
@@ -436,14 +448,15 @@ void conv_scalar(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y,
 enum class BSource { kIm2col, kDirect, kPadded };
 
 struct SimdConvLayout {
-  int64_t hp, wp, vw, vpixels, kpad, a_rows, nc;
+  int64_t hp, wp, vw, vpixels, kpad, a_rows, nc, blocks, rows_chunk, oc_chunks;
   BSource src;
-  size_t off_a, off_comp, off_koff, off_src, off_b, off_c;
-  Carver cv;
+  size_t off_buf, off_b, off_c;  // in a worker region
+  Carver wcv;
+  WorkerSplit ws;  // shared: the padded planes (kPadded)
 };
 
 template <class BK>
-SimdConvLayout simd_conv_layout(const nm::Conv2dShape& s, const ConvGeom& g) {
+SimdConvLayout simd_conv_layout(const nm::Conv2dShape& s, const ConvGeom& g, int threads) {
   SimdConvLayout L;
   L.hp = int64_t{s.h} + s.pad_top + s.pad_bottom;
   L.wp = int64_t{s.w} + s.pad_left + s.pad_right;
@@ -458,43 +471,195 @@ SimdConvLayout simd_conv_layout(const nm::Conv2dShape& s, const ConvGeom& g) {
   L.a_rows = round_up(g.opg, BK::kMr);  // packed rows per group
   const int64_t b_size = sizeof(typename BK::BElem);
   L.nc = pick_block_cols(L.kpad * b_size, BK::kNr, L.vpixels);
-  L.off_a = L.cv.add(sat_mul(sat_mul(sat_mul(g.groups, L.a_rows), L.kpad), sizeof(typename BK::AElem)));
-  L.off_comp = L.cv.add(sat_mul(sat_mul(g.groups, L.a_rows), 4));
-  L.off_koff = L.cv.add(sat_mul(g.kdim, 8));
-  L.off_src = L.cv.add(L.src == BSource::kIm2col   ? sat_mul(g.kdim, L.nc)
-                       : L.src == BSource::kPadded ? sat_mul(sat_mul(g.cpg, L.hp), L.wp)
-                                                   : 0);
-  L.off_b = L.cv.add(sat_mul(sat_mul(round_up(L.nc, BK::kNr), L.kpad), b_size));
-  L.off_c = L.cv.add(sat_mul(sat_mul(g.opg, L.nc), 4));
+  L.blocks = ceil_div(L.vpixels, L.nc);
+  // With several threads and few pixel blocks, output channels are split too
+  // (chunks of whole kMr panels), so that every thread gets work.
+  L.oc_chunks = 1;
+  if (threads > 1 && L.blocks < 4 * threads)
+    L.oc_chunks = std::max<int64_t>(1, std::min(ceil_div(4 * threads, L.blocks), L.a_rows / (BK::kMr * 2)));
+  L.rows_chunk = round_up(ceil_div(g.opg, L.oc_chunks), BK::kMr);
+  L.oc_chunks = ceil_div(g.opg, L.rows_chunk);
+  L.off_buf = L.wcv.add(L.src == BSource::kIm2col ? sat_mul(g.kdim, L.nc) : 0);
+  L.off_b = L.wcv.add(sat_mul(sat_mul(round_up(L.nc, BK::kNr), L.kpad), b_size));
+  L.off_c = L.wcv.add(sat_mul(sat_mul(L.rows_chunk, L.nc), 4));
+  L.ws.finish(L.src == BSource::kPadded ? sat_mul(sat_mul(g.cpg, L.hp), L.wp) : 0, L.wcv, threads);
   return L;
 }
 
-template <class BK, typename OutT>
-void conv_simd(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y, const nm::Conv2dShape& s, int shift,
-               bool relu, int out_bits, std::vector<int8_t>* ws) {
-  using AElem = typename BK::AElem;
-  using BElem = typename BK::BElem;
-  const ConvGeom g = conv_geom(s);
-  const SimdConvLayout L = simd_conv_layout<BK>(s, g);
-  const int64_t hp = L.hp, wp = L.wp, vw = L.vw, vpixels = L.vpixels, kpad = L.kpad, a_rows = L.a_rows, nc = L.nc;
-  const BSource src = L.src;
-  uint8_t* base = L.cv.base(ws);
-  AElem* ap = at<AElem>(base, L.off_a);
-  int32_t* comp = at<int32_t>(base, L.off_comp);
-  int64_t* koff = at<int64_t>(base, L.off_koff);
-  int8_t* buf = at<int8_t>(base, L.off_src);
-  BElem* bp = at<BElem>(base, L.off_b);
-  int32_t* cblk = at<int32_t>(base, L.off_c);
+// Few output pixels (deep layers on small feature maps): the GEMM is turned
+// around, C^T[p][oc] = sum_k patch[p][k] * W[oc][k], so that the pixels are the
+// broadcast operand (tiles of kMr rows) and the output channels the vector
+// operand (panels of kNr, the weights packed once at construction). Chosen
+// when it wastes fewer tile lanes than the normal form, up to 16 pixels.
+template <class BK>
+bool use_transposed(const nm::Conv2dShape& s, const ConvGeom& g) {
+  if (g.pixels > 16) return false;  // measured: from 7x7 up the normal form is faster
+  const int64_t hp = int64_t{s.h} + s.pad_top + s.pad_bottom, wp = int64_t{s.w} + s.pad_left + s.pad_right;
+  const bool padded = !g.direct && s.stride_h == 1 && s.stride_w == 1 && wp * 4 <= g.ow * 5;
+  (void)hp;
+  const int64_t vpixels = padded ? (g.oh - 1) * wp + g.ow : g.pixels;
+  // lanes computed per useful output: normal round_up(vpixels, kNr) / pixels, turned round_up(pixels, kMr) / pixels
+  return round_up(g.pixels, BK::kMr) < round_up(vpixels, BK::kNr);
+}
 
-  for (int64_t grp = 0; grp < g.groups; ++grp)
-    BK::pack_a(w + grp * g.opg * g.kdim, g.kdim, g.opg, g.kdim, ap + grp * a_rows * kpad, comp + grp * a_rows);
+struct TransposedLayout {
+  int64_t kpad, prow, n_panels, cols_chunk, col_chunks;
+  size_t off_patch, off_a, off_comp;  // shared
+  size_t off_c, off_ct;               // per worker
+  Carver scv, wcv;
+  WorkerSplit ws;
+};
+
+template <class BK>
+TransposedLayout transposed_layout(const ConvGeom& g, int threads) {
+  TransposedLayout L;
+  L.kpad = round_up(g.kdim, BK::kKu);
+  L.prow = round_up(g.pixels, BK::kMr);
+  L.n_panels = ceil_div(g.opg, BK::kNr);
+  L.col_chunks = std::max<int64_t>(1, std::min<int64_t>(L.n_panels, threads > 1 ? 4 * threads : 1));
+  L.cols_chunk = ceil_div(L.n_panels, L.col_chunks) * BK::kNr;
+  L.col_chunks = ceil_div(g.opg, L.cols_chunk);
+  L.off_patch = L.scv.add(sat_mul(g.pixels, g.kdim));
+  L.off_a = L.scv.add(sat_mul(sat_mul(L.prow, L.kpad), static_cast<int64_t>(sizeof(typename BK::AElem))));
+  L.off_comp = L.scv.add(sat_mul(L.prow, 4));
+  L.off_c = L.wcv.add(sat_mul(sat_mul(g.pixels, L.cols_chunk), 4));
+  L.off_ct = L.wcv.add(sat_mul(sat_mul(g.pixels, L.cols_chunk), 4));
+  L.ws.finish(L.scv.total(), L.wcv, threads);
+  return L;
+}
+
+// The patch matrix of image n, group grp: dst[p * kdim + kk], kk = (ic * kh + ky) * kw + kx (0 in the padding).
+void im2row(const int8_t* x, const nm::Conv2dShape& s, const ConvGeom& g, int64_t n, int64_t grp, int8_t* dst) {
+  for (int64_t oy = 0; oy < g.oh; ++oy)
+    for (int64_t ox = 0; ox < g.ow; ++ox) {
+      int8_t* d = dst + (oy * g.ow + ox) * g.kdim;
+      for (int64_t ic = 0; ic < g.cpg; ++ic) {
+        const int8_t* plane = x + (n * s.c + grp * g.cpg + ic) * g.hw;
+        for (int ky = 0; ky < s.kh; ++ky) {
+          const int64_t iy = oy * s.stride_h - s.pad_top + int64_t{ky} * s.dil_h;
+          for (int kx = 0; kx < s.kw; ++kx) {
+            const int64_t ix = ox * s.stride_w - s.pad_left + int64_t{kx} * s.dil_w;
+            *d++ = (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) ? int8_t{0} : plane[iy * s.w + ix];
+          }
+        }
+      }
+    }
+}
+
+template <class BK, typename OutT>
+void conv_transposed(const int8_t* x, const typename BK::BElem* wp, const int32_t* bias, OutT* y,
+                     const nm::Conv2dShape& s, const Stage& st, std::vector<int8_t>* ws, ThreadPool* pool) {
+  using AElem = typename BK::AElem;
+  const ConvGeom g = conv_geom(s);
+  const TransposedLayout L = transposed_layout<BK>(g, pool_threads(pool));
+  uint8_t* base = L.ws.cv.base(ws);
+  uint8_t* shared = base + L.ws.off_shared;
+  int8_t* patch = at<int8_t>(shared, L.off_patch);
+  AElem* ap = at<AElem>(shared, L.off_a);
+  int32_t* comp = at<int32_t>(shared, L.off_comp);
+  const int64_t wstride = round_up(g.opg, BK::kNr) * L.kpad;  // packed weights per group
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      im2row(x, s, g, n, grp, patch);
+      BK::pack_a(patch, g.kdim, g.pixels, g.kdim, ap, comp);
+      OutT* yg = y + (n * s.o + grp * g.opg) * g.pixels;
+      parallel_for(pool, L.col_chunks, [&](int64_t t0, int64_t t1, int worker) {
+        uint8_t* wb = L.ws.region(base, worker);
+        int32_t* c = at<int32_t>(wb, L.off_c);
+        int32_t* ct = at<int32_t>(wb, L.off_ct);
+        for (int64_t t = t0; t < t1; ++t) {
+          const int64_t j0 = t * L.cols_chunk, cols = std::min(L.cols_chunk, g.opg - j0);
+          BK::gemm(ap, comp, wp + grp * wstride + j0 * L.kpad, g.pixels, cols, L.kpad, c, cols);
+          for (int64_t p = 0; p < g.pixels; ++p)
+            for (int64_t j = 0; j < cols; ++j) ct[j * g.pixels + p] = c[p * cols + j];
+          requant_block(ct, g.pixels, cols, g.pixels, bias, grp * g.opg + j0, yg + j0 * g.pixels, g.pixels, st, true);
+        }
+      });
+    }
+}
+
+// Depthwise-style convs (one input channel per group, few outputs per group):
+// direct accumulation over a zero-padded copy of each input plane.
+constexpr int64_t kDirectMaxOpg = 4;
+constexpr int64_t kPlaneSlack = 128;  // readable bytes past a padded plane (vector loads over the row ends)
+
+bool use_depthwise(const nm::Conv2dShape& s) { return s.c / s.groups == 1 && s.o / s.groups <= kDirectMaxOpg; }
+
+struct DepthwiseLayout {
+  int64_t hp, wp;
+  size_t off_x, off_acc;
+  Carver wcv;
+  WorkerSplit ws;
+};
+
+DepthwiseLayout depthwise_layout(const nm::Conv2dShape& s, const ConvGeom& g, int threads) {
+  DepthwiseLayout L;
+  L.hp = int64_t{s.h} + s.pad_top + s.pad_bottom;
+  L.wp = int64_t{s.w} + s.pad_left + s.pad_right;
+  L.off_x = L.wcv.add(sat_add(sat_mul(L.hp, L.wp), kPlaneSlack));
+  L.off_acc = L.wcv.add(sat_mul(g.pixels, 4));
+  L.ws.finish(0, L.wcv, threads);
+  return L;
+}
+
+// ------------------------------------------------------------------ conv paths
+
+template <typename OutT>
+void conv_scalar(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y, const nm::Conv2dShape& s,
+                 const Stage& st, std::vector<int8_t>* ws, ThreadPool* pool) {
+  const ConvGeom g = conv_geom(s);
+  const ScalarConvLayout L = scalar_conv_layout(g, pool_threads(pool));
+  const int64_t nc = L.nc;
+  uint8_t* base = L.ws.cv.base(ws);
+  const int64_t blocks = ceil_div(g.pixels, nc);
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t grp = 0; grp < g.groups; ++grp)
+      parallel_for(pool, blocks, [&](int64_t b0, int64_t b1, int worker) {
+        uint8_t* wb = L.ws.region(base, worker);
+        int8_t* col = at<int8_t>(wb, L.off_col);
+        int32_t* cblk = at<int32_t>(wb, L.off_c);
+        for (int64_t blk = b0; blk < b1; ++blk) {
+          const int64_t p0 = blk * nc;
+          const int64_t nv = std::min(nc, g.pixels - p0);
+          const int8_t* src = col;
+          int64_t ldk = nc;
+          if (g.direct) {
+            src = x + (n * s.c + grp * g.cpg) * g.hw + p0;
+            ldk = g.hw;
+          } else {
+            im2col_block(x, s, g, n, grp, p0, nv, col, nc);
+          }
+          scalar_gemm_kmajor(w + grp * g.opg * g.kdim, g.kdim, src, ldk, cblk, nc, g.opg, nv, g.kdim);
+          requant_block(cblk, nc, g.opg, nv, bias, grp * g.opg, y + (n * s.o + grp * g.opg) * g.pixels + p0,
+                        g.pixels, st, false);
+        }
+      });
+}
+
+// The tap offsets of the B source (koff[kk]: where row kk of the B operand starts).
+std::vector<int64_t> conv_koff(const nm::Conv2dShape& s, const ConvGeom& g, const SimdConvLayout& L) {
+  std::vector<int64_t> koff(static_cast<size_t>(g.kdim));
   for (int64_t kk = 0; kk < g.kdim; ++kk) {
     const int64_t ic = kk / (int64_t{s.kh} * s.kw), ky = kk / s.kw % s.kh, kx = kk % s.kw;
-    koff[kk] = src == BSource::kIm2col ? kk * nc
-               : src == BSource::kDirect ? kk * g.hw
-                                         : ic * hp * wp + ky * s.dil_h * wp + kx * s.dil_w;
+    koff[static_cast<size_t>(kk)] = L.src == BSource::kIm2col ? kk * L.nc
+                                    : L.src == BSource::kDirect ? kk * g.hw
+                                                                : ic * L.hp * L.wp + ky * s.dil_h * L.wp + kx * s.dil_w;
   }
-  if (src == BSource::kPadded) std::memset(buf, 0, static_cast<size_t>(g.cpg * hp * wp));  // borders stay zero
+  return koff;
+}
+
+template <class BK, typename OutT>
+void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* comp, const int32_t* bias, OutT* y,
+               const nm::Conv2dShape& s, const Stage& st, std::vector<int8_t>* ws, ThreadPool* pool) {
+  using BElem = typename BK::BElem;
+  const ConvGeom g = conv_geom(s);
+  const SimdConvLayout L = simd_conv_layout<BK>(s, g, pool_threads(pool));
+  const std::vector<int64_t> koff = conv_koff(s, g, L);
+  const int64_t wp = L.wp, vw = L.vw, vpixels = L.vpixels, kpad = L.kpad, a_rows = L.a_rows, nc = L.nc;
+  const BSource src = L.src;
+  uint8_t* base = L.ws.cv.base(ws);
+  int8_t* padded = at<int8_t>(base, L.ws.off_shared);
+  if (src == BSource::kPadded) std::memset(padded, 0, static_cast<size_t>(g.cpg * L.hp * wp));  // borders stay zero
 
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t grp = 0; grp < g.groups; ++grp) {
@@ -502,41 +667,51 @@ void conv_simd(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y, c
       if (src == BSource::kPadded)
         for (int64_t ic = 0; ic < g.cpg; ++ic)
           for (int64_t iy = 0; iy < s.h; ++iy)
-            std::memcpy(buf + (ic * hp + iy + s.pad_top) * wp + s.pad_left, xg + ic * g.hw + iy * s.w,
+            std::memcpy(padded + (ic * L.hp + iy + s.pad_top) * wp + s.pad_left, xg + ic * g.hw + iy * s.w,
                         static_cast<size_t>(s.w));
       OutT* yg = y + (n * s.o + grp * g.opg) * g.pixels;
-      for (int64_t p0 = 0; p0 < vpixels; p0 += nc) {
-        const int64_t nv = std::min(nc, vpixels - p0);
-        if (src == BSource::kDirect) {
-          BK::pack_b(xg + p0, koff, g.kdim, nv, bp);
-        } else if (src == BSource::kPadded) {
-          BK::pack_b(buf + p0, koff, g.kdim, nv, bp);
-        } else {
-          im2col_block(x, s, g, n, grp, p0, nv, buf, nc);
-          BK::pack_b(buf, koff, g.kdim, nv, bp);
-        }
-        BK::gemm(ap + grp * a_rows * kpad, comp + grp * a_rows, bp, g.opg, nv, kpad, cblk, nc);
-        if (vw == g.ow) {
-          requant_block(cblk, nc, g.opg, nv, bias, grp * g.opg, yg + p0, g.pixels, shift, relu, out_bits, true);
-        } else {
-          // Row by row, dropping the virtual columns ox >= out_w.
-          for (int64_t oy = p0 / vw; oy * vw < p0 + nv; ++oy) {
-            const int64_t lo = std::max(p0, oy * vw), hi = std::min(p0 + nv, oy * vw + g.ow);
-            if (lo < hi)
-              requant_block(cblk + (lo - p0), nc, g.opg, hi - lo, bias, grp * g.opg, yg + oy * g.ow + (lo - oy * vw),
-                            g.pixels, shift, relu, out_bits, true);
+      const typename BK::AElem* ag = ap + grp * a_rows * kpad;
+      const int32_t* cg = comp + grp * a_rows;
+      parallel_for(pool, L.blocks * L.oc_chunks, [&](int64_t t0, int64_t t1, int worker) {
+        uint8_t* wb = L.ws.region(base, worker);
+        int8_t* buf = at<int8_t>(wb, L.off_buf);
+        BElem* bp = at<BElem>(wb, L.off_b);
+        int32_t* cblk = at<int32_t>(wb, L.off_c);
+        int64_t packed_block = -1;
+        for (int64_t t = t0; t < t1; ++t) {
+          const int64_t blk = t / L.oc_chunks, chunk = t % L.oc_chunks;
+          const int64_t p0 = blk * nc;
+          const int64_t nv = std::min(nc, vpixels - p0);
+          if (blk != packed_block) {  // consecutive tasks of one block share its packed B
+            if (src == BSource::kDirect) {
+              BK::pack_b(xg + p0, koff.data(), g.kdim, nv, bp);
+            } else if (src == BSource::kPadded) {
+              BK::pack_b(padded + p0, koff.data(), g.kdim, nv, bp);
+            } else {
+              im2col_block(x, s, g, n, grp, p0, nv, buf, nc);
+              BK::pack_b(buf, koff.data(), g.kdim, nv, bp);
+            }
+            packed_block = blk;
+          }
+          const int64_t r0 = chunk * L.rows_chunk;
+          const int64_t rows = std::min(L.rows_chunk, g.opg - r0);
+          BK::gemm(ag + r0 * kpad, cg + r0, bp, rows, nv, kpad, cblk, nc);
+          const int64_t oc0 = grp * g.opg + r0;
+          if (vw == g.ow) {
+            requant_block(cblk, nc, rows, nv, bias, oc0, yg + r0 * g.pixels + p0, g.pixels, st, true);
+          } else {
+            // Row by row, dropping the virtual columns ox >= out_w.
+            for (int64_t oy = p0 / vw; oy * vw < p0 + nv; ++oy) {
+              const int64_t lo = std::max(p0, oy * vw), hi = std::min(p0 + nv, oy * vw + g.ow);
+              if (lo < hi)
+                requant_block(cblk + (lo - p0), nc, rows, hi - lo, bias, oc0,
+                              yg + r0 * g.pixels + oy * g.ow + (lo - oy * vw), g.pixels, st, true);
+            }
           }
         }
-      }
+      });
     }
 }
-
-// Depthwise-style convs (one input channel per group, few outputs per group):
-// direct accumulation over a zero-padded copy of each input plane. AVX2 (and
-// VNNI CPUs) run detail::avx2::depthwise_plane_s1 for horizontal stride 1 and
-// up to 64 taps; otherwise a row-update loop that the compiler vectorises for
-// the baseline instruction set.
-constexpr int64_t kDirectMaxOpg = 4;
 
 // acc[j] += w * src[j * stride], wrapping (restrict: no aliasing between rows).
 void axpy_row(uint32_t* __restrict acc, const int8_t* __restrict src, int32_t w, int64_t n, int64_t stride) {
@@ -547,41 +722,29 @@ void axpy_row(uint32_t* __restrict acc, const int8_t* __restrict src, int32_t w,
   }
 }
 
-struct DepthwiseLayout {
-  int64_t hp, wp;
-  size_t off_x, off_acc;
-  Carver cv;
-};
-
-DepthwiseLayout depthwise_layout(const nm::Conv2dShape& s, const ConvGeom& g) {
-  DepthwiseLayout L;
-  L.hp = int64_t{s.h} + s.pad_top + s.pad_bottom;
-  L.wp = int64_t{s.w} + s.pad_left + s.pad_right;
-  L.off_x = L.cv.add(sat_add(sat_mul(L.hp, L.wp), 64));  // + slack for the vector loads past the last row
-  L.off_acc = L.cv.add(sat_mul(g.pixels, 4));
-  return L;
-}
-
-bool use_depthwise(const nm::Conv2dShape& s) { return s.c / s.groups == 1 && s.o / s.groups <= kDirectMaxOpg; }
-
+// Depthwise: AVX2 (also on VNNI CPUs) runs detail::avx2::depthwise_plane_s1/s2
+// for horizontal stride 1 or 2 and up to 64 taps; otherwise a row-update loop
+// that the compiler vectorises for the baseline instruction set.
 template <typename OutT>
 void conv_depthwise(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y, const nm::Conv2dShape& s,
-                    int shift, bool relu, int out_bits, bool simd, std::vector<int8_t>* ws) {
+                    const Stage& st, bool simd, std::vector<int8_t>* ws, ThreadPool* pool) {
   const ConvGeom g = conv_geom(s);
-  const DepthwiseLayout L = depthwise_layout(s, g);
+  const DepthwiseLayout L = depthwise_layout(s, g, pool_threads(pool));
   const int64_t hp = L.hp, wp = L.wp;
   const int64_t taps = int64_t{s.kh} * s.kw;
-  uint8_t* base = L.cv.base(ws);
-  int8_t* xp = at<int8_t>(base, L.off_x);
-  int32_t* acc = at<int32_t>(base, L.off_acc);
-  std::memset(xp, 0, static_cast<size_t>(hp * wp + 64));  // the border and the slack stay zero
+  uint8_t* base = L.ws.cv.base(ws);
 #if defined(LINGER_OPT_HAVE_AVX2)
-  const bool vec_plane = simd && s.stride_w == 1 && taps <= 64;
+  const bool vec_plane = simd && (s.stride_w == 1 || s.stride_w == 2) && taps <= 64;
 #else
   const bool vec_plane = false;
 #endif
-  for (int64_t n = 0; n < s.n; ++n)
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
+  parallel_for(pool, int64_t{s.n} * g.groups, [&](int64_t p0, int64_t p1, int worker) {
+    uint8_t* wb = L.ws.region(base, worker);
+    int8_t* xp = at<int8_t>(wb, L.off_x);
+    int32_t* acc = at<int32_t>(wb, L.off_acc);
+    std::memset(xp, 0, static_cast<size_t>(hp * wp + kPlaneSlack));  // the border and the slack stay zero
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t n = p / g.groups, grp = p % g.groups;
       const int8_t* plane = x + (n * s.c + grp) * g.hw;
       for (int64_t iy = 0; iy < s.h; ++iy)  // interior only
         std::memcpy(xp + (iy + s.pad_top) * wp + s.pad_left, plane + iy * s.w, static_cast<size_t>(s.w));
@@ -590,7 +753,10 @@ void conv_depthwise(const int8_t* x, const int8_t* w, const int32_t* bias, OutT*
         const int8_t* wk = w + oc * taps;
         if (vec_plane) {
 #if defined(LINGER_OPT_HAVE_AVX2)
-          detail::avx2::depthwise_plane_s1(xp, wp, wk, s.kh, s.kw, s.stride_h, s.dil_h, s.dil_w, g.oh, g.ow, acc);
+          if (s.stride_w == 1)
+            detail::avx2::depthwise_plane_s1(xp, wp, wk, s.kh, s.kw, s.stride_h, s.dil_h, s.dil_w, g.oh, g.ow, acc);
+          else
+            detail::avx2::depthwise_plane_s2(xp, wp, wk, s.kh, s.kw, s.stride_h, s.dil_h, s.dil_w, g.oh, g.ow, acc);
 #endif
         } else {
           // int32_t and uint32_t may alias: wrapped sums in uint32, read back as int32.
@@ -607,32 +773,61 @@ void conv_depthwise(const int8_t* x, const int8_t* w, const int32_t* bias, OutT*
             }
           }
         }
-        requant_block(acc, g.pixels, 1, g.pixels, bias, oc, y + (n * s.o + oc) * g.pixels, g.pixels, shift, relu,
-                      out_bits, simd);
+        requant_block(acc, g.pixels, 1, g.pixels, bias, oc, y + (n * s.o + oc) * g.pixels, g.pixels, st, simd);
       }
     }
+  });
+}
+
+// Packs the weights of every group as the A operand of backend BK, or as its
+// B operand (column panels) for the turned-around GEMM of few-pixel convs.
+template <class BK>
+void pack_conv_weights(const int8_t* w, const nm::Conv2dShape& s, const ConvGeom& g, std::vector<int8_t>* packed,
+                       std::vector<int32_t>* comp) {
+  if (use_transposed<BK>(s, g)) {
+    const int64_t kpad = round_up(g.kdim, BK::kKu), cols = round_up(g.opg, BK::kNr);
+    packed->assign(static_cast<size_t>(g.groups * cols * kpad) * sizeof(typename BK::BElem), 0);
+    auto* bp = reinterpret_cast<typename BK::BElem*>(packed->data());
+    for (int64_t grp = 0; grp < g.groups; ++grp)
+      BK::pack_b_t(w + grp * g.opg * g.kdim, g.kdim, g.kdim, g.opg, bp + grp * cols * kpad);
+    return;
+  }
+  const int64_t kpad = round_up(g.kdim, BK::kKu), a_rows = round_up(g.opg, BK::kMr);
+  packed->assign(static_cast<size_t>(g.groups * a_rows * kpad) * sizeof(typename BK::AElem), 0);
+  comp->assign(static_cast<size_t>(g.groups * a_rows), 0);
+  auto* ap = reinterpret_cast<typename BK::AElem*>(packed->data());
+  for (int64_t grp = 0; grp < g.groups; ++grp)
+    BK::pack_a(w + grp * g.opg * g.kdim, g.kdim, g.opg, g.kdim, ap + grp * a_rows * kpad, comp->data() + grp * a_rows);
 }
 
 template <typename OutT>
-void conv_dispatch(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y, const nm::Conv2dShape& s,
-                   int shift, bool relu, int out_bits, Isa isa, std::vector<int8_t>* ws) {
+void conv_run(const Conv2dInt8& conv, const int8_t* x, const int8_t* w, const int8_t* packed, const int32_t* comp,
+              const int32_t* bias, OutT* y, const Stage& st, std::vector<int8_t>* ws, ThreadPool* pool) {
+  const nm::Conv2dShape& s = conv.shape();
   if (use_depthwise(s)) {
-    conv_depthwise(x, w, bias, y, s, shift, relu, out_bits, isa != Isa::kScalar, ws);
+    conv_depthwise(x, w, bias, y, s, st, conv.isa() != Isa::kScalar, ws, pool);
     return;
   }
-  switch (isa) {
+  const ConvGeom g = conv_geom(s);
+  switch (conv.isa()) {
 #if defined(LINGER_OPT_HAVE_AVX512VNNI)
     case Isa::kAvx512Vnni:
-      conv_simd<VnniBackend>(x, w, bias, y, s, shift, relu, out_bits, ws);
+      if (use_transposed<VnniBackend>(s, g))
+        conv_transposed<VnniBackend>(x, reinterpret_cast<const uint8_t*>(packed), bias, y, s, st, ws, pool);
+      else
+        conv_simd<VnniBackend>(x, packed, comp, bias, y, s, st, ws, pool);
       return;
 #endif
 #if defined(LINGER_OPT_HAVE_AVX2)
     case Isa::kAvx2:
-      conv_simd<Avx2Backend>(x, w, bias, y, s, shift, relu, out_bits, ws);
+      if (use_transposed<Avx2Backend>(s, g))
+        conv_transposed<Avx2Backend>(x, reinterpret_cast<const int16_t*>(packed), bias, y, s, st, ws, pool);
+      else
+        conv_simd<Avx2Backend>(x, reinterpret_cast<const int16_t*>(packed), comp, bias, y, s, st, ws, pool);
       return;
 #endif
     default:
-      conv_scalar(x, w, bias, y, s, shift, relu, out_bits, ws);
+      conv_scalar(x, w, bias, y, s, st, ws, pool);
       return;
   }
 }
@@ -641,65 +836,117 @@ void conv_dispatch(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* 
 
 // |sum_k x*w| <= k * 2^14: the int32 GEMM is exact (no wrap) iff that stays below 2^31.
 bool linear_uses_gemm(int64_t k) { return k < (int64_t{1} << 17); }
-constexpr int64_t kLinearBlockRows = 256;
 
 // Writes one output of LinearInt from its exact int64 accumulator.
 template <typename OutT>
-OutT linear_out(int64_t acc, int shift, int out_bits) {
-  return static_cast<OutT>(nm::linear_requant(acc, shift, out_bits));
+OutT linear_out(int64_t acc, const Stage& st) {
+  return static_cast<OutT>(clamp_stage(nm::linear_requant(acc, st.shift, st.out_bits), st));
 }
 template <>
-float linear_out<float>(int64_t acc, int shift, int /*out_bits*/) {
-  return nm::linear_float_out(acc, shift);
+float linear_out<float>(int64_t acc, const Stage& st) {
+  return nm::linear_float_out(acc, st.shift);
 }
 
-// Scalar reference (int64 accumulation), for k too large for the int32 GEMM.
-template <typename OutT>
-void linear_reference(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y, int64_t m, int64_t k, int64_t n,
-                      int shift, int out_bits) {
-  for (int64_t r = 0; r < m; ++r)
-    for (int64_t c = 0; c < n; ++c)
-      y[r * n + c] = linear_out<OutT>(nm::linear_acc_at(x, w, bias, k, r, c), shift, out_bits);
+// The row blocks and column chunks of a linear layer's tasks.
+struct LinearLayout {
+  bool gemm, dot;
+  int64_t kpad, mb, row_blocks, nchunk, col_chunks;
+  size_t off_a, off_comp, off_c;
+  Carver wcv;
+  WorkerSplit ws;
+};
+
+constexpr int64_t kLinearDotRows = kDotRows;
+
+template <int kMr, int kNr, int kKu, typename AElem>
+LinearLayout linear_layout_for(int64_t m, int64_t k, int64_t n, int threads, bool simd) {
+  LinearLayout L;
+  L.gemm = linear_uses_gemm(k);
+  L.dot = !simd || m <= kLinearDotRows;
+  L.kpad = round_up(k, kKu);
+  L.mb = L.dot ? std::min<int64_t>(m, 64) : std::min<int64_t>(round_up(m, kMr), kMr * 16);
+  L.row_blocks = ceil_div(m, L.mb);
+  // Column chunks (whole kNr panels) when there are fewer row blocks than threads.
+  L.col_chunks = 1;
+  if (threads > 1 && L.row_blocks < 4 * threads) L.col_chunks = std::min(ceil_div(4 * threads, L.row_blocks), ceil_div(n, kNr));
+  L.nchunk = round_up(ceil_div(n, L.col_chunks), kNr);
+  L.col_chunks = ceil_div(n, L.nchunk);
+  L.off_a = L.wcv.add(L.dot ? 0 : sat_mul(sat_mul(round_up(L.mb, kMr), L.kpad), static_cast<int64_t>(sizeof(AElem))));
+  L.off_comp = L.wcv.add(L.dot ? 0 : sat_mul(round_up(L.mb, kMr), 4));
+  L.off_c = L.wcv.add(sat_mul(sat_mul(L.mb, L.nchunk), 4));
+  L.ws.finish(0, L.wcv, threads);
+  return L;
 }
 
-template <typename OutT>
-void linear_emit(const int32_t* c, int64_t rows, int64_t n, const int32_t* bias, OutT* y, int shift, int out_bits) {
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < n; ++j) {
-      const int64_t acc = int64_t{c[r * n + j]} + (bias ? int64_t{bias[j]} : 0);
-      y[r * n + j] = linear_out<OutT>(acc, shift, out_bits);
-    }
-}
-
-template <typename OutT>
-void linear_dispatch(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y, int64_t m, int64_t k, int64_t n,
-                     int shift, int out_bits, Isa isa) {
-  if (!linear_uses_gemm(k)) {
-    linear_reference(x, w, bias, y, m, k, n, shift, out_bits);
-    return;
-  }
-  const int64_t rows_per_block = std::max<int64_t>(1, std::min<int64_t>(m, kLinearBlockRows));
-  std::vector<int32_t> cbuf(static_cast<size_t>(rows_per_block * n));
-  for (int64_t r0 = 0; r0 < m; r0 += rows_per_block) {
-    const int64_t rows = std::min(rows_per_block, m - r0);
-    const int8_t* xb = x + r0 * k;
-    switch (isa) {
+LinearLayout linear_layout(int64_t m, int64_t k, int64_t n, Isa isa, int threads) {
+  switch (isa) {
 #if defined(LINGER_OPT_HAVE_AVX512VNNI)
-      case Isa::kAvx512Vnni:
-        gemm_simd<VnniBackend>(xb, w, cbuf.data(), n, rows, n, k);
-        break;
+    case Isa::kAvx512Vnni:
+      return linear_layout_for<VnniBackend::kMr, VnniBackend::kNr, VnniBackend::kKu, int8_t>(m, k, n, threads, true);
 #endif
 #if defined(LINGER_OPT_HAVE_AVX2)
-      case Isa::kAvx2:
-        gemm_simd<Avx2Backend>(xb, w, cbuf.data(), n, rows, n, k);
-        break;
+    case Isa::kAvx2:
+      return linear_layout_for<Avx2Backend::kMr, Avx2Backend::kNr, Avx2Backend::kKu, int16_t>(m, k, n, threads, true);
 #endif
-      default:
-        scalar_gemm_dot(xb, k, w, k, cbuf.data(), n, rows, n, k);
-        break;
-    }
-    linear_emit(cbuf.data(), rows, n, bias, y + r0 * n, shift, out_bits);
+    default:
+      return linear_layout_for<1, 1, 1, int8_t>(m, k, n, threads, false);
   }
+}
+
+template <class BK>
+void linear_tile_simd(const LinearLayout& L, const int8_t* x, const int8_t* w, const int8_t* packed_w, int64_t k,
+                      int64_t r0, int64_t rows, int64_t j0, int64_t cols, uint8_t* wb, int32_t* c, int64_t ldc) {
+  if (L.dot) {
+    BK::dot(x + r0 * k, k, w + j0 * k, k, c, ldc, rows, cols, k);
+    return;
+  }
+  auto* ap = at<typename BK::AElem>(wb, L.off_a);
+  int32_t* comp = at<int32_t>(wb, L.off_comp);
+  BK::pack_a(x + r0 * k, k, rows, k, ap, comp);
+  const auto* bp = reinterpret_cast<const typename BK::BElem*>(packed_w) + j0 * L.kpad;  // j0: a multiple of kNr
+  BK::gemm(ap, comp, bp, rows, cols, L.kpad, c, ldc);
+}
+
+template <typename OutT>
+void linear_run(const int8_t* x, const int8_t* w, const int8_t* packed_w, const int32_t* bias, OutT* y, int64_t m,
+                int64_t k, int64_t n, const Stage& st, Isa isa, std::vector<int8_t>* ws, ThreadPool* pool) {
+  if (!linear_uses_gemm(k)) {  // the int64 reference, rows split over the threads
+    parallel_for(pool, m, [&](int64_t r0, int64_t r1, int) {
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = 0; c < n; ++c) y[r * n + c] = linear_out<OutT>(nm::linear_acc_at(x, w, bias, k, r, c), st);
+    });
+    return;
+  }
+  const LinearLayout L = linear_layout(m, k, n, isa, pool_threads(pool));
+  uint8_t* base = L.ws.cv.base(ws);
+  parallel_for(pool, L.row_blocks * L.col_chunks, [&](int64_t t0, int64_t t1, int worker) {
+    uint8_t* wb = L.ws.region(base, worker);
+    int32_t* c = at<int32_t>(wb, L.off_c);
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t r0 = t / L.col_chunks * L.mb, j0 = t % L.col_chunks * L.nchunk;
+      const int64_t rows = std::min(L.mb, m - r0), cols = std::min(L.nchunk, n - j0);
+      switch (isa) {
+#if defined(LINGER_OPT_HAVE_AVX512VNNI)
+        case Isa::kAvx512Vnni:
+          linear_tile_simd<VnniBackend>(L, x, w, packed_w, k, r0, rows, j0, cols, wb, c, L.nchunk);
+          break;
+#endif
+#if defined(LINGER_OPT_HAVE_AVX2)
+        case Isa::kAvx2:
+          linear_tile_simd<Avx2Backend>(L, x, w, packed_w, k, r0, rows, j0, cols, wb, c, L.nchunk);
+          break;
+#endif
+        default:
+          scalar_gemm_dot(x + r0 * k, k, w + j0 * k, k, c, L.nchunk, rows, cols, k);
+          break;
+      }
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < cols; ++j) {
+          const int64_t acc = int64_t{c[r * L.nchunk + j]} + (bias ? int64_t{bias[j0 + j]} : 0);
+          y[(r0 + r) * n + j0 + j] = linear_out<OutT>(acc, st);
+        }
+    }
+  });
 }
 
 Isa parse_isa(const char* v, bool* ok) {
@@ -713,23 +960,31 @@ Isa parse_isa(const char* v, bool* ok) {
   return Isa::kScalar;
 }
 
+// Splits [0, count) into tasks of `grain` elements for parallel_for.
+int64_t grain_tasks(int64_t count, int64_t grain) { return ceil_div(count, grain); }
+
 }  // namespace
 
 // ------------------------------------------------------------------ public API
 
-Isa best_isa() {
-  const Isa best = best_cpu_isa();
+Isa env_isa() {
   const char* env = std::getenv("LINGER_ISA");
-  if (env == nullptr || *env == '\0') return best;
+  if (env == nullptr || *env == '\0') return Isa::kAuto;
   bool ok = false;
   const Isa want = parse_isa(env, &ok);
-  if (!ok || !isa_supported(want)) return best;
+  if (!ok || !isa_supported(want)) return Isa::kAuto;
   return want;
+}
+
+Isa best_isa() {
+  const Isa env = env_isa();
+  return env == Isa::kAuto ? best_cpu_isa() : env;
 }
 
 bool isa_supported(Isa isa) {
   switch (isa) {
     case Isa::kScalar:
+    case Isa::kAuto:
       return true;
     case Isa::kAvx2:
       return cpu().avx2;
@@ -747,9 +1002,13 @@ const char* isa_name(Isa isa) {
       return "avx2";
     case Isa::kAvx512Vnni:
       return "avx512vnni";
+    case Isa::kAuto:
+      return "auto";
   }
   return "unknown";
 }
+
+Isa resolve_isa(Isa isa) { return resolve(isa); }
 
 void gemm_s8s8_s32(const int8_t* a, const int8_t* b, int32_t* c, int64_t m, int64_t n, int64_t k, Isa isa) {
   if (m <= 0 || n <= 0) return;
@@ -774,63 +1033,291 @@ void gemm_s8s8_s32(const int8_t* a, const int8_t* b, int32_t* c, int64_t m, int6
   }
 }
 
+Isa choose_conv_isa(const numerics::Conv2dShape& s, Isa max_isa) {
+  const Isa top = resolve(max_isa);
+  if (top == Isa::kScalar || !s.valid()) return top;
+  // Depthwise convs run the AVX2 plane kernels on both SIMD ISAs.
+  if (use_depthwise(s)) return isa_supported(Isa::kAvx2) ? Isa::kAvx2 : top;
+  return top;
+}
+
+Conv2dInt8::Conv2dInt8(const numerics::Conv2dShape& s, const int8_t* w, Isa isa) : s_(s) {
+  if (!s.valid()) return;
+  isa_ = isa == Isa::kAuto ? choose_conv_isa(s, Isa::kAuto) : resolve(isa);
+  const ConvGeom g = conv_geom(s);
+  w_.assign(w, w + int64_t{s.o} * g.kdim);
+  if (use_depthwise(s)) return;
+  switch (isa_) {
+#if defined(LINGER_OPT_HAVE_AVX512VNNI)
+    case Isa::kAvx512Vnni: pack_conv_weights<VnniBackend>(w, s, g, &packed_, &comp_); break;
+#endif
+#if defined(LINGER_OPT_HAVE_AVX2)
+    case Isa::kAvx2: pack_conv_weights<Avx2Backend>(w, s, g, &packed_, &comp_); break;
+#endif
+    default: break;
+  }
+}
+
+int64_t Conv2dInt8::workspace_bytes(const numerics::Conv2dShape& s, Isa isa, int threads) {
+  if (!s.valid()) return 0;
+  threads = std::max(1, threads);
+  const ConvGeom g = conv_geom(s);
+  if (use_depthwise(s)) return depthwise_layout(s, g, threads).ws.cv.bytes();
+  switch (isa == Isa::kAuto ? choose_conv_isa(s, Isa::kAuto) : resolve(isa)) {
+#if defined(LINGER_OPT_HAVE_AVX512VNNI)
+    case Isa::kAvx512Vnni:
+      if (use_transposed<VnniBackend>(s, g)) return transposed_layout<VnniBackend>(g, threads).ws.cv.bytes();
+      return simd_conv_layout<VnniBackend>(s, g, threads).ws.cv.bytes();
+#endif
+#if defined(LINGER_OPT_HAVE_AVX2)
+    case Isa::kAvx2:
+      if (use_transposed<Avx2Backend>(s, g)) return transposed_layout<Avx2Backend>(g, threads).ws.cv.bytes();
+      return simd_conv_layout<Avx2Backend>(s, g, threads).ws.cv.bytes();
+#endif
+    default: return scalar_conv_layout(g, threads).ws.cv.bytes();
+  }
+}
+
+int64_t Conv2dInt8::workspace_bytes(int threads) const { return workspace_bytes(s_, isa_, threads); }
+
+void Conv2dInt8::run(const int8_t* x, const int32_t* bias, void* y, const OutputStage& out, std::vector<int8_t>* ws,
+                     ThreadPool* pool) const {
+  if (!s_.valid()) return;
+  std::vector<int8_t> local;
+  if (!ws) ws = &local;
+  const Stage st = make_stage(out);
+  const int8_t* p = packed_.data();
+  const int32_t* c = comp_.data();
+  if (out.out_bits == 8)
+    conv_run(*this, x, w_.data(), p, c, bias, static_cast<int8_t*>(y), st, ws, pool);
+  else if (out.out_bits == 16)
+    conv_run(*this, x, w_.data(), p, c, bias, static_cast<int16_t*>(y), st, ws, pool);
+  else
+    conv_run(*this, x, w_.data(), p, c, bias, static_cast<int32_t*>(y), st, ws, pool);
+}
+
 void conv2d_int8(const int8_t* x, const int8_t* w, const int32_t* bias, void* y, const numerics::Conv2dShape& s,
                  int shift, bool relu, int out_bits, Isa isa, std::vector<int8_t>* workspace) {
   if (!s.valid()) return;
-  std::vector<int8_t> local;
-  std::vector<int8_t>* ws = workspace ? workspace : &local;
-  isa = resolve(isa);
-  if (out_bits == 8)
-    conv_dispatch(x, w, bias, static_cast<int8_t*>(y), s, shift, relu, out_bits, isa, ws);
-  else if (out_bits == 16)
-    conv_dispatch(x, w, bias, static_cast<int16_t*>(y), s, shift, relu, out_bits, isa, ws);
-  else
-    conv_dispatch(x, w, bias, static_cast<int32_t*>(y), s, shift, relu, out_bits, isa, ws);
+  OutputStage out;
+  out.out_bits = out_bits;
+  out.shift = shift;
+  if (relu) out.lo = 0;
+  Conv2dInt8(s, w, isa).run(x, bias, y, out, workspace, nullptr);
 }
 
 int64_t conv2d_workspace_bytes(const numerics::Conv2dShape& s, Isa isa) {
-  if (!s.valid()) return 0;
-  const ConvGeom g = conv_geom(s);
-  if (use_depthwise(s)) return depthwise_layout(s, g).cv.bytes();
-  switch (resolve(isa)) {
+  return Conv2dInt8::workspace_bytes(s, isa, 1);
+}
+
+LinearInt8::LinearInt8(const int8_t* w, int64_t k, int64_t n, Isa isa) : k_(k), n_(n), isa_(resolve(isa)) {
+  if (k <= 0 || n <= 0) return;
+  w_.assign(w, w + k * n);
+  if (!linear_uses_gemm(k)) return;
+  switch (isa_) {
 #if defined(LINGER_OPT_HAVE_AVX512VNNI)
-    case Isa::kAvx512Vnni: return simd_conv_layout<VnniBackend>(s, g).cv.bytes();
+    case Isa::kAvx512Vnni:
+      packed_.assign(static_cast<size_t>(round_up(n, VnniBackend::kNr) * round_up(k, VnniBackend::kKu)), 0);
+      VnniBackend::pack_b_t(w, k, k, n, reinterpret_cast<uint8_t*>(packed_.data()));
+      break;
 #endif
 #if defined(LINGER_OPT_HAVE_AVX2)
-    case Isa::kAvx2: return simd_conv_layout<Avx2Backend>(s, g).cv.bytes();
+    case Isa::kAvx2:
+      packed_.assign(static_cast<size_t>(round_up(n, Avx2Backend::kNr) * round_up(k, Avx2Backend::kKu)) * 2, 0);
+      Avx2Backend::pack_b_t(w, k, k, n, reinterpret_cast<int16_t*>(packed_.data()));
+      break;
 #endif
-    default: return scalar_conv_layout(g).cv.bytes();
+    default: break;
+  }
+}
+
+int64_t LinearInt8::workspace_bytes(int64_t m, int threads) const {
+  if (m <= 0 || n_ <= 0 || k_ <= 0 || !linear_uses_gemm(k_)) return 0;
+  return linear_layout(m, k_, n_, isa_, std::max(1, threads)).ws.cv.bytes();
+}
+
+void LinearInt8::run(const int8_t* x, const int32_t* bias, void* y, int64_t m, const OutputStage& out,
+                     std::vector<int8_t>* ws, ThreadPool* pool) const {
+  if (m <= 0 || n_ <= 0) return;
+  std::vector<int8_t> local;
+  if (!ws) ws = &local;
+  const Stage st = make_stage(out);
+  const int8_t* p = packed_.data();
+  switch (out.out_bits) {
+    case 0: linear_run(x, w_.data(), p, bias, static_cast<float*>(y), m, k_, n_, st, isa_, ws, pool); break;
+    case 8: linear_run(x, w_.data(), p, bias, static_cast<int8_t*>(y), m, k_, n_, st, isa_, ws, pool); break;
+    case 16: linear_run(x, w_.data(), p, bias, static_cast<int16_t*>(y), m, k_, n_, st, isa_, ws, pool); break;
+    default: linear_run(x, w_.data(), p, bias, static_cast<int32_t*>(y), m, k_, n_, st, isa_, ws, pool); break;
   }
 }
 
 int64_t linear_workspace_bytes(int64_t m, int64_t k, int64_t n, Isa isa) {
-  if (m <= 0 || n <= 0 || !linear_uses_gemm(k)) return 0;
-  const int64_t rows = std::min<int64_t>(m, kLinearBlockRows);
-  const int64_t cbuf = sat_mul(sat_mul(rows, n), 4);
-  if (rows <= kDotRows) return cbuf;
-  switch (resolve(isa)) {
-#if defined(LINGER_OPT_HAVE_AVX512VNNI)
-    case Isa::kAvx512Vnni: return sat_add(cbuf, gemm_layout<VnniBackend>(rows, n, k).cv.bytes());
-#endif
-#if defined(LINGER_OPT_HAVE_AVX2)
-    case Isa::kAvx2: return sat_add(cbuf, gemm_layout<Avx2Backend>(rows, n, k).cv.bytes());
-#endif
-    default: return cbuf;
-  }
+  if (m <= 0 || n <= 0 || k <= 0 || !linear_uses_gemm(k)) return 0;
+  return linear_layout(m, k, n, resolve(isa), 1).ws.cv.bytes();
 }
 
 void linear_int8(const int8_t* x, const int8_t* w, const int32_t* bias, void* y, int64_t m, int64_t k, int64_t n,
                  int shift, int out_bits, Isa isa) {
   if (m <= 0 || n <= 0) return;
-  isa = resolve(isa);
-  if (out_bits == 0)
-    linear_dispatch(x, w, bias, static_cast<float*>(y), m, k, n, shift, out_bits, isa);
-  else if (out_bits == 8)
-    linear_dispatch(x, w, bias, static_cast<int8_t*>(y), m, k, n, shift, out_bits, isa);
-  else if (out_bits == 16)
-    linear_dispatch(x, w, bias, static_cast<int16_t*>(y), m, k, n, shift, out_bits, isa);
-  else
-    linear_dispatch(x, w, bias, static_cast<int32_t*>(y), m, k, n, shift, out_bits, isa);
+  OutputStage out;
+  out.out_bits = out_bits;
+  out.shift = shift;
+  LinearInt8(w, k, n, isa).run(x, bias, y, m, out, nullptr, nullptr);
+}
+
+// ------------------------------------------------------------------ pooling
+
+namespace {
+// MaxPool row buffer: the window columns of one output row, -128 outside the input.
+int64_t maxpool_row_bytes(const nm::Pool2dShape& s) {
+  return sat_add(sat_add(sat_mul(int64_t{s.out_w()} - 1, s.stride_w), s.kw), kPlaneSlack);
+}
+}  // namespace
+
+int64_t maxpool2d_workspace_bytes(const numerics::Pool2dShape& s, int threads) {
+  if (!s.valid()) return 0;
+  Carver one;
+  one.add(maxpool_row_bytes(s));
+  WorkerSplit ws;
+  ws.finish(0, one, std::max(1, threads));
+  return ws.cv.bytes();
+}
+
+void maxpool2d_int8(const int8_t* x, int8_t* y, const numerics::Pool2dShape& s, Isa isa, std::vector<int8_t>* ws,
+                    ThreadPool* pool) {
+  if (!s.valid()) return;
+  const int oh = s.out_h(), ow = s.out_w();
+  const int64_t planes = int64_t{s.n} * s.c, hw = int64_t{s.h} * s.w, ohw = int64_t{oh} * ow;
+#if defined(LINGER_OPT_HAVE_AVX2)
+  const bool simd = resolve(isa) != Isa::kScalar && (s.stride_w == 1 || s.stride_w == 2);
+#else
+  const bool simd = false;
+  (void)isa;
+#endif
+  if (!simd) {
+    parallel_for(pool, planes, [&](int64_t p0, int64_t p1, int) {
+      nm::Pool2dShape one = s;
+      one.n = 1;
+      one.c = 1;
+      for (int64_t p = p0; p < p1; ++p) nm::maxpool2d_int(x + p * hw, y + p * ohw, one);
+    });
+    return;
+  }
+#if defined(LINGER_OPT_HAVE_AVX2)
+  std::vector<int8_t> local;
+  if (!ws) ws = &local;
+  Carver one;
+  one.add(maxpool_row_bytes(s));
+  WorkerSplit split;
+  split.finish(0, one, pool_threads(pool));
+  uint8_t* base = split.cv.base(ws);
+  const int64_t span = maxpool_row_bytes(s);
+  // Row r[j] = max over the window rows of input column j - pad_left (-128 outside).
+  parallel_for(pool, planes, [&](int64_t p0, int64_t p1, int worker) {
+    int8_t* r = at<int8_t>(split.region(base, worker), 0);
+    for (int64_t p = p0; p < p1; ++p) {
+      const int8_t* plane = x + p * hw;
+      for (int oy = 0; oy < oh; ++oy) {
+        std::memset(r, nm::kMaxPoolPad, static_cast<size_t>(span));
+        for (int ky = 0; ky < s.kh; ++ky) {
+          const int iy = oy * s.stride_h - s.pad_top + ky;
+          if (iy < 0 || iy >= s.h) continue;
+          // Columns past the row buffer's window part are never read for an output.
+          const int64_t cols = std::min<int64_t>(s.w, span - kPlaneSlack - s.pad_left);
+          if (cols > 0) detail::avx2::max_row(r + s.pad_left, plane + int64_t{iy} * s.w, cols);
+        }
+        detail::avx2::max_window_row(r, ow, s.kw, s.stride_w, y + p * ohw + int64_t{oy} * ow);
+      }
+    }
+  });
+#endif
+}
+
+void avgpool2d_int8(const int8_t* x, int8_t* y, const numerics::Pool2dShape& s, ThreadPool* pool) {
+  if (!s.valid()) return;
+  const int64_t planes = int64_t{s.n} * s.c, hw = int64_t{s.h} * s.w, ohw = int64_t{s.out_h()} * s.out_w();
+  parallel_for(pool, planes, [&](int64_t p0, int64_t p1, int) {
+    nm::Pool2dShape one = s;
+    one.n = 1;
+    one.c = 1;
+    for (int64_t p = p0; p < p1; ++p) nm::avgpool2d_int(x + p * hw, y + p * ohw, one);
+  });
+}
+
+// ------------------------------------------------------------------ Quant / Dequant
+
+namespace {
+constexpr int64_t kElemGrain = 1 << 14;  // elements per task
+}  // namespace
+
+int64_t quantize_f32(const float* x, int64_t n, int q, int bits, void* y, Isa isa, ThreadPool* pool) {
+  if (n <= 0) return -1;
+#if defined(LINGER_OPT_HAVE_AVX2)
+  const bool simd = resolve(isa) != Isa::kScalar && q >= -100 && q <= 100;
+  const float scale = std::ldexp(1.0f, q);
+#else
+  (void)isa;
+#endif
+  std::atomic<int64_t> first_nan{-1};
+  parallel_for(pool, grain_tasks(n, kElemGrain), [&](int64_t t0, int64_t t1, int) {
+    const int64_t i0 = t0 * kElemGrain, i1 = std::min(n, t1 * kElemGrain);
+    int64_t i = i0;
+#if defined(LINGER_OPT_HAVE_AVX2)
+    if (simd)
+      i += bits == 16 ? detail::avx2::quantize_s16(x + i0, i1 - i0, scale, static_cast<int16_t*>(y) + i0)
+                      : detail::avx2::quantize_s8(x + i0, i1 - i0, scale, static_cast<int8_t*>(y) + i0);
+#endif
+    for (; i < i1; ++i) {
+      if (std::isnan(x[i])) {
+        // The smallest index over all tasks (each task reports its first).
+        int64_t cur = first_nan.load();
+        while ((cur < 0 || i < cur) && !first_nan.compare_exchange_weak(cur, i)) {
+        }
+        return;
+      }
+      if (bits == 16)
+        static_cast<int16_t*>(y)[i] = static_cast<int16_t>(nm::quantize(x[i], q, 16));
+      else
+        static_cast<int8_t*>(y)[i] = static_cast<int8_t>(nm::quantize(x[i], q, 8));
+    }
+  });
+  return first_nan.load();
+}
+
+// dequantize(q, Q) = float(double(q) * 2^-Q) rounds the exact value once. Here
+// float(q) * 2^-Q: for |q| < 2^24 float(q) is exact and the product by a power
+// of two is exact (no overflow or underflow for |Q| <= 100 and 32-bit q); for
+// larger int32 q, float(q) rounds once to nearest even and the scaling by 2^-Q
+// commutes with that rounding. The same float either way.
+void dequantize_f32(const void* x, int bits, int64_t n, int q, float* y, Isa isa, ThreadPool* pool) {
+  if (n <= 0) return;
+  const bool exact_scale = q >= -100 && q <= 100;
+  const float scale = exact_scale ? std::ldexp(1.0f, -q) : 0.0f;
+#if defined(LINGER_OPT_HAVE_AVX2)
+  const bool simd = resolve(isa) != Isa::kScalar && exact_scale;
+#else
+  (void)isa;
+#endif
+  parallel_for(pool, grain_tasks(n, kElemGrain), [&](int64_t t0, int64_t t1, int) {
+    const int64_t i0 = t0 * kElemGrain, i1 = std::min(n, t1 * kElemGrain);
+#if defined(LINGER_OPT_HAVE_AVX2)
+    if (simd) {
+      if (bits == 8)
+        detail::avx2::dequantize_s8(static_cast<const int8_t*>(x) + i0, i1 - i0, scale, y + i0);
+      else if (bits == 16)
+        detail::avx2::dequantize_s16(static_cast<const int16_t*>(x) + i0, i1 - i0, scale, y + i0);
+      else
+        detail::avx2::dequantize_s32(static_cast<const int32_t*>(x) + i0, i1 - i0, scale, y + i0);
+      return;
+    }
+#endif
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t v = bits == 8    ? int64_t{static_cast<const int8_t*>(x)[i]}
+                        : bits == 16 ? int64_t{static_cast<const int16_t*>(x)[i]}
+                                     : int64_t{static_cast<const int32_t*>(x)[i]};
+      y[i] = nm::dequantize(v, q);
+    }
+  });
 }
 
 }  // namespace opt

@@ -1,0 +1,69 @@
+// A small deterministic thread pool for the intra-op parallelism of the
+// optimised kernels (SessionOptions.intra_op_num_threads).
+//
+// parallel_for(n, fn) splits the task indices [0, n) into size() contiguous
+// ranges, always the same ones for the same n and size(), and calls
+// fn(begin, end, worker) once per non-empty range, worker in [0, size()). The
+// kernels give every output element to exactly one task and compute it with
+// the same integer operations whatever the split, so results do not depend on
+// the number of threads. `worker` selects the caller's per-worker scratch
+// memory: two ranges never run at once with the same worker index.
+//
+// One parallel_for runs at a time: a call made while another is in flight (a
+// concurrent Session::run) runs all its ranges on the calling thread, one
+// after the other, as worker 0 (same results, no waiting).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace linger {
+namespace runtime {
+namespace opt {
+
+class ThreadPool {
+ public:
+  using Fn = std::function<void(int64_t begin, int64_t end, int worker)>;
+
+  // threads >= 1: the calling thread plus threads - 1 pool threads.
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return threads_; }
+  // Rethrows the first exception a range threw, after every range finished.
+  void parallel_for(int64_t n, const Fn& fn);
+
+  // Range r of [0, n) split in `parts`: [begin, end).
+  static void split(int64_t n, int parts, int r, int64_t* begin, int64_t* end);
+
+ private:
+  void worker_loop(int worker);
+
+  int threads_;
+  std::vector<std::thread> pool_;
+  std::mutex run_mutex_;  // one parallel_for at a time
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  const Fn* fn_ = nullptr;
+  int64_t n_ = 0;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+  std::exception_ptr error_;
+};
+
+// parallel_for on `pool`, or the whole range on the calling thread (worker 0)
+// when pool is null or has one thread.
+void parallel_for(ThreadPool* pool, int64_t n, const ThreadPool::Fn& fn);
+inline int pool_threads(const ThreadPool* pool) { return pool ? pool->size() : 1; }
+
+}  // namespace opt
+}  // namespace runtime
+}  // namespace linger
