@@ -5,7 +5,6 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -41,16 +40,10 @@ at::Tensor quantize(const at::Tensor& x, int64_t exponent, int64_t bits) {
   auto xf = x.detach().to(at::kCPU, at::kFloat).contiguous();
   auto out = at::empty(xf.sizes(), xf.options().dtype(otype));
   const float* xp = xf.data_ptr<float>();
-  const int64_t esize = static_cast<int64_t>(out.element_size());
-  char* op = static_cast<char*>(out.data_ptr());
-  std::atomic<int64_t> first_nan{-1};
-  // numerics::quantize element by element (kernel_adapter's vectorised form of it)
-  at::parallel_for(0, xf.numel(), 65536, [&](int64_t s, int64_t e) {
-    const int64_t bad = linger::torch_ext::quantize_f32(xp + s, e - s, static_cast<int>(exponent),
-                                                        static_cast<int>(bits), op + s * esize);
-    if (bad >= 0) first_nan = s + bad;
-  });
-  TORCH_CHECK(first_nan.load() < 0, "linger: NaN in a tensor being quantized");
+  // numerics::quantize element by element (the runtime's vectorised kernel, through kernel_adapter)
+  const int64_t bad = linger::torch_ext::quantize_f32(xp, xf.numel(), static_cast<int>(exponent),
+                                                      static_cast<int>(bits), out.data_ptr(), at::get_num_threads());
+  TORCH_CHECK(bad < 0, "linger: NaN in a tensor being quantized");
   return out.to(x.device());
 }
 
@@ -61,7 +54,7 @@ at::Tensor dequantize(const at::Tensor& q, int64_t exponent) {
   const auto t = qc.scalar_type();
   if (t == at::kChar || t == at::kShort || t == at::kInt) {  // the codes of the integer ops
     linger::torch_ext::dequantize_f32(qc.data_ptr(), static_cast<int>(qc.element_size()), qc.numel(),
-                                      static_cast<int>(exponent), op);
+                                      static_cast<int>(exponent), op, at::get_num_threads());
   } else {
     const int e = static_cast<int>(exponent);
     AT_DISPATCH_INTEGRAL_TYPES(t, "linger_dequantize", [&] {

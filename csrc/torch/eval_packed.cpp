@@ -10,9 +10,10 @@
 #include <torch/custom_class.h>
 #include <torch/library.h>
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
+#include <ATen/Parallel.h>  // at::get_num_threads
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "kernel_adapter.h"
@@ -46,8 +47,8 @@ int elem_bytes(int64_t out_bits) {
 }
 
 // Quantizes n floats at Qx to int8 codes (data_bits 8), with the reference op's NaN error.
-void quantize_input(const float* x, int64_t n, int64_t qx, int8_t* xq, const char* op) {
-  const int64_t bad = te::quantize_f32(x, n, static_cast<int>(qx), 8, xq);
+void quantize_input(const float* x, int64_t n, int64_t qx, int8_t* xq, const char* op, int threads) {
+  const int64_t bad = te::quantize_f32(x, n, static_cast<int>(qx), 8, xq, threads);
   TORCH_CHECK(bad < 0, "linger: NaN in a tensor being quantized (input of ", op, ")");
 }
 
@@ -79,6 +80,8 @@ at::Tensor conv2d_eval(const at::Tensor& x, const c10::intrusive_ptr<PackedConv2
   TORCH_CHECK(x.dim() == 4, "linger conv2d_eval: x must be 4-D");
   const te::PackedConv2d& p = packed->impl;
   const auto xc = float_cpu(x);
+  for (int64_t d = 0; d < 4; ++d)
+    TORCH_CHECK(xc.size(d) <= std::numeric_limits<int>::max(), "linger conv2d_eval: input ", xc.sizes(), " too large");
   const ln::Conv2dShape s = p.shape(static_cast<int>(xc.size(0)), static_cast<int>(xc.size(1)),
                                     static_cast<int>(xc.size(2)), static_cast<int>(xc.size(3)));
   TORCH_CHECK(s.valid() && s.c == p.geometry().cpg * p.geometry().groups, "linger conv2d_eval: input ", xc.sizes(),
@@ -97,18 +100,13 @@ at::Tensor conv2d_eval(const at::Tensor& x, const c10::intrusive_ptr<PackedConv2
   auto y = at::empty({s.n, s.o, s.out_h(), s.out_w()}, xc.options());
   const float* xp = xc.data_ptr<float>();
   float* yp = y.data_ptr<float>();
-  // Images are independent: threads take whole images (each image's integers do not depend on the split).
-  at::parallel_for(0, s.n, 1, [&](int64_t b, int64_t e) {
-    thread_local std::vector<int8_t> xbuf, ybuf;
-    const int64_t imgs = e - b;
-    int8_t* xq = scratch(xbuf, imgs * in_img);
-    int8_t* yq = scratch(ybuf, imgs * out_img * eb);
-    quantize_input(xp + b * in_img, imgs * in_img, qx, xq, "Conv2dInt");
-    ln::Conv2dShape sb = s;
-    sb.n = static_cast<int>(imgs);
-    p.run(xq, sb, bp, yq, static_cast<int>(shift), static_cast<int>(out_bits));
-    te::dequantize_f32(yq, eb, imgs * out_img, static_cast<int>(qo), yp + b * out_img);
-  });
+  const int threads = at::get_num_threads();  // the kernels' own pool, as many threads as torch uses
+  thread_local std::vector<int8_t> xbuf, ybuf;
+  int8_t* xq = scratch(xbuf, s.n * in_img);
+  int8_t* yq = scratch(ybuf, s.n * out_img * eb);
+  quantize_input(xp, s.n * in_img, qx, xq, "Conv2dInt", threads);
+  p.run(xq, s, bp, yq, static_cast<int>(shift), static_cast<int>(out_bits), threads);
+  te::dequantize_f32(yq, eb, s.n * out_img, static_cast<int>(qo), yp, threads);
   return y.to(x.device());
 }
 
@@ -141,19 +139,17 @@ at::Tensor linear_eval(const at::Tensor& x, const c10::intrusive_ptr<PackedLinea
   const float* xp = xc.data_ptr<float>();
   float* yp = y.data_ptr<float>();
   const int eb = out_bits == 0 ? 4 : elem_bytes(out_bits);
-  at::parallel_for(0, m, 64, [&](int64_t b, int64_t e) {
-    thread_local std::vector<int8_t> xbuf, ybuf;
-    const int64_t rows = e - b;
-    int8_t* xq = scratch(xbuf, rows * k);
-    quantize_input(xp + b * k, rows * k, qx, xq, "LinearInt");
-    if (out_bits == 0) {
-      p.run(xq, rows, bp, yp + b * n, static_cast<int>(shift), 0);
-    } else {
-      int8_t* yq = scratch(ybuf, rows * n * eb);
-      p.run(xq, rows, bp, yq, static_cast<int>(shift), static_cast<int>(out_bits));
-      te::dequantize_f32(yq, eb, rows * n, static_cast<int>(qo), yp + b * n);
-    }
-  });
+  const int threads = at::get_num_threads();
+  thread_local std::vector<int8_t> xbuf, ybuf;
+  int8_t* xq = scratch(xbuf, m * k);
+  quantize_input(xp, m * k, qx, xq, "LinearInt", threads);
+  if (out_bits == 0) {
+    p.run(xq, m, bp, yp, static_cast<int>(shift), 0, threads);
+  } else {
+    int8_t* yq = scratch(ybuf, m * n * eb);
+    p.run(xq, m, bp, yq, static_cast<int>(shift), static_cast<int>(out_bits), threads);
+    te::dequantize_f32(yq, eb, m * n, static_cast<int>(qo), yp, threads);
+  }
   return y.to(x.device());
 }
 
@@ -173,23 +169,21 @@ at::Tensor batchnorm2d_eval(const at::Tensor& x, const at::Tensor& w, const at::
   const int64_t img = c * spatial;
   const float* xp = xc.data_ptr<float>();
   float* yp = y.data_ptr<float>();
-  at::parallel_for(0, n, 1, [&](int64_t s, int64_t e) {
-    thread_local std::vector<int8_t> xbuf, ybuf;
-    const int64_t imgs = e - s;
-    int8_t* xq = scratch(xbuf, imgs * img);
-    int8_t* yq = scratch(ybuf, imgs * img * eb);
-    quantize_input(xp + s * img, imgs * img, qx, xq, "BatchNorm2dInt");
-    const int sh = static_cast<int>(shift), ob = static_cast<int>(out_bits);
-    if (eb == 1)
-      ln::batchnorm_int(xq, wc.data_ptr<int8_t>(), bc.data_ptr<int32_t>(), yq, imgs, c, spatial, sh, ob);
-    else if (eb == 2)
-      ln::batchnorm_int(xq, wc.data_ptr<int8_t>(), bc.data_ptr<int32_t>(), reinterpret_cast<int16_t*>(yq), imgs, c,
-                        spatial, sh, ob);
-    else
-      ln::batchnorm_int(xq, wc.data_ptr<int8_t>(), bc.data_ptr<int32_t>(), reinterpret_cast<int32_t*>(yq), imgs, c,
-                        spatial, sh, ob);
-    te::dequantize_f32(yq, eb, imgs * img, static_cast<int>(qo), yp + s * img);
-  });
+  const int threads = at::get_num_threads();
+  thread_local std::vector<int8_t> xbuf, ybuf;
+  int8_t* xq = scratch(xbuf, n * img);
+  int8_t* yq = scratch(ybuf, n * img * eb);
+  quantize_input(xp, n * img, qx, xq, "BatchNorm2dInt", threads);
+  const int sh = static_cast<int>(shift), ob = static_cast<int>(out_bits);
+  const int8_t* wp = wc.data_ptr<int8_t>();
+  const int32_t* bp = bc.data_ptr<int32_t>();
+  if (eb == 1)
+    ln::batchnorm_int(xq, wp, bp, yq, n, c, spatial, sh, ob);
+  else if (eb == 2)
+    ln::batchnorm_int(xq, wp, bp, reinterpret_cast<int16_t*>(yq), n, c, spatial, sh, ob);
+  else
+    ln::batchnorm_int(xq, wp, bp, reinterpret_cast<int32_t*>(yq), n, c, spatial, sh, ob);
+  te::dequantize_f32(yq, eb, n * img, static_cast<int>(qo), yp, threads);
   return y.to(x.device());
 }
 

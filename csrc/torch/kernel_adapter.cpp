@@ -1,11 +1,14 @@
 // The adapter between the PyTorch eval ops and the runtime's optimised kernels
-// (see kernel_adapter.h). Current kernel API: opt::conv2d_int8 / linear_int8
-// (raw int8 weights, packed inside each call).
+// (see kernel_adapter.h), on the kernels' packed-weights API: opt::Conv2dInt8 /
+// opt::LinearInt8 (weights packed when constructed), opt::quantize_f32 /
+// dequantize_f32, opt::ThreadPool.
 #include "kernel_adapter.h"
 
-#include <cmath>
+#include <map>
+#include <mutex>
+#include <tuple>
+#include <vector>
 
-#include "linger/numerics/fixedpoint.h"
 #include "linger/numerics/quantize.h"
 #include "opt_kernels.h"
 
@@ -14,8 +17,48 @@ namespace torch_ext {
 
 namespace opt = runtime::opt;
 
-PackedConv2d::PackedConv2d(const int8_t* w, const ConvGeometry& g)
-    : g_(g), w_(w, w + static_cast<int64_t>(g.o) * g.cpg * g.kh * g.kw) {}
+namespace {
+
+// One pool of the kernels per thread count (the torch thread setting may change between calls); shared_ptr: a
+// run in flight keeps its pool alive when another thread replaces it.
+std::shared_ptr<opt::ThreadPool> pool_for(int threads) {
+  if (threads <= 1) return nullptr;
+  static std::mutex mu;
+  static std::shared_ptr<opt::ThreadPool> pool;
+  std::lock_guard<std::mutex> lock(mu);
+  if (!pool || pool->size() != threads) pool = std::make_shared<opt::ThreadPool>(threads);
+  return pool;
+}
+
+// Scratch memory of the kernels, per calling thread (reused across calls and layers).
+std::vector<int8_t>* workspace() {
+  thread_local std::vector<int8_t> ws;
+  return &ws;
+}
+
+opt::OutputStage stage(int shift, int out_bits) {
+  opt::OutputStage st;  // no fused clamp: the torch modules apply activations separately
+  st.out_bits = out_bits;
+  st.shift = shift;
+  return st;
+}
+
+// A module's kernels cached per (n, h, w, forced ISA); more than this many shapes start the map afresh.
+constexpr size_t kMaxShapes = 8;
+
+}  // namespace
+
+struct PackedConv2d::Impl {
+  std::vector<int8_t> w;
+  std::mutex mu;
+  std::map<std::tuple<int, int, int, int>, std::shared_ptr<const opt::Conv2dInt8>> convs;
+};
+
+PackedConv2d::PackedConv2d(const int8_t* w, const ConvGeometry& g) : g_(g), impl_(std::make_unique<Impl>()) {
+  impl_->w.assign(w, w + static_cast<int64_t>(g.o) * g.cpg * g.kh * g.kw);
+}
+PackedConv2d::~PackedConv2d() = default;
+PackedConv2d::PackedConv2d(PackedConv2d&&) noexcept = default;
 
 numerics::Conv2dShape PackedConv2d::shape(int n, int c, int h, int w) const {
   numerics::Conv2dShape s;
@@ -29,95 +72,74 @@ numerics::Conv2dShape PackedConv2d::shape(int n, int c, int h, int w) const {
 }
 
 void PackedConv2d::run(const int8_t* x, const numerics::Conv2dShape& s, const int32_t* bias, void* y, int shift,
-                       int out_bits) const {
-  thread_local std::vector<int8_t> workspace;  // reused across calls and layers of this thread
-  opt::conv2d_int8(x, w_.data(), bias, y, s, shift, /*relu=*/false, out_bits, opt::best_isa(), &workspace);
-}
-
-PackedLinear::PackedLinear(const int8_t* w, int64_t n, int64_t k) : n_(n), k_(k), w_(w, w + n * k) {}
-
-void PackedLinear::run(const int8_t* x, int64_t m, const int32_t* bias, void* y, int shift, int out_bits) const {
-  opt::linear_int8(x, w_.data(), bias, y, m, k_, n_, shift, out_bits, opt::best_isa());
-}
-
-const char* kernel_isa_name() { return opt::isa_name(opt::best_isa()); }
-
-namespace {
-
-// numerics::quantize(x, q, bits) = sat_b(floor(x * 2^q + 1/2)), in float32 arithmetic that the compiler
-// vectorises for the baseline instruction set (bits <= 16, |q| <= 126), and exact:
-// - v = x * 2^q is exact in float (a power-of-two scaling); overflow gives +-inf, which saturates as in the
-//   reference, and a subnormal v (|v| < 2^-126) is rounded to 0 by both;
-// - v is clamped to [lo - 1, hi + 1] (integers, exact in float for bits <= 16), which leaves the saturated
-//   result unchanged, and NaN (comparisons false) lands on lo - 1 (NaN is reported separately);
-// - floor(v + 1/2) = f + (v - f >= 1/2) with f = floor(v) (truncation corrected below zero); v - f is exact
-//   (Sterbenz) except for -1/2 < v < 0, where the rounded difference is still >= 1/2 like the exact one.
-template <typename T>
-int64_t quantize_loop_f32(const float* __restrict x, int64_t n, int q, int bits, T* __restrict y) {
-  const float p = std::ldexp(1.0f, q);
-  const int32_t hi = static_cast<int32_t>(numerics::bound(bits));
-  const int32_t lo = static_cast<int32_t>(numerics::lowest(bits));
-  const float vhi = static_cast<float>(hi) + 1.0f, vlo = static_cast<float>(lo) - 1.0f;
-  int nan = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const float xv = x[i];
-    nan |= xv != xv;
-    float v = xv * p;
-    v = v > vlo ? v : vlo;
-    v = v < vhi ? v : vhi;
-    int32_t r = static_cast<int32_t>(v);
-    r -= static_cast<float>(r) > v ? 1 : 0;
-    r += v - static_cast<float>(r) >= 0.5f ? 1 : 0;
-    r = r > lo ? r : lo;
-    r = r < hi ? r : hi;
-    y[i] = static_cast<T>(r);
+                       int out_bits, int threads) const {
+  const opt::Isa isa = opt::env_isa();  // kAuto unless LINGER_ISA forces one
+  std::shared_ptr<const opt::Conv2dInt8> conv;  // a run in flight keeps its kernel when the map is cleared
+  {
+    const std::tuple<int, int, int, int> key{s.n, s.h, s.w, static_cast<int>(isa)};
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    auto it = impl_->convs.find(key);
+    if (it == impl_->convs.end()) {
+      if (impl_->convs.size() >= kMaxShapes) impl_->convs.clear();
+      it = impl_->convs.emplace(key, std::make_shared<const opt::Conv2dInt8>(s, impl_->w.data(), isa)).first;
+    }
+    conv = it->second;
   }
-  return nan ? 0 : -1;
+  const auto pool = pool_for(threads);
+  conv->run(x, bias, y, stage(shift, out_bits), workspace(), pool.get());
 }
 
-// Any width (bits <= 32) and exponent: numerics::quantize itself.
-template <typename T>
-int64_t quantize_loop_ref(const float* x, int64_t n, int q, int bits, T* y) {
-  int nan = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    nan |= std::isnan(x[i]);
-    y[i] = static_cast<T>(numerics::quantize(x[i], q, bits));
+struct PackedLinear::Impl {
+  std::vector<int8_t> w;
+  std::mutex mu;
+  std::map<int, std::unique_ptr<opt::LinearInt8>> by_isa;
+};
+
+PackedLinear::PackedLinear(const int8_t* w, int64_t n, int64_t k) : n_(n), k_(k), impl_(std::make_unique<Impl>()) {
+  impl_->w.assign(w, w + n * k);
+}
+PackedLinear::~PackedLinear() = default;
+PackedLinear::PackedLinear(PackedLinear&&) noexcept = default;
+
+void PackedLinear::run(const int8_t* x, int64_t m, const int32_t* bias, void* y, int shift, int out_bits,
+                       int threads) const {
+  const opt::Isa isa = opt::env_isa();
+  const opt::LinearInt8* lin;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    auto& slot = impl_->by_isa[static_cast<int>(isa)];
+    if (!slot) slot = std::make_unique<opt::LinearInt8>(impl_->w.data(), k_, n_, isa);
+    lin = slot.get();
   }
-  return nan ? 0 : -1;
+  const auto pool = pool_for(threads);
+  lin->run(x, bias, y, m, stage(shift, out_bits), workspace(), pool.get());
 }
 
-int64_t first_nan(const float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i)
-    if (std::isnan(x[i])) return i;
+std::string kernel_isa_name() {
+  const opt::Isa isa = opt::env_isa();
+  if (isa != opt::Isa::kAuto) return opt::isa_name(isa);
+  return std::string("auto (up to ") + opt::isa_name(opt::best_isa()) + ")";
+}
+
+int64_t quantize_f32(const float* x, int64_t n, int q, int bits, void* y, int threads) {
+  if (bits == 8 || bits == 16) {
+    const auto pool = pool_for(threads);
+    return opt::quantize_f32(x, n, q, bits, y, opt::env_isa(), pool.get());
+  }
+  // other widths (4-bit weights, int32 biases): the reference formula
+  for (int64_t i = 0; i < n; ++i) {
+    if (x[i] != x[i]) return i;
+    const int64_t v = numerics::quantize(x[i], q, bits);
+    if (bits < 8) static_cast<int8_t*>(y)[i] = static_cast<int8_t>(v);
+    else if (bits < 16) static_cast<int16_t*>(y)[i] = static_cast<int16_t>(v);
+    else static_cast<int32_t*>(y)[i] = static_cast<int32_t>(v);
+  }
   return -1;
 }
 
-template <typename T>
-void dequantize_loop(const T* x, int64_t n, int q, float* y) {
-  const double p = std::ldexp(1.0, -q);  // q * 2^-Q exact in double, then one rounding to float
-  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(static_cast<double>(x[i]) * p);
-}
-
-}  // namespace
-
-int64_t quantize_f32(const float* x, int64_t n, int q, int bits, void* y) {
-  int64_t nan;
-  if (bits <= 16 && q >= -126 && q <= 126)
-    nan = bits <= 8 ? quantize_loop_f32(x, n, q, bits, static_cast<int8_t*>(y))
-                    : quantize_loop_f32(x, n, q, bits, static_cast<int16_t*>(y));
-  else if (bits <= 8)
-    nan = quantize_loop_ref(x, n, q, bits, static_cast<int8_t*>(y));
-  else if (bits <= 16)
-    nan = quantize_loop_ref(x, n, q, bits, static_cast<int16_t*>(y));
-  else
-    nan = quantize_loop_ref(x, n, q, bits, static_cast<int32_t*>(y));
-  return nan < 0 ? -1 : first_nan(x, n);
-}
-
-void dequantize_f32(const void* x, int elem_bytes, int64_t n, int q, float* y) {
-  if (elem_bytes == 1) dequantize_loop(static_cast<const int8_t*>(x), n, q, y);
-  else if (elem_bytes == 2) dequantize_loop(static_cast<const int16_t*>(x), n, q, y);
-  else dequantize_loop(static_cast<const int32_t*>(x), n, q, y);
+void dequantize_f32(const void* x, int elem_bytes, int64_t n, int q, float* y, int threads) {
+  const auto pool = pool_for(threads);
+  opt::dequantize_f32(x, elem_bytes * 8, n, q, y, opt::env_isa(), pool.get());
 }
 
 }  // namespace torch_ext
