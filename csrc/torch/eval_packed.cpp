@@ -2,7 +2,7 @@
 //
 // The module quantizes its weights once per eval session and keeps them in a
 // PackedConv2d / PackedLinear object (a TorchScript custom class, held by the
-// module as a plain attribute, never a buffer); each forward is then one op that
+// module as a plain attribute, never a buffer); each forward is then one call that
 // quantizes the float input at Qx, runs the runtime's optimised kernel (through
 // kernel_adapter.h) and returns the output dequantized at Qo: the integers of
 // the reference ops conv2d_int / linear_int / batchnorm2d_int (eval_ops.cpp),
@@ -74,7 +74,7 @@ c10::intrusive_ptr<PackedConv2dHolder> pack_conv2d(const at::Tensor& w, at::IntA
   return c10::make_intrusive<PackedConv2dHolder>(te::PackedConv2d(wc.data_ptr<int8_t>(), g));
 }
 
-// x float [N, C, H, W] -> dequantize(conv2d_int(quantize(x, qx, 8), w, bias, shift, out_bits), qo).
+// PackedConv2d.run: x float [N, C, H, W] -> dequantize(conv2d_int(quantize(x, qx, 8), w, bias, shift, out_bits), qo).
 at::Tensor conv2d_eval(const at::Tensor& x, const c10::intrusive_ptr<PackedConv2dHolder>& packed,
                        const c10::optional<at::Tensor>& bias, int64_t qx, int64_t shift, int64_t out_bits, int64_t qo) {
   TORCH_CHECK(x.dim() == 4, "linger conv2d_eval: x must be 4-D");
@@ -116,8 +116,8 @@ c10::intrusive_ptr<PackedLinearHolder> pack_linear(const at::Tensor& w) {
   return c10::make_intrusive<PackedLinearHolder>(te::PackedLinear(wc.data_ptr<int8_t>(), wc.size(0), wc.size(1)));
 }
 
-// x float [..., K] -> linear_int(quantize(x, qx, 8), w, bias): float at 2^-shift for out_bits 0, else
-// dequantized at qo.
+// PackedLinear.run: x float [..., K] -> linear_int(quantize(x, qx, 8), w, bias): float at 2^-shift for
+// out_bits 0, else dequantized at qo.
 at::Tensor linear_eval(const at::Tensor& x, const c10::intrusive_ptr<PackedLinearHolder>& packed,
                        const c10::optional<at::Tensor>& bias, int64_t qx, int64_t shift, int64_t out_bits, int64_t qo) {
   const te::PackedLinear& p = packed->impl;
@@ -191,19 +191,21 @@ std::string kernel_isa() { return te::kernel_isa_name(); }
 
 }  // namespace
 
+// The eval calls are methods of the packed classes (`packed.run(x, ...)` from Python): a torch.ops call with a
+// custom-class argument costs tens of microseconds more (torch's __torch_function__ probe of the argument).
 TORCH_LIBRARY_FRAGMENT(linger, m) {
-  m.class_<PackedConv2dHolder>("PackedConv2d");
-  m.class_<PackedLinearHolder>("PackedLinear");
+  m.class_<PackedConv2dHolder>("PackedConv2d")
+      .def("run", [](const c10::intrusive_ptr<PackedConv2dHolder>& self, const at::Tensor& x,
+                     const c10::optional<at::Tensor>& bias, int64_t qx, int64_t shift, int64_t out_bits,
+                     int64_t qo) { return conv2d_eval(x, self, bias, qx, shift, out_bits, qo); });
+  m.class_<PackedLinearHolder>("PackedLinear")
+      .def("run", [](const c10::intrusive_ptr<PackedLinearHolder>& self, const at::Tensor& x,
+                     const c10::optional<at::Tensor>& bias, int64_t qx, int64_t shift, int64_t out_bits,
+                     int64_t qo) { return linear_eval(x, self, bias, qx, shift, out_bits, qo); });
   m.def("pack_conv2d(Tensor w, int[] stride, int[] padding, int[] dilation, int groups) -> "
         "__torch__.torch.classes.linger.PackedConv2d",
         pack_conv2d);
-  m.def("conv2d_eval(Tensor x, __torch__.torch.classes.linger.PackedConv2d w, Tensor? bias, int qx, int shift, "
-        "int out_bits, int qo) -> Tensor",
-        conv2d_eval);
   m.def("pack_linear(Tensor w) -> __torch__.torch.classes.linger.PackedLinear", pack_linear);
-  m.def("linear_eval(Tensor x, __torch__.torch.classes.linger.PackedLinear w, Tensor? bias, int qx, int shift, "
-        "int out_bits, int qo) -> Tensor",
-        linear_eval);
   m.def("batchnorm2d_eval(Tensor x, Tensor w, Tensor b, int qx, int shift, int out_bits, int qo) -> Tensor",
         batchnorm2d_eval);
   m.def("kernel_isa() -> str", kernel_isa);

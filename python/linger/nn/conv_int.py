@@ -49,8 +49,8 @@ def conv2d_eval(xi, wi, bi, stride, pads, dilation, groups, qx, qw, qo, o_bits):
 def conv2d_eval_packed(x, packed, bq, qx, qw, qo, o_bits):
     """The fast eval form of conv2d_eval: float x -> the same integers through the packed weights, dequantized."""
     if qo is None:
-        return ops.conv2d_eval(x, packed, bq, qx, 0, 32, qx + qw)
-    return ops.conv2d_eval(x, packed, bq, qx, qx + qw - qo, o_bits, qo)
+        return packed.run(x, bq, qx, 0, 32, qx + qw)
+    return packed.run(x, bq, qx, qx + qw - qo, o_bits, qo)
 
 
 class Conv2dInt(WeightedIntMixin, nn.Conv2d):

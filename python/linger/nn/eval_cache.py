@@ -10,7 +10,6 @@ identity, storage address and version counter, which the key records.
 """
 from __future__ import annotations
 
-import itertools
 from typing import Any, Dict, Optional, Tuple
 
 import torch
@@ -22,7 +21,7 @@ class EvalCache:
     """What an eval forward needs besides the input: exponents Qw / Qo, the integer weights `wi` (and `packed`,
     their form for the optimised kernels, or None), the float bias (quantized per input exponent on first use)."""
 
-    __slots__ = ("key", "qw", "qo", "wi", "packed", "bias", "bias_q", "running_o")
+    __slots__ = ("key", "qw", "qo", "wi", "packed", "bias", "bias_q", "running_o", "qx_stat")
 
     def __init__(self, key: Optional[Tuple], qw: int, qo: Optional[int], wi: torch.Tensor, packed: Any,
                  bias: Optional[torch.Tensor], running_o: Optional[float]) -> None:
@@ -34,17 +33,26 @@ class EvalCache:
         self.bias = bias
         self.bias_q: Dict[int, torch.Tensor] = {}
         self.running_o = running_o
+        self.qx_stat: Optional[int] = None  # Qx implied by running_x, for inputs that are not quantized tensors
 
 
 def state_key(module: torch.nn.Module, settings: Tuple) -> Optional[Tuple]:
-    """The identity, storage address and version counter of every parameter and buffer of `module` (its
-    sub-modules included), plus `settings`; None when a tensor has no version counter (inference-mode tensors):
-    the module then does not cache."""
+    """`settings` plus the identity, storage address and version counter of every parameter and buffer of
+    `module` and its sub-modules; None when a tensor has no version counter (inference-mode tensors): the
+    module then does not cache. (A walk over the modules' own dicts: `parameters()` costs several times more.)"""
+    key = list(settings)
+    stack = [module]
     try:
-        return settings + tuple((id(t), t.data_ptr(), t._version)
-                                for t in itertools.chain(module.parameters(), module.buffers()))
+        while stack:
+            m = stack.pop()
+            for group in (m._parameters, m._buffers):
+                for t in group.values():
+                    if t is not None:
+                        key += (id(t), t.data_ptr(), t._version)
+            stack.extend(c for c in m._modules.values() if c is not None)
     except RuntimeError:
         return None
+    return tuple(key)
 
 
 def drop(module: torch.nn.Module) -> None:

@@ -50,8 +50,8 @@ class LinearInt(WeightedIntMixin, nn.Linear):
 
     def _eval_op(self, c, x, qx, bq):
         if c.qo is None:
-            return ops.linear_eval(x, c.packed, bq, qx, qx + c.qw, 0, 0)
-        return ops.linear_eval(x, c.packed, bq, qx, qx + c.qw - c.qo, self.o_bits, c.qo)
+            return c.packed.run(x, bq, qx, qx + c.qw, 0, 0)
+        return c.packed.run(x, bq, qx, qx + c.qw - c.qo, self.o_bits, c.qo)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + ", " + self._bits_repr()

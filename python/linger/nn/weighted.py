@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 
 from .._ext import ops
-from ..iqtensor import _make, is_iqtensor
+from ..iqtensor import _make, is_iqtensor, resolve
 from ..normalize.functions import clamp_output
 from .._tracing import exporting, tracing_paused
 from ..ops_table import OPS
@@ -101,8 +101,10 @@ class WeightedIntMixin(ModuleIntConfig):
     def _eval_forward(self, input: torch.Tensor) -> torch.Tensor:
         """The eval forward outside export: the integers of `_int_forward` (the reference path, which export
         still uses), with the weights' integers and exponents from the cache."""
-        x, qx = self._input(input)
-        c = self._eval_cache(x)
+        if not isinstance(input, torch.Tensor):
+            self._input(input)  # the error naming the module
+        c = self._eval_cache(input)
+        x, qx = self._eval_input(input, c)
         bq = c.bias_q.get(qx)
         if bq is None and c.bias is not None:
             self._check_exponent(qx + c.qw, "int32 bias (input exponent + weight exponent)")
@@ -111,6 +113,20 @@ class WeightedIntMixin(ModuleIntConfig):
         with torch.no_grad():
             y = self._eval_op(c, x, qx, bq)
         return y if c.qo is None else _make(y, 2.0 ** c.qo, self.o_bits, c.running_o)
+
+    def _eval_input(self, input: torch.Tensor, c: EvalCache) -> Tuple[torch.Tensor, int]:
+        """`_input` in eval mode, with the exponent of a plain float input (from running_x) computed once."""
+        input = resolve(input)
+        if is_iqtensor(input) and input.bits == self.data_bits:
+            qx = input.exponent
+        else:
+            if c.qx_stat is None:
+                c.qx_stat = self._input(input)[1]
+            qx = c.qx_stat
+        if type(input) is not torch.Tensor:
+            with torch._C.DisableTorchFunction():
+                input = input.as_subclass(torch.Tensor)
+        return input, qx
 
     def _eval_cache(self, x: torch.Tensor) -> EvalCache:
         key = state_key(self, (self.parameter_bits, self.o_bits, self.clamp_weight, self.clamp_bias))
