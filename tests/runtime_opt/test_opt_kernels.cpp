@@ -454,17 +454,17 @@ TEST(OptRequantAvx2, EqualsConvRequant) {
             std::vector<int64_t> got(static_cast<size_t>(n));
             if (bits == 8) {
               std::vector<int8_t> y(static_cast<size_t>(n) + 1, 0x5A);
-              avx2::requant_row_s8(accs.data(), n, b, bd.relu ? 0 : lo, hi, shift, y.data());
+              avx2::requant_row_s8(accs.data(), n, b, bd.relu ? 0 : lo, hi, shift, y.data(), kI32Max);
               ASSERT_EQ(y[static_cast<size_t>(n)], 0x5A) << "wrote past the row";
               for (int64_t j = 0; j < n; ++j) got[static_cast<size_t>(j)] = y[static_cast<size_t>(j)];
             } else if (bits == 16) {
               std::vector<int16_t> y(static_cast<size_t>(n) + 1, 0x5A5A);
-              avx2::requant_row_s16(accs.data(), n, b, bd.relu ? 0 : lo, hi, shift, y.data());
+              avx2::requant_row_s16(accs.data(), n, b, bd.relu ? 0 : lo, hi, shift, y.data(), kI32Max);
               ASSERT_EQ(y[static_cast<size_t>(n)], 0x5A5A) << "wrote past the row";
               for (int64_t j = 0; j < n; ++j) got[static_cast<size_t>(j)] = y[static_cast<size_t>(j)];
             } else {
               std::vector<int32_t> y(static_cast<size_t>(n) + 1, 0x5A5A5A5A);
-              avx2::requant_row_s32(accs.data(), n, b, bd.relu ? 0 : lo, hi, shift, y.data());
+              avx2::requant_row_s32(accs.data(), n, b, bd.relu ? 0 : lo, hi, shift, y.data(), kI32Max);
               ASSERT_EQ(y[static_cast<size_t>(n)], 0x5A5A5A5A) << "wrote past the row";
               for (int64_t j = 0; j < n; ++j) got[static_cast<size_t>(j)] = y[static_cast<size_t>(j)];
             }
@@ -476,6 +476,29 @@ TEST(OptRequantAvx2, EqualsConvRequant) {
                                                            << " hi " << hi << " relu " << bd.relu;
             }
           }
+    }
+  }
+}
+
+// With a bound on |c| (acc_max) that leaves no room for overflow, the
+// saturation step is skipped: accumulators at +-acc_max and biases up to the
+// largest allowed magnitude (and one past it, where the full path runs).
+TEST(OptRequantAvx2, BoundedAccumulatorsSkipSaturationExactly) {
+  if (!opt::isa_supported(Isa::kAvx2)) GTEST_SKIP() << "this CPU has no AVX2 (run-time cpuid check)";
+  namespace avx2 = linger::runtime::opt::detail::avx2;
+  Rng rng(7);
+  for (const int64_t acc_max : {int64_t{16384}, int64_t{9 * 16384}, int64_t{4608} * 16384, int64_t{131071} * 16384}) {
+    std::vector<int32_t> accs = {static_cast<int32_t>(acc_max), static_cast<int32_t>(-acc_max), 0, 1, -1};
+    while (accs.size() < 45) accs.push_back(static_cast<int32_t>(rng.uniform(static_cast<int>(-acc_max), static_cast<int>(acc_max))));
+    const int64_t room = int64_t{kI32Max} - acc_max;
+    for (const int64_t b64 : {room, -room, room + 1, -room - 1, room / 3, int64_t{0}}) {
+      const int32_t b = static_cast<int32_t>(b64);
+      for (int shift = 0; shift <= 63; shift += 3) {
+        std::vector<int8_t> y(accs.size());
+        avx2::requant_row_s8(accs.data(), static_cast<int64_t>(accs.size()), b, -128, 127, shift, y.data(), acc_max);
+        for (size_t j = 0; j < accs.size(); ++j)
+          ASSERT_EQ(y[j], nm::conv_requant(accs[j], b, false, shift, 8)) << accs[j] << " " << b << " " << shift;
+      }
     }
   }
 }

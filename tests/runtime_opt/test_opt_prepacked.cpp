@@ -1,5 +1,6 @@
 // The prepacked kernels (opt::Conv2dInt8, opt::LinearInt8), the fused
-// activation of OutputStage, the vectorised MaxPool / Quant / Dequant and the
+// activation of OutputStage, the vectorised MaxPool / Quant / Dequant /
+// BatchNorm2dInt / iqClamp and the
 // intra-op thread pool, against the scalar reference of include/linger/numerics
 // with tolerance 0, on every ISA the CPU supports and for 1, 2, 3 and 4
 // threads (numerics.md §4 rule 2). An ISA the CPU lacks is skipped, saying why.
@@ -18,7 +19,9 @@
 #include <string>
 #include <vector>
 
+#include "linger/numerics/batchnorm.h"
 #include "linger/numerics/conv.h"
+#include "linger/numerics/elementwise.h"
 #include "linger/numerics/linear.h"
 #include "linger/numerics/pool.h"
 #include "linger/numerics/quantize.h"
@@ -452,6 +455,72 @@ TEST_P(Prepacked, DequantizeMatchesReference) {
       }
     }
   }
+}
+
+// BatchNorm2dInt: the int8 output's vector form (sat32 of the sum) must equal
+// the exact int64 reference, also with biases at the int32 limits where the
+// sum leaves the int32 range; every shift, odd plane sizes, 1-4 threads.
+TEST_P(Prepacked, BatchNormMatchesReference) {
+  Rng rng(61);
+  const int32_t edge[] = {std::numeric_limits<int32_t>::max(), std::numeric_limits<int32_t>::min(),
+                          std::numeric_limits<int32_t>::max() - 5000, std::numeric_limits<int32_t>::min() + 7000, 0, -1};
+  for (int t = 0; t < 120; ++t) {
+    const int64_t n = rng.uniform(1, 2), c = rng.uniform(1, 9), spatial = rng.uniform(1, 150);
+    const auto x = rng.i8s(static_cast<size_t>(n * c * spatial));
+    const auto w = rng.i8s(static_cast<size_t>(c));
+    std::vector<int32_t> b = rng.biases(static_cast<size_t>(c));
+    for (size_t i = 0; i < b.size(); ++i)
+      if (rng.coin()) b[i] = edge[rng.uniform(0, 5)];
+    const int shift = t < 64 ? t : rng.uniform(-3, 40);
+    static const int kBits[] = {8, 8, 16, 32};
+    const int bits = kBits[t % 4];
+    const size_t count = x.size();
+    std::vector<int32_t> want32(count), got32(count);
+    std::vector<int16_t> want16(count), got16(count);
+    std::vector<int8_t> want8(count), got8(count);
+    void* got = bits == 8 ? static_cast<void*>(got8.data()) : (bits == 16 ? static_cast<void*>(got16.data()) : got32.data());
+    if (bits == 8) nm::batchnorm_int(x.data(), w.data(), b.data(), want8.data(), n, c, spatial, shift, 8);
+    if (bits == 16) nm::batchnorm_int(x.data(), w.data(), b.data(), want16.data(), n, c, spatial, shift, 16);
+    if (bits == 32) nm::batchnorm_int(x.data(), w.data(), b.data(), want32.data(), n, c, spatial, shift, 32);
+    for (int threads = 1; threads <= 4; threads += 3) {
+      opt::batchnorm_int8(x.data(), w.data(), b.data(), got, n, c, spatial, shift, bits, isa(), pool_for(threads));
+      ASSERT_EQ(want8, got8) << "shift " << shift << " bits " << bits;
+      ASSERT_EQ(want16, got16) << "shift " << shift << " bits " << bits;
+      ASSERT_EQ(want32, got32) << "shift " << shift << " bits " << bits;
+    }
+  }
+}
+
+TEST_P(Prepacked, ClampMatchesReference) {
+  Rng rng(62);
+  for (int t = 0; t < 50; ++t) {
+    const auto x = rng.i8s(static_cast<size_t>(rng.uniform(1, 300)));
+    int lo = rng.uniform(-128, 127), hi = rng.uniform(-128, 127);
+    if (lo > hi) std::swap(lo, hi);
+    std::vector<int8_t> want(x.size()), got(x.size());
+    for (size_t i = 0; i < x.size(); ++i) want[i] = nm::iqclamp(x[i], lo, hi);
+    opt::clamp_int8(x.data(), static_cast<int64_t>(x.size()), lo, hi, got.data(), isa(), pool_for(2));
+    ASSERT_EQ(want, got) << lo << " " << hi;
+  }
+}
+
+// iqAdd: every (a, b) int8 pair for shifts from far left to far right.
+TEST_P(Prepacked, IqAddEveryPairMatchesReference) {
+  std::vector<int8_t> a, b;
+  for (int i = -128; i < 128; ++i)
+    for (int j = -128; j < 128; ++j) {
+      a.push_back(static_cast<int8_t>(i));
+      b.push_back(static_cast<int8_t>(j));
+    }
+  a.push_back(5);  // a tail past the vector width
+  b.push_back(-7);
+  std::vector<int8_t> got(a.size());
+  for (int sa = -10; sa <= 17; ++sa)
+    for (const int sb : {-9, -8, -7, -1, 0, 1, 2, 7, 8, 9, 16, 40}) {
+      opt::iqadd_int8(a.data(), b.data(), static_cast<int64_t>(a.size()), sa, sb, got.data(), isa(), pool_for(2));
+      for (size_t i = 0; i < a.size(); ++i)
+        ASSERT_EQ(got[i], nm::iqadd(a[i], b[i], sa, sb)) << int{a[i]} << " " << int{b[i]} << " sa " << sa << " sb " << sb;
+    }
 }
 
 // ---------------------------------------------------------------- the pool itself

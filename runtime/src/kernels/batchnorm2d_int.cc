@@ -43,11 +43,7 @@ class BatchNorm2dIntKernel final : public Kernel {
     const int8_t* w = ctx.in(1).data<int8_t>();
     const int32_t* b = ctx.in(2).data<int32_t>();
     void* y = ctx.out(0).raw_data();
-    switch (out_bits_) {
-      case 16: numerics::batchnorm_int(x, w, b, static_cast<int16_t*>(y), n_, c_, spatial_, shift_, 16); break;
-      case 32: numerics::batchnorm_int(x, w, b, static_cast<int32_t*>(y), n_, c_, spatial_, shift_, 32); break;
-      default: numerics::batchnorm_int(x, w, b, static_cast<int8_t*>(y), n_, c_, spatial_, shift_, 8); break;
-    }
+    opt::batchnorm_int8(x, w, b, y, n_, c_, spatial_, shift_, out_bits_, ctx.isa, ctx.pool);
   }
 
  private:

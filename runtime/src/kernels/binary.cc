@@ -38,7 +38,10 @@ class BinaryKernel final : public Kernel {
     const int8_t* y = ctx.in(1).data<int8_t>();
     int8_t* z = ctx.out(0).data<int8_t>();
     if (same_shape_) {
-      numerics::binary_int8(params_, x, 1, y, 1, z, ctx.out(0).numel());
+      if (params_.op == OpId::iqAdd)  // vectorised, split over the intra-op threads
+        opt::iqadd_int8(x, y, ctx.out(0).numel(), params_.s0, params_.s1, z, ctx.isa, ctx.pool);
+      else
+        numerics::binary_int8(params_, x, 1, y, 1, z, ctx.out(0).numel());
       return;
     }
     const int64_t dx = stride_x_.empty() ? 0 : stride_x_.back();

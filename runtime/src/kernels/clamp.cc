@@ -27,8 +27,7 @@ class ClampKernel final : public Kernel {
   void run(const RunContext& ctx) override {
     const int8_t* x = ctx.in(0).data<int8_t>();
     int8_t* y = ctx.out(0).data<int8_t>();
-    const int64_t count = ctx.out(0).numel();
-    for (int64_t i = 0; i < count; ++i) y[i] = numerics::iqclamp(x[i], lo_, hi_);
+    opt::clamp_int8(x, ctx.out(0).numel(), lo_, hi_, y, ctx.isa, ctx.pool);
   }
 
  private:

@@ -110,9 +110,10 @@ struct Requant {
   __m256i bias, lo, hi, one, max32;
   __m128i count;  // shift - 1
   bool shifted;
+  bool check;  // c + bias may leave the int32 range: saturate
 };
 
-Requant make_requant(int32_t bias, int32_t lo, int32_t hi, int shift) {
+Requant make_requant(int32_t bias, int32_t lo, int32_t hi, int shift, int64_t acc_max = INT32_MAX) {
   Requant q;
   q.bias = _mm256_set1_epi32(bias);
   q.lo = _mm256_set1_epi32(lo);
@@ -121,15 +122,20 @@ Requant make_requant(int32_t bias, int32_t lo, int32_t hi, int shift) {
   q.max32 = _mm256_set1_epi32(INT32_MAX);
   q.count = _mm_cvtsi32_si128(shift > 0 ? shift - 1 : 0);
   q.shifted = shift > 0;
+  q.check = (bias < 0 ? -int64_t{bias} : int64_t{bias}) + acc_max > INT32_MAX;
   return q;
 }
 
 __m256i requant8(const Requant& q, __m256i acc) {
   const __m256i sum = _mm256_add_epi32(acc, q.bias);
-  // Overflow where sign(acc) == sign(bias) != sign(sum): the sign bit of (sum ^ acc) & ~(acc ^ bias).
-  const __m256i ovf = _mm256_srai_epi32(_mm256_andnot_si256(_mm256_xor_si256(acc, q.bias), _mm256_xor_si256(sum, acc)), 31);
-  const __m256i sat = _mm256_xor_si256(_mm256_srai_epi32(acc, 31), q.max32);  // acc < 0 ? INT32_MIN : INT32_MAX
-  __m256i v = _mm256_blendv_epi8(sum, sat, ovf);
+  __m256i v = sum;
+  if (q.check) {
+    // Overflow where sign(acc) == sign(bias) != sign(sum): the sign bit of (sum ^ acc) & ~(acc ^ bias).
+    const __m256i ovf =
+        _mm256_srai_epi32(_mm256_andnot_si256(_mm256_xor_si256(acc, q.bias), _mm256_xor_si256(sum, acc)), 31);
+    const __m256i sat = _mm256_xor_si256(_mm256_srai_epi32(acc, 31), q.max32);  // acc < 0 ? INT32_MIN : INT32_MAX
+    v = _mm256_blendv_epi8(sum, sat, ovf);
+  }
   if (q.shifted) {
     const __m256i t = _mm256_sra_epi32(v, q.count);
     v = _mm256_add_epi32(_mm256_srai_epi32(t, 1), _mm256_and_si256(t, q.one));
@@ -230,8 +236,9 @@ void depthwise_plane_s2(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, 
   depthwise_plane<true>(xp, wp, wk, kh, kw, stride_h, dil_h, dil_w, oh, ow, acc);
 }
 
-void requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int8_t* y) {
-  const Requant q = make_requant(bias, lo, hi, shift);
+void requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int8_t* y,
+                     int64_t acc_max) {
+  const Requant q = make_requant(bias, lo, hi, shift, acc_max);
   int64_t j = 0;
   for (; j + 32 <= n; j += 32)
     storeu(y + j, pack32_s8(requant8(q, load8(c + j)), requant8(q, load8(c + j + 8)), requant8(q, load8(c + j + 16)),
@@ -246,8 +253,9 @@ void requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32
   }
 }
 
-void requant_row_s16(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int16_t* y) {
-  const Requant q = make_requant(bias, lo, hi, shift);
+void requant_row_s16(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int16_t* y,
+                     int64_t acc_max) {
+  const Requant q = make_requant(bias, lo, hi, shift, acc_max);
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) {
     const __m256i p = _mm256_packs_epi32(requant8(q, load8(c + j)), requant8(q, load8(c + j + 8)));
@@ -263,8 +271,9 @@ void requant_row_s16(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int3
   }
 }
 
-void requant_row_s32(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int32_t* y) {
-  const Requant q = make_requant(bias, lo, hi, shift);
+void requant_row_s32(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int32_t* y,
+                     int64_t acc_max) {
+  const Requant q = make_requant(bias, lo, hi, shift, acc_max);
   int64_t j = 0;
   for (; j + 8 <= n; j += 8) storeu(y + j, requant8(q, load8(c + j)));
   if (j < n) {
@@ -276,31 +285,113 @@ void requant_row_s32(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int3
   }
 }
 
+void batchnorm_row_s8(const int8_t* x, int64_t n, int32_t w, int32_t bias, int shift, int8_t* y) {
+  const Requant q = make_requant(bias, -128, 127, shift, 16384);  // |x * w| <= 2^14
+  const __m256i wv = _mm256_set1_epi32(w);
+  auto prod = [&](const int8_t* p) {  // 8 products x * w (|x * w| <= 2^14, exact in int32)
+    int64_t v;
+    std::memcpy(&v, p, 8);
+    return _mm256_mullo_epi32(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(v)), wv);
+  };
+  int64_t j = 0;
+  for (; j + 32 <= n; j += 32)
+    storeu(y + j, pack32_s8(requant8(q, prod(x + j)), requant8(q, prod(x + j + 8)), requant8(q, prod(x + j + 16)),
+                            requant8(q, prod(x + j + 24))));
+  if (j < n) {
+    alignas(32) int8_t t[32] = {};
+    alignas(32) int8_t o[32];
+    std::memcpy(t, x + j, static_cast<size_t>(n - j));
+    storeu(o, pack32_s8(requant8(q, prod(t)), requant8(q, prod(t + 8)), requant8(q, prod(t + 16)),
+                        requant8(q, prod(t + 24))));
+    std::memcpy(y + j, o, static_cast<size_t>(n - j));
+  }
+}
+
+void clamp_row_s8(const int8_t* x, int64_t n, int8_t lo, int8_t hi, int8_t* y) {
+  const __m256i l = _mm256_set1_epi8(lo), h = _mm256_set1_epi8(hi);
+  int64_t j = 0;
+  for (; j + 32 <= n; j += 32) storeu(y + j, _mm256_min_epi8(_mm256_max_epi8(loadu(x + j), l), h));
+  for (; j < n; ++j) y[j] = x[j] < lo ? lo : (x[j] > hi ? hi : x[j]);
+}
+
+void copy_stride2(const int8_t* src, int64_t n, int8_t* dst) {
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32)  // reads src[2i .. 2i + 63], all below src[2n]
+    storeu(dst + i, _mm256_permute4x64_epi64(
+                        _mm256_packs_epi16(even_bytes_i16(src + 2 * i), even_bytes_i16(src + 2 * i + 32)), 0xD8));
+  for (; i < n; ++i) dst[i] = src[2 * i];
+}
+
+namespace {
+// sat8(rhu_shift(v, s)) in int16 lanes holding int8 values (see iqadd_row_s8).
+__m256i rescale_i16(__m256i v, int s) {
+  if (s == 0) return v;
+  if (s > 0) {
+    const __m256i t = _mm256_sra_epi16(v, _mm_cvtsi32_si128(s - 1 < 15 ? s - 1 : 15));
+    return _mm256_add_epi16(_mm256_srai_epi16(t, 1), _mm256_and_si256(t, _mm256_set1_epi16(1)));
+  }
+  // Left shift, exact in int16 up to 8 places (|v| <= 128); from 8 places on,
+  // every nonzero value saturates, as it does with the exact product.
+  const __m256i u = _mm256_sll_epi16(v, _mm_cvtsi32_si128(-s < 8 ? -s : 8));
+  return _mm256_min_epi16(_mm256_max_epi16(u, _mm256_set1_epi16(-128)), _mm256_set1_epi16(127));
+}
+__m256i load16_i8(const int8_t* p) { return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+}  // namespace
+
+int64_t iqadd_row_s8(const int8_t* a, const int8_t* b, int64_t n, int sa, int sb, int8_t* y) {
+  int64_t j = 0;
+  for (; j + 32 <= n; j += 32) {
+    const __m256i s0 = _mm256_add_epi16(rescale_i16(load16_i8(a + j), sa), rescale_i16(load16_i8(b + j), sb));
+    const __m256i s1 =
+        _mm256_add_epi16(rescale_i16(load16_i8(a + j + 16), sa), rescale_i16(load16_i8(b + j + 16), sb));
+    storeu(y + j, _mm256_permute4x64_epi64(_mm256_packs_epi16(s0, s1), 0xD8));  // sat8 of the sum
+  }
+  return j;
+}
+
 void max_row(int8_t* dst, const int8_t* src, int64_t n) {
   int64_t j = 0;
   for (; j + 32 <= n; j += 32) storeu(dst + j, _mm256_max_epi8(loadu(dst + j), loadu(src + j)));
+  for (; j + 16 <= n; j += 16) {
+    __m128i* d = reinterpret_cast<__m128i*>(dst + j);
+    _mm_storeu_si128(d, _mm_max_epi8(_mm_loadu_si128(d), _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + j))));
+  }
   for (; j < n; ++j) dst[j] = dst[j] < src[j] ? src[j] : dst[j];
 }
 
 void max_window_row(const int8_t* r, int64_t ow, int kw, int stride, int8_t* y) {
-  int64_t ox = 0;
+  // Whole vectors also for the last, partial block: r stays readable past the
+  // windows (see opt_internal.h); the extra outputs go to a buffer and are dropped.
+  alignas(32) int8_t tmp[32];
   if (stride == 1) {
-    for (; ox + 32 <= ow; ox += 32) {
+    for (int64_t ox = 0; ox < ow; ox += 32) {
       __m256i m = loadu(r + ox);
       for (int kx = 1; kx < kw; ++kx) m = _mm256_max_epi8(m, loadu(r + ox + kx));
-      storeu(y + ox, m);
-    }
-  } else if (stride == 2) {
-    for (; ox + 32 <= ow; ox += 32) {
-      __m256i m0 = even_bytes_i16(r + 2 * ox), m1 = even_bytes_i16(r + 2 * ox + 32);
-      for (int kx = 1; kx < kw; ++kx) {
-        m0 = _mm256_max_epi16(m0, even_bytes_i16(r + 2 * ox + kx));
-        m1 = _mm256_max_epi16(m1, even_bytes_i16(r + 2 * ox + 32 + kx));
+      if (ox + 32 <= ow) {
+        storeu(y + ox, m);
+      } else {
+        storeu(tmp, m);
+        std::memcpy(y + ox, tmp, static_cast<size_t>(ow - ox));
       }
-      storeu(y + ox, _mm256_permute4x64_epi64(_mm256_packs_epi16(m0, m1), 0xD8));
     }
+    return;
   }
-  for (; ox < ow; ++ox) {
+  if (stride == 2) {
+    for (int64_t ox = 0; ox < ow; ox += 16) {
+      __m256i m = even_bytes_i16(r + 2 * ox);
+      for (int kx = 1; kx < kw; ++kx) m = _mm256_max_epi16(m, even_bytes_i16(r + 2 * ox + kx));
+      // 16 int16 in order -> 16 int8 (values in range: the pack is exact).
+      const __m128i p = _mm_packs_epi16(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+      if (ox + 16 <= ow) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + ox), p);
+      } else {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(tmp), p);
+        std::memcpy(y + ox, tmp, static_cast<size_t>(ow - ox));
+      }
+    }
+    return;
+  }
+  for (int64_t ox = 0; ox < ow; ++ox) {
     int8_t m = r[ox * stride];
     for (int kx = 1; kx < kw; ++kx) m = m < r[ox * stride + kx] ? r[ox * stride + kx] : m;
     y[ox] = m;

@@ -60,15 +60,32 @@ void depthwise_plane_s2(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, 
 // followed by the clamp of OutputStage:
 //   y[j] = clamp(sat_ob(rhu_shift(sat32(c[j] + bias), shift)), lo, hi)
 // in int32 lanes, with ob = 8 / 16 / 32 for the int8 / int16 / int32 output.
-// Preconditions: 0 <= shift <= 63; lo <= hi, both inside the ob range. Does
-// all n outputs (a tail shorter than a vector goes through a small buffer).
-void requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int8_t* y);
-void requant_row_s16(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int16_t* y);
-void requant_row_s32(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int32_t* y);
+// Preconditions: 0 <= shift <= 63; lo <= hi, both inside the ob range;
+// |c[j]| <= acc_max (the caller's bound: kdim * 2^14 for a conv that cannot
+// wrap; INT32_MAX when unknown): where |bias| + acc_max fits int32 the sum
+// cannot overflow and the saturation step is skipped. Does all n outputs (a
+// tail shorter than a vector goes through a small buffer).
+void requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int8_t* y,
+                    int64_t acc_max);
+void requant_row_s16(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int16_t* y,
+                     int64_t acc_max);
+void requant_row_s32(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int32_t* y,
+                     int64_t acc_max);
+// BatchNorm2dInt of one plane, int8 output: y[j] = sat8(rhu_shift(x[j] * w + bias, shift)),
+// 0 <= shift <= 63 (the sum saturated to int32 first, which for an int8 output
+// is the same integer as the int64 sum: see opt_kernels.cc).
+void batchnorm_row_s8(const int8_t* x, int64_t n, int32_t w, int32_t bias, int shift, int8_t* y);
+// iqClamp: y[j] = min(max(x[j], lo), hi).
+void clamp_row_s8(const int8_t* x, int64_t n, int8_t lo, int8_t hi, int8_t* y);
+// dst[i] = src[2 * i] for i < n (the im2col row of a stride-2 conv); reads src[0 .. 2n - 1] only.
+void copy_stride2(const int8_t* src, int64_t n, int8_t* dst);
+// iqAdd of same-shape operands: y[j] = sat8(sat8(rhu_shift(a[j], sa)) + sat8(rhu_shift(b[j], sb)))
+// (numerics::iqadd) for the first n rounded down to 32; returns how many it did.
+int64_t iqadd_row_s8(const int8_t* a, const int8_t* b, int64_t n, int sa, int sb, int8_t* y);
 // dst[j] = max(dst[j], src[j]) for j < n (signed int8).
 void max_row(int8_t* dst, const int8_t* src, int64_t n);
-// y[ox] = max over kx < kw of r[ox * stride + kx], for ox < ow; stride 1 or 2;
-// r must stay readable 64 bytes past r[(ow - 1) * stride + kw - 1].
+// y[ox] = max over kx < kw of r[ox * stride + kx], for ox < ow (any stride;
+// 1 and 2 vectorised); r must stay readable 64 bytes past r[(ow - 1) * stride + kw - 1].
 void max_window_row(const int8_t* r, int64_t ow, int kw, int stride, int8_t* y);
 // Quant: y[i] = numerics::quantize(x[i], q, 8 or 16) with scale_q = 2^q, for
 // -100 <= q <= 100. Stops before the first vector holding a NaN; returns how

@@ -40,7 +40,9 @@
 #include <string>
 #include <vector>
 
+#include "linger/numerics/batchnorm.h"
 #include "linger/numerics/conv.h"
+#include "linger/numerics/elementwise.h"
 #include "linger/numerics/linear.h"
 #include "linger/numerics/pool.h"
 #include "linger/numerics/quantize.h"
@@ -303,8 +305,10 @@ ConvGeom conv_geom(const nm::Conv2dShape& s) {
 
 // im2col of output pixels [p0, p0 + nv) of image n, group grp: dst[kk * ldd + (p - p0)]
 // for kk = (ic * kh + ky) * kw + kx, zeros where the tap falls in the padding.
+// `simd`: the AVX2 copy of stride-2 rows may be used (the CPU has AVX2).
 void im2col_block(const int8_t* x, const nm::Conv2dShape& s, const ConvGeom& g, int64_t n, int64_t grp, int64_t p0,
-                  int64_t nv, int8_t* dst, int64_t ldd) {
+                  int64_t nv, int8_t* dst, int64_t ldd, bool simd) {
+  (void)simd;  // used with AVX2 only
   const int64_t oy_first = p0 / g.ow;
   const int64_t ox_first = p0 - oy_first * g.ow;
   for (int64_t ic = 0; ic < g.cpg; ++ic) {
@@ -331,6 +335,10 @@ void im2col_block(const int8_t* x, const nm::Conv2dShape& s, const ConvGeom& g, 
             std::memset(out + ox0, 0, static_cast<size_t>(a - ox0));
             if (s.stride_w == 1) {
               std::memcpy(out + a, row + a + ixb, static_cast<size_t>(b - a));
+#if defined(LINGER_OPT_HAVE_AVX2)
+            } else if (s.stride_w == 2 && simd) {
+              detail::avx2::copy_stride2(row + 2 * a + ixb, b - a, out + a);
+#endif
             } else {
               for (int64_t ox = a; ox < b; ++ox) out[ox] = row[ox * s.stride_w + ixb];
             }
@@ -349,8 +357,16 @@ void im2col_block(const int8_t* x, const nm::Conv2dShape& s, const ConvGeom& g, 
 struct Stage {
   int out_bits, shift;
   int32_t lo, hi;
-  bool simd_ok;  // the vector requantisation applies (0 <= shift <= 63)
+  bool simd_ok;     // the vector requantisation applies (0 <= shift <= 63)
+  int64_t acc_max;  // bound on |accumulator| (INT32_MAX: unknown; see with_acc_bound)
 };
+
+// The stage for accumulators of k int8 x int8 products: |acc| <= k * 2^14 when
+// that stays below 2^31 (no wrap), else unknown.
+Stage with_acc_bound(Stage st, int64_t k) {
+  st.acc_max = k < (int64_t{1} << 17) ? k * 16384 : int64_t{INT32_MAX};
+  return st;
+}
 
 Stage make_stage(const OutputStage& o) {
   Stage st;
@@ -362,6 +378,7 @@ Stage make_stage(const OutputStage& o) {
   st.hi = static_cast<int32_t>(std::min<int64_t>(std::max<int64_t>(o.hi, tmin), tmax));
   if (st.hi < st.lo) st.hi = st.lo;  // documented precondition lo <= hi; keep the kernels defined anyway
   st.simd_ok = o.shift >= 0 && o.shift <= 63;
+  st.acc_max = INT32_MAX;
   return st;
 }
 
@@ -369,13 +386,13 @@ int64_t clamp_stage(int64_t v, const Stage& st) { return v < st.lo ? st.lo : (v 
 
 #if defined(LINGER_OPT_HAVE_AVX2)
 void requant_row_simd(const int32_t* c, int64_t n, int32_t b, const Stage& st, int8_t* y) {
-  detail::avx2::requant_row_s8(c, n, b, st.lo, st.hi, st.shift, y);
+  detail::avx2::requant_row_s8(c, n, b, st.lo, st.hi, st.shift, y, st.acc_max);
 }
 void requant_row_simd(const int32_t* c, int64_t n, int32_t b, const Stage& st, int16_t* y) {
-  detail::avx2::requant_row_s16(c, n, b, st.lo, st.hi, st.shift, y);
+  detail::avx2::requant_row_s16(c, n, b, st.lo, st.hi, st.shift, y, st.acc_max);
 }
 void requant_row_simd(const int32_t* c, int64_t n, int32_t b, const Stage& st, int32_t* y) {
-  detail::avx2::requant_row_s32(c, n, b, st.lo, st.hi, st.shift, y);
+  detail::avx2::requant_row_s32(c, n, b, st.lo, st.hi, st.shift, y, st.acc_max);
 }
 constexpr bool kHaveSimdRequant = true;
 #else
@@ -450,7 +467,7 @@ enum class BSource { kIm2col, kDirect, kPadded };
 struct SimdConvLayout {
   int64_t hp, wp, vw, vpixels, kpad, a_rows, nc, blocks, rows_chunk, oc_chunks;
   BSource src;
-  size_t off_buf, off_b, off_c;  // in a worker region
+  size_t off_buf, off_b, off_c, off_y;  // in a worker region
   Carver wcv;
   WorkerSplit ws;  // shared: the padded planes (kPadded)
 };
@@ -482,6 +499,7 @@ SimdConvLayout simd_conv_layout(const nm::Conv2dShape& s, const ConvGeom& g, int
   L.off_buf = L.wcv.add(L.src == BSource::kIm2col ? sat_mul(g.kdim, L.nc) : 0);
   L.off_b = L.wcv.add(sat_mul(sat_mul(round_up(L.nc, BK::kNr), L.kpad), b_size));
   L.off_c = L.wcv.add(sat_mul(sat_mul(L.rows_chunk, L.nc), 4));
+  L.off_y = L.wcv.add(L.src == BSource::kPadded ? sat_mul(L.nc, 4) : 0);  // one requantised block row
   L.ws.finish(L.src == BSource::kPadded ? sat_mul(sat_mul(g.cpg, L.hp), L.wp) : 0, L.wcv, threads);
   return L;
 }
@@ -627,7 +645,7 @@ void conv_scalar(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y,
             src = x + (n * s.c + grp * g.cpg) * g.hw + p0;
             ldk = g.hw;
           } else {
-            im2col_block(x, s, g, n, grp, p0, nv, col, nc);
+            im2col_block(x, s, g, n, grp, p0, nv, col, nc, false);
           }
           scalar_gemm_kmajor(w + grp * g.opg * g.kdim, g.kdim, src, ldk, cblk, nc, g.opg, nv, g.kdim);
           requant_block(cblk, nc, g.opg, nv, bias, grp * g.opg, y + (n * s.o + grp * g.opg) * g.pixels + p0,
@@ -688,7 +706,7 @@ void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* com
             } else if (src == BSource::kPadded) {
               BK::pack_b(padded + p0, koff.data(), g.kdim, nv, bp);
             } else {
-              im2col_block(x, s, g, n, grp, p0, nv, buf, nc);
+              im2col_block(x, s, g, n, grp, p0, nv, buf, nc, true);
               BK::pack_b(buf, koff.data(), g.kdim, nv, bp);
             }
             packed_block = blk;
@@ -700,12 +718,17 @@ void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* com
           if (vw == g.ow) {
             requant_block(cblk, nc, rows, nv, bias, oc0, yg + r0 * g.pixels + p0, g.pixels, st, true);
           } else {
-            // Row by row, dropping the virtual columns ox >= out_w.
-            for (int64_t oy = p0 / vw; oy * vw < p0 + nv; ++oy) {
-              const int64_t lo = std::max(p0, oy * vw), hi = std::min(p0 + nv, oy * vw + g.ow);
-              if (lo < hi)
-                requant_block(cblk + (lo - p0), nc, rows, hi - lo, bias, oc0,
-                              yg + r0 * g.pixels + oy * g.ow + (lo - oy * vw), g.pixels, st, true);
+            // Each channel's whole block at once (one vector pass), then its
+            // output rows copied out, dropping the virtual columns ox >= out_w.
+            OutT* yrow = at<OutT>(wb, L.off_y);
+            for (int64_t r = 0; r < rows; ++r) {
+              requant_block(cblk + r * nc, nc, 1, nv, bias, oc0 + r, yrow, nc, st, true);
+              OutT* yc = yg + (r0 + r) * g.pixels;
+              for (int64_t oy = p0 / vw; oy * vw < p0 + nv; ++oy) {
+                const int64_t lo = std::max(p0, oy * vw), hi = std::min(p0 + nv, oy * vw + g.ow);
+                if (lo < hi)
+                  std::memcpy(yc + oy * g.ow + (lo - oy * vw), yrow + (lo - p0), static_cast<size_t>(hi - lo) * sizeof(OutT));
+              }
             }
           }
         }
@@ -802,8 +825,9 @@ void pack_conv_weights(const int8_t* w, const nm::Conv2dShape& s, const ConvGeom
 
 template <typename OutT>
 void conv_run(const Conv2dInt8& conv, const int8_t* x, const int8_t* w, const int8_t* packed, const int32_t* comp,
-              const int32_t* bias, OutT* y, const Stage& st, std::vector<int8_t>* ws, ThreadPool* pool) {
+              const int32_t* bias, OutT* y, const Stage& stage, std::vector<int8_t>* ws, ThreadPool* pool) {
   const nm::Conv2dShape& s = conv.shape();
+  const Stage st = with_acc_bound(stage, int64_t{s.c / s.groups} * s.kh * s.kw);
   if (use_depthwise(s)) {
     conv_depthwise(x, w, bias, y, s, st, conv.isa() != Isa::kScalar, ws, pool);
     return;
@@ -1215,10 +1239,11 @@ void maxpool2d_int8(const int8_t* x, int8_t* y, const numerics::Pool2dShape& s, 
   // Row r[j] = max over the window rows of input column j - pad_left (-128 outside).
   parallel_for(pool, planes, [&](int64_t p0, int64_t p1, int worker) {
     int8_t* r = at<int8_t>(split.region(base, worker), 0);
+    std::memset(r, nm::kMaxPoolPad, static_cast<size_t>(span));  // the slack past the windows stays -128
     for (int64_t p = p0; p < p1; ++p) {
       const int8_t* plane = x + p * hw;
       for (int oy = 0; oy < oh; ++oy) {
-        std::memset(r, nm::kMaxPoolPad, static_cast<size_t>(span));
+        std::memset(r, nm::kMaxPoolPad, static_cast<size_t>(span - kPlaneSlack));
         for (int ky = 0; ky < s.kh; ++ky) {
           const int iy = oy * s.stride_h - s.pad_top + ky;
           if (iy < 0 || iy >= s.h) continue;
@@ -1241,6 +1266,78 @@ void avgpool2d_int8(const int8_t* x, int8_t* y, const numerics::Pool2dShape& s, 
     one.n = 1;
     one.c = 1;
     for (int64_t p = p0; p < p1; ++p) nm::avgpool2d_int(x + p * hw, y + p * ohw, one);
+  });
+}
+
+// ------------------------------------------------------------------ BatchNorm2dInt, iqClamp
+
+// The int8-output BatchNorm2dInt through the conv requantisation: acc = x * w
+// (|acc| <= 2^14) and sat32(acc + b) in place of the exact int64 sum. They
+// differ only where |acc + b| >= 2^31, and there both give the same int8 after
+// rhu_shift and saturation: for shift >= 15 the two sums are within 2^14 of
+// +-2^31 and round to the same +-2^(31 - shift) (|d / 2^shift| < 1/2); for
+// shift < 15 both exceed 2^16 in magnitude and saturate alike.
+void batchnorm_int8(const int8_t* x, const int8_t* w, const int32_t* b, void* y, int64_t n, int64_t c, int64_t spatial,
+                    int shift, int out_bits, Isa isa, ThreadPool* pool) {
+  if (n <= 0 || c <= 0 || spatial <= 0) return;
+#if defined(LINGER_OPT_HAVE_AVX2)
+  const bool simd = resolve(isa) != Isa::kScalar && out_bits == 8 && shift >= 0 && shift <= 63;
+#else
+  const bool simd = false;
+  (void)isa;
+#endif
+  parallel_for(pool, n * c, [&](int64_t p0, int64_t p1, int) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t ch = p % c, off = p * spatial;
+      const int32_t bc = b ? b[ch] : 0;
+      if (simd) {
+#if defined(LINGER_OPT_HAVE_AVX2)
+        detail::avx2::batchnorm_row_s8(x + off, spatial, w[ch], bc, shift, static_cast<int8_t*>(y) + off);
+#endif
+      } else if (out_bits == 16) {
+        nm::batchnorm_int_plane(x + off, w[ch], bc, static_cast<int16_t*>(y) + off, spatial, shift, 16);
+      } else if (out_bits == 32) {
+        nm::batchnorm_int_plane(x + off, w[ch], bc, static_cast<int32_t*>(y) + off, spatial, shift, 32);
+      } else {
+        nm::batchnorm_int_plane(x + off, w[ch], bc, static_cast<int8_t*>(y) + off, spatial, shift, 8);
+      }
+    }
+  });
+}
+
+void clamp_int8(const int8_t* x, int64_t n, int lo, int hi, int8_t* y, Isa isa, ThreadPool* pool) {
+  if (n <= 0) return;
+#if defined(LINGER_OPT_HAVE_AVX2)
+  const bool simd = resolve(isa) != Isa::kScalar;
+#else
+  (void)isa;
+#endif
+  parallel_for(pool, grain_tasks(n, 1 << 16), [&](int64_t t0, int64_t t1, int) {
+    const int64_t i0 = t0 << 16, i1 = std::min(n, t1 << 16);
+#if defined(LINGER_OPT_HAVE_AVX2)
+    if (simd) {
+      detail::avx2::clamp_row_s8(x + i0, i1 - i0, static_cast<int8_t>(lo), static_cast<int8_t>(hi), y + i0);
+      return;
+    }
+#endif
+    for (int64_t i = i0; i < i1; ++i) y[i] = nm::iqclamp(x[i], lo, hi);
+  });
+}
+
+void iqadd_int8(const int8_t* a, const int8_t* b, int64_t n, int sa, int sb, int8_t* y, Isa isa, ThreadPool* pool) {
+  if (n <= 0) return;
+#if defined(LINGER_OPT_HAVE_AVX2)
+  const bool simd = resolve(isa) != Isa::kScalar;
+#else
+  (void)isa;
+#endif
+  parallel_for(pool, grain_tasks(n, 1 << 15), [&](int64_t t0, int64_t t1, int) {
+    const int64_t i0 = t0 << 15, i1 = std::min(n, t1 << 15);
+    int64_t i = i0;
+#if defined(LINGER_OPT_HAVE_AVX2)
+    if (simd) i += detail::avx2::iqadd_row_s8(a + i0, b + i0, i1 - i0, sa, sb, y + i0);
+#endif
+    for (; i < i1; ++i) y[i] = nm::iqadd(a[i], b[i], sa, sb);
   });
 }
 

@@ -131,6 +131,15 @@ void maxpool2d_int8(const int8_t* x, int8_t* y, const numerics::Pool2dShape& s, 
 // AvgPool2dInt on int8 NCHW: numerics::avgpool2d_int.
 void avgpool2d_int8(const int8_t* x, int8_t* y, const numerics::Pool2dShape& s, ThreadPool* pool);
 
+// BatchNorm2dInt over x [n, c, spatial]: numerics::batchnorm_int (out_bits 8 / 16 / 32).
+void batchnorm_int8(const int8_t* x, const int8_t* w, const int32_t* b, void* y, int64_t n, int64_t c, int64_t spatial,
+                    int shift, int out_bits, Isa isa, ThreadPool* pool);
+// iqClamp: y[i] = numerics::iqclamp(x[i], lo, hi), -128 <= lo <= hi <= 127.
+void clamp_int8(const int8_t* x, int64_t n, int lo, int hi, int8_t* y, Isa isa, ThreadPool* pool);
+
+// iqAdd of same-shape int8 operands: y[i] = numerics::iqadd(a[i], b[i], sa, sb).
+void iqadd_int8(const int8_t* a, const int8_t* b, int64_t n, int sa, int sb, int8_t* y, Isa isa, ThreadPool* pool);
+
 // Quant: y[i] = numerics::quantize(x[i], q, bits) for bits 8 (int8_t* y) or 16
 // (int16_t* y). Returns -1, or the index of the first NaN (then y is partly
 // written: the caller reports the error).
