@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "kernel_adapter.h"
-#include "linger/numerics/batchnorm.h"
 
 namespace {
 
@@ -174,15 +173,8 @@ at::Tensor batchnorm2d_eval(const at::Tensor& x, const at::Tensor& w, const at::
   int8_t* xq = scratch(xbuf, n * img);
   int8_t* yq = scratch(ybuf, n * img * eb);
   quantize_input(xp, n * img, qx, xq, "BatchNorm2dInt", threads);
-  const int sh = static_cast<int>(shift), ob = static_cast<int>(out_bits);
-  const int8_t* wp = wc.data_ptr<int8_t>();
-  const int32_t* bp = bc.data_ptr<int32_t>();
-  if (eb == 1)
-    ln::batchnorm_int(xq, wp, bp, yq, n, c, spatial, sh, ob);
-  else if (eb == 2)
-    ln::batchnorm_int(xq, wp, bp, reinterpret_cast<int16_t*>(yq), n, c, spatial, sh, ob);
-  else
-    ln::batchnorm_int(xq, wp, bp, reinterpret_cast<int32_t*>(yq), n, c, spatial, sh, ob);
+  te::batchnorm_int8(xq, wc.data_ptr<int8_t>(), bc.data_ptr<int32_t>(), yq, n, c, spatial, static_cast<int>(shift),
+                     static_cast<int>(out_bits), threads);
   te::dequantize_f32(yq, eb, n * img, static_cast<int>(qo), yp, threads);
   return y.to(x.device());
 }

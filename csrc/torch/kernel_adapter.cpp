@@ -1,7 +1,7 @@
 // The adapter between the PyTorch eval ops and the runtime's optimised kernels
 // (see kernel_adapter.h), on the kernels' packed-weights API: opt::Conv2dInt8 /
-// opt::LinearInt8 (weights packed when constructed), opt::quantize_f32 /
-// dequantize_f32, opt::ThreadPool.
+// opt::LinearInt8 (weights packed when constructed), opt::batchnorm_int8, opt::iqadd_int8,
+// opt::quantize_f32 / dequantize_f32, opt::ThreadPool.
 #include "kernel_adapter.h"
 
 #include <map>
@@ -119,6 +119,17 @@ std::string kernel_isa_name() {
   const opt::Isa isa = opt::env_isa();
   if (isa != opt::Isa::kAuto) return opt::isa_name(isa);
   return std::string("auto (up to ") + opt::isa_name(opt::best_isa()) + ")";
+}
+
+void batchnorm_int8(const int8_t* x, const int8_t* w, const int32_t* b, void* y, int64_t n, int64_t c,
+                    int64_t spatial, int shift, int out_bits, int threads) {
+  const auto pool = pool_for(threads);
+  opt::batchnorm_int8(x, w, b, y, n, c, spatial, shift, out_bits, opt::env_isa(), pool.get());
+}
+
+void iqadd_int8(const int8_t* a, const int8_t* b, int64_t n, int sa, int sb, int8_t* y, int threads) {
+  const auto pool = pool_for(threads);
+  opt::iqadd_int8(a, b, n, sa, sb, y, opt::env_isa(), pool.get());
 }
 
 int64_t quantize_f32(const float* x, int64_t n, int q, int bits, void* y, int threads) {

@@ -72,6 +72,14 @@ class PackedLinear {
 // LINGER_ISA=scalar|avx2|avx512vnni forces.
 std::string kernel_isa_name();
 
+// BatchNorm2dInt over x int8 [n, c, spatial], w int8 [c], b int32 [c]: numerics::batchnorm_int into int8_t /
+// int16_t / int32_t y (out_bits 8 / 16 / 32).
+void batchnorm_int8(const int8_t* x, const int8_t* w, const int32_t* b, void* y, int64_t n, int64_t c,
+                    int64_t spatial, int shift, int out_bits, int threads);
+
+// iqAdd of same-shape int8 operands: y[i] = numerics::iqadd(a[i], b[i], sa, sb) (sa = Qa-Qo, sb = Qb-Qo).
+void iqadd_int8(const int8_t* a, const int8_t* b, int64_t n, int sa, int sb, int8_t* y, int threads);
+
 // y[i] = numerics::quantize(x[i], q, bits) into int8_t / int16_t / int32_t (bits <= 8 / 16 / 32).
 // Returns -1, or the index of the first NaN (y is then partly written; the caller reports it).
 int64_t quantize_f32(const float* x, int64_t n, int q, int bits, void* y, int threads);
