@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "kernel_adapter.h"
