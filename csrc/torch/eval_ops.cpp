@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernel_adapter.h"
 #include "linger/numerics/batchnorm.h"
 #include "linger/numerics/conv.h"
 #include "linger/numerics/embedding.h"
@@ -39,17 +40,10 @@ at::Tensor quantize(const at::Tensor& x, int64_t exponent, int64_t bits) {
   auto xf = x.detach().to(at::kCPU, at::kFloat).contiguous();
   auto out = at::empty(xf.sizes(), xf.options().dtype(otype));
   const float* xp = xf.data_ptr<float>();
-  const int q = static_cast<int>(exponent);
-  const int b = static_cast<int>(bits);
-  bool nan = false;
-  for (int64_t i = 0; i < xf.numel(); ++i) nan |= std::isnan(xp[i]);
-  TORCH_CHECK(!nan, "linger: NaN in a tensor being quantized");
-  AT_DISPATCH_INTEGRAL_TYPES(otype, "linger_quantize", [&] {
-    scalar_t* op = out.data_ptr<scalar_t>();
-    at::parallel_for(0, xf.numel(), 65536, [&](int64_t s, int64_t e) {
-      for (int64_t i = s; i < e; ++i) op[i] = static_cast<scalar_t>(ln::quantize(xp[i], q, b));
-    });
-  });
+  // numerics::quantize element by element (the runtime's vectorised kernel, through kernel_adapter)
+  const int64_t bad = linger::torch_ext::quantize_f32(xp, xf.numel(), static_cast<int>(exponent),
+                                                      static_cast<int>(bits), out.data_ptr(), at::get_num_threads());
+  TORCH_CHECK(bad < 0, "linger: NaN in a tensor being quantized");
   return out.to(x.device());
 }
 
@@ -57,11 +51,17 @@ at::Tensor dequantize(const at::Tensor& q, int64_t exponent) {
   auto qc = q.to(at::kCPU).contiguous();
   auto out = at::empty(qc.sizes(), qc.options().dtype(at::kFloat));
   float* op = out.data_ptr<float>();
-  const int e = static_cast<int>(exponent);
-  AT_DISPATCH_INTEGRAL_TYPES(qc.scalar_type(), "linger_dequantize", [&] {
-    const scalar_t* qp = qc.data_ptr<scalar_t>();
-    for (int64_t i = 0; i < qc.numel(); ++i) op[i] = ln::dequantize(qp[i], e);
-  });
+  const auto t = qc.scalar_type();
+  if (t == at::kChar || t == at::kShort || t == at::kInt) {  // the codes of the integer ops
+    linger::torch_ext::dequantize_f32(qc.data_ptr(), static_cast<int>(qc.element_size()), qc.numel(),
+                                      static_cast<int>(exponent), op, at::get_num_threads());
+  } else {
+    const int e = static_cast<int>(exponent);
+    AT_DISPATCH_INTEGRAL_TYPES(t, "linger_dequantize", [&] {
+      const scalar_t* qp = qc.data_ptr<scalar_t>();
+      for (int64_t i = 0; i < qc.numel(); ++i) op[i] = ln::dequantize(qp[i], e);
+    });
+  }
   return out.to(q.device());
 }
 

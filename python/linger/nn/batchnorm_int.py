@@ -63,6 +63,9 @@ class BatchNorm2dInt(WeightedIntMixin, nn.BatchNorm2d):
     def _int_op(self, xi, wi, bi, qx, qw, qo):
         return ops.dequantize(ops.batchnorm2d_int(xi, wi, bi, qx + qw - qo, self.o_bits), qo)
 
+    def _eval_op(self, c, x, qx, bq):
+        return ops.batchnorm2d_eval(x, c.wi, bq, qx, qx + c.qw - c.qo, self.o_bits, c.qo)
+
     def extra_repr(self) -> str:
         return super().extra_repr() + ", " + self._bits_repr()
 

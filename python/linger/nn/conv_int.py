@@ -46,6 +46,13 @@ def conv2d_eval(xi, wi, bi, stride, pads, dilation, groups, qx, qw, qo, o_bits):
                                          qx + qw - qo, False, o_bits), qo)
 
 
+def conv2d_eval_packed(x, packed, bq, qx, qw, qo, o_bits):
+    """The fast eval form of conv2d_eval: float x -> the same integers through the packed weights, dequantized."""
+    if qo is None:
+        return packed.run(x, bq, qx, 0, 32, qx + qw)
+    return packed.run(x, bq, qx, qx + qw - qo, o_bits, qo)
+
+
 class Conv2dInt(WeightedIntMixin, nn.Conv2d):
     _onnx_op = "Conv2dInt"
 
@@ -83,6 +90,12 @@ class Conv2dInt(WeightedIntMixin, nn.Conv2d):
     def _int_op(self, xi, wi, bi, qx, qw, qo):
         return conv2d_eval(xi, wi, bi, self.stride, self._pads(), self.dilation, self.groups, qx, qw, qo,
                            self.o_bits)
+
+    def _pack(self, wi):
+        return ops.pack_conv2d(wi, list(self.stride), self._pads(), list(self.dilation), self.groups)
+
+    def _eval_op(self, c, x, qx, bq):
+        return conv2d_eval_packed(x, c.packed, bq, qx, c.qw, c.qo, self.o_bits)
 
     def _onnx_attrs(self) -> Dict[str, object]:
         return dict(dilations_i=list(self.dilation), group_i=self.groups, kernel_shape_i=list(self.kernel_size),
@@ -126,6 +139,13 @@ class Conv1dInt(WeightedIntMixin, nn.Conv1d):
         y = conv2d_eval(xi.unsqueeze(2), wi.unsqueeze(2), bi, (1, self.stride[0]), (0, p, 0, p),
                         (1, self.dilation[0]), self.groups, qx, qw, qo, self.o_bits)
         return y.squeeze(2)
+
+    def _pack(self, wi):
+        p = self.padding[0]
+        return ops.pack_conv2d(wi.unsqueeze(2), [1, self.stride[0]], [0, p, 0, p], [1, self.dilation[0]], self.groups)
+
+    def _eval_op(self, c, x, qx, bq):
+        return conv2d_eval_packed(x.unsqueeze(2), c.packed, bq, qx, c.qw, c.qo, self.o_bits).squeeze(2)
 
     def _onnx_attrs(self) -> Dict[str, object]:
         p = self.padding[0]

@@ -45,5 +45,13 @@ class LinearInt(WeightedIntMixin, nn.Linear):
             return ops.linear_int(xi, wi, bi, qx + qw, 0)
         return ops.dequantize(ops.linear_int(xi, wi, bi, qx + qw - qo, self.o_bits), qo)
 
+    def _pack(self, wi):
+        return ops.pack_linear(wi)
+
+    def _eval_op(self, c, x, qx, bq):
+        if c.qo is None:
+            return c.packed.run(x, bq, qx, qx + c.qw, 0, 0)
+        return c.packed.run(x, bq, qx, qx + c.qw - c.qo, self.o_bits, c.qo)
+
     def extra_repr(self) -> str:
         return super().extra_repr() + ", " + self._bits_repr()
