@@ -39,9 +39,9 @@ import kws_data as kd  # noqa: E402
 class KwsNet(nn.Module):
     """Conv1d front-end over the mel bands (channels) x time, a unidirectional GRU, a Linear on its last output.
 
-    The first conv has kernel = stride = 2 frames and the second kernel 1, so every GRU step sees its own two
-    frames only: a stream cut into chunks of an even number of frames gives the integers of the whole
-    utterance when the GRU state is carried from chunk to chunk (`forward(x, h) -> (logits, h_n)`)."""
+    The first conv has kernel = stride (4 frames: one GRU step per 40 ms) and the second kernel 1, so every GRU
+    step sees its own frames only: a stream cut into chunks of a multiple of `stride` frames gives the integers
+    of the whole utterance when the GRU state is carried from chunk to chunk (`forward(x, h) -> (logits, h_n)`)."""
 
     def __init__(self, n_mels: int = 40, channels: int = 64, hidden: int = 64, n_classes: int = 11,
                  stride: int = 4) -> None:
@@ -55,7 +55,8 @@ class KwsNet(nn.Module):
         self.fc = nn.Linear(hidden, n_classes)
 
     def forward(self, x: torch.Tensor, h: Optional[torch.Tensor] = None):
-        """x: [B, n_mels, T] (T even), h: [1, B, hidden] or None -> (logits [B, classes], h_n [1, B, hidden])."""
+        """x: [B, n_mels, T], h: [1, B, hidden] or None -> (logits [B, classes], h_n [1, B, hidden]).
+        The last T % stride frames are dropped (the conv's rule), as they would be in a stream."""
         y = self.relu(self.bn1(self.conv1(x)))
         y = self.relu(self.bn2(self.conv2(y)))
         out, h_n = self.gru(y.transpose(1, 2), h)
@@ -67,51 +68,75 @@ def log(msg: str) -> None:
 
 
 class TrainData:
-    """Fresh, seeded augmentation every epoch: the training clips plus noise-only "silence" examples."""
+    """The training clips plus noise-only "silence" examples, in `versions` seeded augmentations (shift, gain,
+    noise) kept as float16 log-mel features: epoch e uses version e % versions in its own shuffled order. A
+    version is made the first time an epoch needs it, in a background thread (numpy and torch release the
+    GIL: mixing and features run on the second core while the model trains on the first)."""
 
-    def __init__(self, clips: kd.Clips, feats: kd.LogMel, unknown: int, n_silence: int, seed: int) -> None:
+    def __init__(self, clips: kd.Clips, feats: kd.LogMel, unknown: int, n_silence: int, seed: int,
+                 versions: int) -> None:
         self.mixer = kd.Mixer(clips, test=False, unknown_label=unknown)
         idx = np.nonzero(~clips.is_test)[0]
         self.items = np.concatenate([idx, -np.ones(n_silence, dtype=np.int64)])
-        self.labels = np.concatenate([clips.labels[idx], np.full(n_silence, unknown, dtype=np.int64)])
+        self.labels = torch.from_numpy(
+            np.concatenate([clips.labels[idx], np.full(n_silence, unknown, dtype=np.int64)]))
         self.feats = feats
         self.seed = seed
+        self.versions = versions
+        self.pool: Dict[int, torch.Tensor] = {}
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def _make(self, epoch: int, bs: int):
-        rng = np.random.default_rng((self.seed, epoch))
-        perm = rng.permutation(len(self.items))
-        for i in range(0, len(perm), bs):
-            sel = perm[i:i + bs]
-            wav = self.mixer.batch(self.items[sel], rng)
-            yield self.feats(wav), torch.from_numpy(self.labels[sel])
-
     def batches(self, epoch: int, bs: int):
-        """The batches of one epoch, made in a background thread (numpy and torch release the GIL: the mixing
-        and the features run on the second core while the model trains on the first)."""
-        q: "queue.Queue" = queue.Queue(maxsize=8)
-        done = object()
+        v = epoch % self.versions
+        perm = np.random.default_rng((self.seed, 1, epoch)).permutation(len(self.items))
+        if v in self.pool:
+            store = self.pool[v]
+            for i in range(0, len(perm), bs):
+                sel = torch.from_numpy(perm[i:i + bs])
+                yield store[sel].float(), self.labels[sel]
+            return
+        store = None
 
-        def produce() -> None:
-            try:
-                for b in self._make(epoch, bs):
-                    q.put(b)
-                q.put(done)
-            except BaseException as e:  # handed to the consumer
-                q.put(e)
+        def make():
+            nonlocal store
+            rng = np.random.default_rng((self.seed, 0, v))
+            for i in range(0, len(perm), bs):
+                sel = perm[i:i + bs]
+                x = self.feats(self.mixer.batch(self.items[sel], rng)).half()
+                if store is None:
+                    store = torch.empty((len(perm),) + tuple(x.shape[1:]), dtype=torch.float16)
+                store[torch.from_numpy(sel)] = x
+                yield x.float(), self.labels[torch.from_numpy(sel)]
 
-        th = threading.Thread(target=produce, daemon=True)
-        th.start()
-        while True:
-            item = q.get()
-            if item is done:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-        th.join()
+        yield from _prefetch(make())
+        self.pool[v] = store
+
+
+def _prefetch(gen, depth: int = 8):
+    """Runs the generator in a background thread, `depth` items ahead."""
+    q: "queue.Queue" = queue.Queue(maxsize=depth)
+    done = object()
+
+    def produce() -> None:
+        try:
+            for b in gen:
+                q.put(b)
+            q.put(done)
+        except BaseException as e:  # handed to the consumer
+            q.put(e)
+
+    th = threading.Thread(target=produce, daemon=True)
+    th.start()
+    while True:
+        item = q.get()
+        if item is done:
+            break
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+    th.join()
 
 
 def train(model: nn.Module, data: TrainData, epochs: int, lr: float, tag: str, first_epoch: int,
@@ -156,14 +181,18 @@ def chunk_bounds(frames: int, chunk: int) -> List[Tuple[int, int]]:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=int, default=12, help="float epochs")
+    ap.add_argument("--epochs", type=int, default=10, help="float epochs")
     ap.add_argument("--stage1-epochs", type=int, default=2)
     ap.add_argument("--qat-epochs", type=int, default=2)
-    ap.add_argument("--lr", type=float, default=3e-3, help="float learning rate (Adam); stage 1 /3, QAT /30")
+    ap.add_argument("--lr", type=float, default=3e-3, help="float learning rate (Adam); stage 1: /3, QAT: /30")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--channels", type=int, default=64)
     ap.add_argument("--hidden", type=int, default=64)
-    ap.add_argument("--chunk-frames", type=int, default=10, help="streaming chunk (even; 10 frames = 100 ms)")
+    ap.add_argument("--stride", type=int, default=4, help="frames per GRU step (the first conv's kernel and stride)")
+    ap.add_argument("--chunk-frames", type=int, default=12,
+                    help="streaming chunk, a multiple of --stride (12 frames = 120 ms)")
+    ap.add_argument("--aug-versions", type=int, default=3,
+                    help="augmented versions of the training set (epoch e uses version e %% N)")
     ap.add_argument("--silence", type=float, default=0.05, help="noise-only examples, share of each split")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2, help="espeak-ng processes at a time")
@@ -182,8 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     args = build_parser().parse_args(argv)
-    if args.chunk_frames <= 0 or args.chunk_frames % 2:
-        raise SystemExit("--chunk-frames must be a positive even number (the first conv has stride 2)")
+    if args.stride <= 0 or args.chunk_frames <= 0 or args.chunk_frames % args.stride:
+        raise SystemExit(f"--chunk-frames ({args.chunk_frames}) must be a positive multiple of --stride "
+                         f"({args.stride}): a chunk must end where a GRU step ends")
     t_start = time.perf_counter()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -209,7 +239,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     fit_rng = np.random.default_rng((args.seed, 99))
     fit_items = fit_rng.choice(np.nonzero(~clips.is_test)[0], size=min(n_tr, 1000), replace=False)
     feats.fit(fit_mixer.batch(fit_items, fit_rng))  # per-band mean/std of the training data
-    data = TrainData(clips, feats, unknown, int(round(args.silence * n_tr)), args.seed)
+    data = TrainData(clips, feats, unknown, int(round(args.silence * n_tr)), args.seed, args.aug_versions)
     test_mixer = kd.Mixer(clips, test=True, unknown_label=unknown)
     test_idx = np.nonzero(clips.is_test)[0]
     n_sil_te = int(round(args.silence * n_te))
@@ -218,11 +248,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     xte = feats(test_mixer.batch(test_items, np.random.default_rng((args.seed, 1234))))
     frames = xte.shape[2]
     log(f"  features: log-mel {tuple(xte.shape[1:])} per 1 s clip; train {len(data)} examples per epoch "
-        f"(fresh shifts/noise each epoch), test {len(xte)} ({n_sil_te} noise/silence only) "
+        f"({args.aug_versions} augmented versions), test {len(xte)} ({n_sil_te} noise/silence only) "
         f"({time.perf_counter() - t_prep:.1f}s)")
 
     def new_model() -> KwsNet:
-        return KwsNet(xte.shape[1], args.channels, args.hidden, len(classes))
+        return KwsNet(xte.shape[1], args.channels, args.hidden, len(classes), args.stride)
 
     log("== float training")
     epoch = 0
@@ -238,14 +268,16 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
 
     log("== stage 1: trace_layers (conv-bn fusion) + normalize_layers (constraints), float fine-tuning")
     model = new_model()
-    linger.trace_layers(model, model, (xte[:2],))
+    with warnings.catch_warnings():  # torch.jit.trace of nn.GRU warns about its own hidden-size check
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        linger.trace_layers(model, model, (xte[:2],))
     linger.normalize_layers(model, normalize_weight_value=8, normalize_bias_value=8, normalize_output_value=8)
     model.load_state_dict(float_ckpt, strict=True)
     train(model, data, args.stage1_epochs, args.lr / 3, "stage1", s1_epoch, args.batch)
     stage1_acc = accuracy(predict(model, xte)[0], yte)
     log(f"  stage-1 test accuracy {stage1_acc:.2f}%")
 
-    log("== stage 2: int8 QAT (linger.init, learning rate / 10)")
+    log("== stage 2: int8 QAT (linger.init, stage-1 learning rate / 10)")
     linger.init(model)
     train(model, data, args.qat_epochs, args.lr / 30, "qat", qat_epoch, args.batch)
     qat_logits, qat_h = predict(model, xte)
@@ -272,7 +304,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
         lo, h = sess.run(None, {"mel": xs[i:i + 1], "h0": h_zero})
         rt_logits[i], rt_h[i] = lo[0], h[0, 0]
     rt_time = (time.perf_counter() - t0) / n
-    bounds = chunk_bounds(frames, args.chunk_frames)
+    bounds = chunk_bounds(frames - frames % args.stride, args.chunk_frames)  # the conv drops the rest anyway
     st_logits = np.empty_like(rt_logits)
     st_h = np.empty_like(rt_h)
     t0 = time.perf_counter()

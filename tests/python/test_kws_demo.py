@@ -25,7 +25,7 @@ def test_tiny_demo_is_bit_exact_and_streams_like_the_whole_utterance(tmp_path, c
     res = kws_demo.main([
         "--keywords", "3", "--accents", "2", "--train-variants", "3", "--test-variants", "2",
         "--keyword-takes", "1", "--unknown-takes", "2", "--epochs", "1", "--stage1-epochs", "1",
-        "--qat-epochs", "1", "--channels", "16", "--hidden", "16", "--chunk-frames", "8",
+        "--qat-epochs", "1", "--channels", "16", "--hidden", "16", "--chunk-frames", "20",
         "--data-root", str(tmp_path / "data"), "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
     # 2 accents x 2 test variants x (3 keywords + 2 unknown words) + 1 noise-only example
