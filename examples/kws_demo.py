@@ -198,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--workers", type=int, default=2, help="espeak-ng processes at a time")
     ap.add_argument("--data-root", default=None, help="cache folder (default: data/kws in the checkout)")
     ap.add_argument("--out", default=os.path.join("demo_out", "kws"))
-    ap.add_argument("--threads", type=int, default=2, help="torch threads")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1: the second core makes the augmented data meanwhile)")
     small = ap.add_argument_group("a smaller dataset (tests)")
     small.add_argument("--keywords", type=int, default=len(kd.KEYWORDS), help="first N keywords")
     small.add_argument("--accents", type=int, default=len(kd.ACCENTS), help="first N accents")
