@@ -146,8 +146,8 @@ def _espeak(voice: str, ssml: str) -> Tuple[np.ndarray, int]:
         raise RuntimeError(f"kws_data: `{' '.join(cmd)}` failed: {res.stderr.decode(errors='replace')}")
     with wave.open(io.BytesIO(res.stdout)) as w:
         rate = w.getframerate()
-        if w.getsampwidth() != 2 or w.getnchannels() != 1:
-            raise RuntimeError(f"kws_data: espeak-ng wrote a WAV that is not 16-bit mono ({cmd})")
+        if w.getsampwidth() != 2 or w.getnchannels() != 1 or res.stdout[36:40] != b"data":
+            raise RuntimeError(f"kws_data: espeak-ng wrote a WAV that is not 16-bit mono with a 44-byte header ({cmd})")
     # espeak-ng --stdout cannot seek back to fill in the header's length fields: the data runs to the end
     return np.frombuffer(res.stdout[44:], dtype=np.int16).copy(), rate
 
