@@ -349,7 +349,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_int(const at::Tensor& x, con
   int8_t* yp = y.data_ptr<int8_t>();
   int8_t* hp = hT.data_ptr<int8_t>();
   int16_t* cp = cT.data_ptr<int16_t>();
-  const int64_t T = a.T, B = a.B, I = a.I, H = a.H;
+  const int64_t B = a.B, I = a.I, H = a.H;
   at::parallel_for(0, B, 1, [&](int64_t s, int64_t e) {
     std::vector<int64_t> acc(8 * H);
     std::vector<int8_t> h(H);
@@ -384,7 +384,7 @@ std::tuple<at::Tensor, at::Tensor> gru_int(const at::Tensor& x, const at::Tensor
   const int32_t* bh = a.b_hh.defined() ? a.b_hh.data_ptr<int32_t>() : nullptr;
   int8_t* yp = y.data_ptr<int8_t>();
   int8_t* hp = hT.data_ptr<int8_t>();
-  const int64_t T = a.T, B = a.B, I = a.I, H = a.H;
+  const int64_t B = a.B, I = a.I, H = a.H;
   at::parallel_for(0, B, 1, [&](int64_t s, int64_t e) {
     std::vector<int64_t> acc(6 * H);
     std::vector<int8_t> h(H);

@@ -348,3 +348,31 @@ def test_unsupported_interpolate_mode_stays_float_and_export_refuses_it():
     model.eval()
     with pytest.raises(ValueError, match="Resize"):
         linger.onnx.export(model, torch.randn(1, 3, 6, 6), io.BytesIO())
+
+
+class _ScaledByFloat(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return y * torch.full_like(y, 1.25)  # a float operand in eval too
+
+
+def test_float_operand_eval_and_export_write_no_buffer():
+    torch.manual_seed(0)
+    model = linger.init(_ScaledByFloat())
+    for _ in range(3):
+        model(torch.randn(2, 3, 5, 5))
+    model.eval()
+    mul = [m for n, m in model.named_modules() if "iqmul" in n][0]
+    mul.scale_y.fill_(-7.0)  # a value only a buffer write in eval would change
+    versions = {k: v._version for k, v in model.state_dict(keep_vars=True).items()}
+    x = torch.randn(2, 3, 5, 5)
+    model(x)
+    buf = io.BytesIO()
+    linger.onnx.export(model, x, buf)
+    assert compare(model, buf.getvalue(), x).ok
+    assert float(mul.scale_y) == -7.0
+    assert {k: v._version for k, v in model.state_dict(keep_vars=True).items()} == versions

@@ -108,15 +108,14 @@ class _BinaryLayer(IQLayer):
     def _float_operand(self, b: torch.Tensor) -> int:
         """A plain float tensor operand (dropout/stochastic-depth noise, a mask, ...): quantized with this layer's
         own statistic `running_y`, so training and eval run the same integer op."""
+        if not self.training:  # eval and export never write buffers (nor register them)
+            with tracing_paused():
+                r = float(self.running_y) if "running_y" in self._buffers else 0.0
+            return exponent_for_range(r, 8)
         if "running_y" not in self._buffers:
             self.register_buffer("running_y", torch.zeros(1, device=b.device))
             self.register_buffer("scale_y", torch.zeros(1, device=b.device))
-        if self.training:
-            q = observe(plain(b), self.running_y, 8)
-        else:
-            with tracing_paused():
-                r = float(self.running_y)
-            q = exponent_for_range(r, 8)
+        q = observe(plain(b), self.running_y, 8)
         with torch.no_grad(), tracing_paused():
             self.scale_y.fill_(2.0 ** q)
         return q
@@ -139,7 +138,7 @@ class _BinaryLayer(IQLayer):
                     from ..onnx.functions import quant
                     fb = quant(fb, qb)
             with tracing_paused():
-                ry = float(self.running_y)
+                ry = float(self.running_y) if "running_y" in self._buffers else 0.0
             b = _make(fb, 2.0 ** qb, 8, ry)
         if is_iqtensor(b):
             self._check8(b)
