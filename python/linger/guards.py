@@ -38,8 +38,10 @@ def _finite(t: torch.Tensor) -> bool:
 
 
 def _autocast_on() -> bool:
-    cpu = getattr(torch, "is_autocast_cpu_enabled", lambda: False)()
-    return bool(torch.is_autocast_enabled() or cpu)
+    try:  # torch >= 2.4: per device type (the device-less forms are deprecated there)
+        return bool(torch.is_autocast_enabled("cpu") or torch.is_autocast_enabled("cuda"))
+    except TypeError:  # torch 1.13
+        return bool(torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled())
 
 
 def pre_forward_guard(module: nn.Module, inputs: Any) -> None:

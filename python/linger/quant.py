@@ -33,6 +33,19 @@ def fake_quant(x: torch.Tensor, exponent: int, bits: int) -> torch.Tensor:
     return _FakeQuant.apply(x, int(exponent), int(bits))
 
 
+def clamp_ste(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    """`x.clamp(lo, hi)` whose gradient passes where lo <= x <= hi, bounds included, on every torch version.
+
+    torch 1.13's clamp passes the gradient at x == lo and x == hi; torch 2.x's gives those points a zero gradient.
+    Quantized values sit exactly on the bounds often (a ReLU6 clamps codes at 0 and at the code of 6.0), so the
+    training gradient would depend on the torch version; this keeps torch 1.13's rule. Without a gradient to
+    shape (eval, no_grad, ONNX export: a plain `Clip` node) it is `x.clamp(lo, hi)`."""
+    if torch.onnx.is_in_onnx_export() or not (torch.is_grad_enabled() and x.requires_grad):
+        return x.clamp(lo, hi)
+    inside = (x >= lo) & (x <= hi)
+    return torch.where(inside, x, x.detach().clamp(lo, hi))
+
+
 def observe(x: torch.Tensor, running: torch.Tensor, bits: int, positive_only: bool = False,
             momentum: float = MOMENTUM) -> int:
     """Update the statistic `running` with this batch's max |x| and return the exponent it now implies."""
