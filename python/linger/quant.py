@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from ._ext import ops
-from ._tracing import tracing_paused
+from ._tracing import exporting, tracing_paused
 
 MOMENTUM = 0.1
 
@@ -40,7 +40,7 @@ def clamp_ste(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
     Quantized values sit exactly on the bounds often (a ReLU6 clamps codes at 0 and at the code of 6.0), so the
     training gradient would depend on the torch version; this keeps torch 1.13's rule. Without a gradient to
     shape (eval, no_grad, ONNX export: a plain `Clip` node) it is `x.clamp(lo, hi)`."""
-    if torch.onnx.is_in_onnx_export() or not (torch.is_grad_enabled() and x.requires_grad):
+    if exporting() or not (torch.is_grad_enabled() and x.requires_grad):
         return x.clamp(lo, hi)
     inside = (x >= lo) & (x <= hi)
     return torch.where(inside, x, x.detach().clamp(lo, hi))
