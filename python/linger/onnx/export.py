@@ -130,6 +130,9 @@ def export(model: torch.nn.Module, args: Any, f, *pos, opset_version: int = 12, 
             # the empty optional inputs of LSTMInt/GRUInt (onnx/functions.py absent()) are untyped prim::Constant
             warnings.filterwarnings("ignore", message=".*shape inference of prim::Constant type is missing.*")
             warnings.filterwarnings("ignore", category=FutureWarning, message=".*_graph_op.*")
+            # torch 2.x: the TorchScript exporter is chosen on purpose (docs/export.md, "Which exporter on torch 2.x")
+            warnings.filterwarnings("ignore", category=DeprecationWarning,
+                                    message=".*legacy TorchScript-based ONNX export.*")
             torch.onnx.export(model, args, buf, *pos, opset_version=opset_version,
                               do_constant_folding=do_constant_folding,
                               training=torch.onnx.TrainingMode.EVAL, **kwargs)
