@@ -102,6 +102,17 @@ def test_torchscript_kwargs_name_the_torchscript_exporter_where_torch_has_a_choi
         assert has_dynamo
 
 
+def test_torch_export_of_a_linger_model_is_a_clear_error():
+    """torch 2.x: torch.export (what torch.onnx.export's default dynamo exporter runs) cannot write thinker nodes;
+    the first quantized module says so and names the two calls that work."""
+    if getattr(getattr(torch, "compiler", None), "is_exporting", None) is None or not hasattr(torch, "export"):
+        pytest.skip(f"torch {torch.__version__} has no torch.export")
+    model, x = trained()
+    model.eval()
+    with pytest.raises(RuntimeError, match=r"traced by torch\.export.*linger\.onnx\.export.*torchscript_kwargs"):
+        torch.export.export(model, (x[:1],))
+
+
 def test_export_is_deterministic_and_leaves_the_model_unchanged():
     """seed Q6/Q8: exporting changes no parameter, statistic or mode; training continues."""
     model, x = trained()
