@@ -6,7 +6,9 @@ import re
 
 import torch
 
-_LIB_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_lib")
+from ._libdir import lib_dir
+
+_LIB_DIR = lib_dir()
 _LIB = os.path.join(_LIB_DIR, "liblinger_torch.so")
 _BUILT_FOR = os.path.join(_LIB_DIR, "torch_version.txt")
 
