@@ -22,5 +22,5 @@ print(f"   torch {torch.__version__} ({os.path.dirname(torch.__file__)}), linger
 PYEOF
 )
 "$VENV/bin/linger-run" --help >/dev/null
-"$VENV/bin/linger-pack" --help >/dev/null
+"$VENV/bin/linger-pack" --help >/dev/null 2>&1
 echo "   linger-run --help, linger-pack --help: ok (on the venv's PATH)"

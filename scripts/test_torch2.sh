@@ -49,7 +49,7 @@ print(here)
 PYEOF
 )"
 "$VENV/bin/linger-run" --help >/dev/null
-"$VENV/bin/linger-pack" --help >/dev/null
+"$VENV/bin/linger-pack" --help >/dev/null 2>&1
 echo "   linger from $SITE_LINGER; $VENV/bin/linger-run --help ok"
 
 mkdir -p build-torch2-tree
