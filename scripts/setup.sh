@@ -11,7 +11,8 @@ cd "$ROOT"
 PKGS=(cmake ninja-build g++ ccache python3-dev libtorch-dev python3-torch python3-onnx pybind11-dev
       python3-pytest python3-numpy python3-torchvision libgtest-dev libbenchmark-dev dataset-fashion-mnist
       gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
-      clang libclang-rt-14-dev python3-matplotlib python3-tqdm)
+      clang libclang-rt-14-dev python3-matplotlib python3-tqdm
+      python3-venv)  # python3-venv: the torch-2.x test venv and `pip install .` checks (scripts/test.sh)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 
 import torch
 
@@ -18,4 +19,7 @@ def tracing_paused():
 
 
 def exporting() -> bool:
-    return bool(torch.onnx.is_in_onnx_export())
+    """Whether a torch.onnx export is running. torch 2.x imports torch.onnx only on first use (dozens of modules):
+    no torch.onnx module yet means no export, and a training step must not import it."""
+    onnx = sys.modules.get("torch.onnx")
+    return onnx is not None and bool(onnx.is_in_onnx_export())

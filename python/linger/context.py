@@ -63,5 +63,6 @@ def hook_forward(module: nn.Module, inputs, output):
 
 
 def _exporting() -> bool:
-    import torch
-    return bool(torch.onnx.is_in_onnx_export())
+    import sys
+    onnx = sys.modules.get("torch.onnx")  # torch 2.x imports torch.onnx lazily: not imported, no export running
+    return onnx is not None and bool(onnx.is_in_onnx_export())

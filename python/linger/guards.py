@@ -38,13 +38,27 @@ def _finite(t: torch.Tensor) -> bool:
 
 
 def _autocast_on() -> bool:
-    cpu = getattr(torch, "is_autocast_cpu_enabled", lambda: False)()
-    return bool(torch.is_autocast_enabled() or cpu)
+    try:  # torch >= 2.4: per device type (the device-less forms are deprecated there)
+        return bool(torch.is_autocast_enabled("cpu") or torch.is_autocast_enabled("cuda"))
+    except TypeError:  # torch 1.13
+        return bool(torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled())
+
+
+def _torch_export_running() -> bool:
+    """torch.export tracing (torch 2.x), which torch.onnx.export's dynamo exporter (its default from torch 2.9) runs."""
+    is_exporting = getattr(getattr(torch, "compiler", None), "is_exporting", None)
+    return bool(is_exporting()) if is_exporting is not None else False
 
 
 def pre_forward_guard(module: nn.Module, inputs: Any) -> None:
     if exporting() or torch.jit.is_tracing():
         return
+    if _torch_export_running():
+        raise RuntimeError(
+            f"linger: module {_label(module)} is being traced by torch.export (torch.onnx.export's dynamo exporter, "
+            "the default from torch 2.9 on), which cannot write linger's thinker nodes. Use linger.onnx.export(...), "
+            "or torch.onnx.export(..., **linger.onnx.torchscript_kwargs()) for the TorchScript exporter "
+            "(docs/export.md).")
     if _autocast_on():
         raise RuntimeError(
             f"linger: module {_label(module)} runs under torch.autocast (mixed precision). linger QAT trains a "

@@ -109,6 +109,13 @@ def _rebuild_iqtensor(t: torch.Tensor, scale: Optional[float], bits: int, zp: in
     return _make(t, scale, bits, running)
 
 
+# torch.load(weights_only=True) (torch's default from 2.6 on) unpickles only allow-listed functions; this one builds
+# an IQTensor from a plain tensor and numbers and runs no other code. torch 1.13 has no allow-list (its weights_only
+# loader cannot rebuild an IQTensor; its default loader can).
+if hasattr(torch.serialization, "add_safe_globals"):
+    torch.serialization.add_safe_globals([_rebuild_iqtensor])
+
+
 def is_iqtensor(t: Any) -> bool:
     """True for an IQTensor whose quantization attributes are valid."""
     return isinstance(t, IQTensor) and getattr(t, "scale_data", None) is not None

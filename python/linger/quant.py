@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from ._ext import ops
-from ._tracing import tracing_paused
+from ._tracing import exporting, tracing_paused
 from .distributed import global_absmax
 
 MOMENTUM = 0.1
@@ -32,6 +32,19 @@ def fake_quant(x: torch.Tensor, exponent: int, bits: int) -> torch.Tensor:
         with torch._C.DisableTorchFunction():
             x = x.as_subclass(torch.Tensor)
     return _FakeQuant.apply(x, int(exponent), int(bits))
+
+
+def clamp_ste(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    """`x.clamp(lo, hi)` whose gradient passes where lo <= x <= hi, bounds included, on every torch version.
+
+    torch 1.13's clamp passes the gradient at x == lo and x == hi; torch 2.x's gives those points a zero gradient.
+    Quantized values sit exactly on the bounds often (a ReLU6 clamps codes at 0 and at the code of 6.0), so the
+    training gradient would depend on the torch version; this keeps torch 1.13's rule. Without a gradient to
+    shape (eval, no_grad, ONNX export: a plain `Clip` node) it is `x.clamp(lo, hi)`."""
+    if exporting() or not (torch.is_grad_enabled() and x.requires_grad):
+        return x.clamp(lo, hi)
+    inside = (x >= lo) & (x <= hi)
+    return torch.where(inside, x, x.detach().clamp(lo, hi))
 
 
 def observe(x: torch.Tensor, running: torch.Tensor, bits: int, positive_only: bool = False,

@@ -8,6 +8,8 @@ number of models in one process (seed G2, Q22).
 """
 from __future__ import annotations
 
+import warnings
+
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
@@ -63,7 +65,9 @@ def _analyse(target: nn.Module, args: Tuple[Any, ...]) -> List[Tuple[str, str, O
     modes = {m: m.training for m in target.modules()}
     try:
         target.eval()  # no BN statistics update while tracing
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # torch 2.x deprecates torch.jit.trace (it still works there); the trace is linger's own business
+            warnings.filterwarnings("ignore", category=FutureWarning, message=r".*torch\.jit\.trace.* is deprecated")
             traced = torch.jit.trace(target, args, check_trace=False, strict=False)
     except Exception as e:  # noqa: BLE001 - re-raised with context
         raise RuntimeError(f"linger.trace_layers: torch.jit.trace of {type(target).__name__} failed ({e}); "

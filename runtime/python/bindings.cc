@@ -161,23 +161,24 @@ PYBIND11_MODULE(_linger_runtime, m) {
   static py::exception<lr::InputError> input_error(m, "InvalidArgument", PyExc_ValueError);
   static py::exception<lr::ExecutionError> execution_error(m, "ExecutionError", error.ptr());
   static py::exception<lr::IoError> io_error(m, "FileError", error.ptr());
+  // PyErr_SetString, not exception::operator() (deprecated in pybind11 3): the same on every pybind11 version.
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const lr::ValidationError& e) {
-      validation_error(e.what());
+      PyErr_SetString(validation_error.ptr(), e.what());
     } catch (const lr::ParseError& e) {
-      parse_error(e.what());
+      PyErr_SetString(parse_error.ptr(), e.what());
     } catch (const lr::ModelError& e) {
-      model_error(e.what());
+      PyErr_SetString(model_error.ptr(), e.what());
     } catch (const lr::InputError& e) {
-      input_error(e.what());
+      PyErr_SetString(input_error.ptr(), e.what());
     } catch (const lr::ExecutionError& e) {
-      execution_error(e.what());
+      PyErr_SetString(execution_error.ptr(), e.what());
     } catch (const lr::IoError& e) {
-      io_error(e.what());
+      PyErr_SetString(io_error.ptr(), e.what());
     } catch (const lr::Error& e) {
-      error(e.what());
+      PyErr_SetString(error.ptr(), e.what());
     }
   });
 

@@ -83,14 +83,34 @@ def test_export_writes_the_thinker_dialect():
 
 
 def test_plain_torch_onnx_export_works_without_no_grad_in_train_mode():
-    """seed G4/Q3: no opset/ATen-fallback/no_grad incantations needed."""
+    """seed G4/Q3: no opset/ATen-fallback/no_grad incantations needed. On torch 2.x the plain call names the
+    TorchScript exporter (its default became the dynamo exporter, which cannot write thinker nodes)."""
     model, x = trained()
     model.train()
     buf = io.BytesIO()
-    torch.onnx.export(model, (x,), buf)
+    torch.onnx.export(model, (x,), buf, **linger.onnx.torchscript_kwargs())
     proto = onnx.load_from_string(buf.getvalue())
     assert any(n.op_type == "Conv2dInt" for n in proto.graph.node)
     assert model.training
+
+
+def test_torchscript_kwargs_name_the_torchscript_exporter_where_torch_has_a_choice():
+    import inspect
+    has_dynamo = "dynamo" in inspect.signature(torch.onnx.export).parameters
+    assert linger.onnx.torchscript_kwargs() == ({"dynamo": False} if has_dynamo else {})
+    if int(torch.__version__.split(".")[0]) >= 2 and int(torch.__version__.split(".")[1]) >= 5:
+        assert has_dynamo
+
+
+def test_torch_export_of_a_linger_model_is_a_clear_error():
+    """torch 2.x: torch.export (what torch.onnx.export's default dynamo exporter runs) cannot write thinker nodes;
+    the first quantized module says so and names the two calls that work."""
+    if getattr(getattr(torch, "compiler", None), "is_exporting", None) is None or not hasattr(torch, "export"):
+        pytest.skip(f"torch {torch.__version__} has no torch.export")
+    model, x = trained()
+    model.eval()
+    with pytest.raises(RuntimeError, match=r"traced by torch\.export.*linger\.onnx\.export.*torchscript_kwargs"):
+        torch.export.export(model, (x[:1],))
 
 
 def test_export_is_deterministic_and_leaves_the_model_unchanged():

@@ -141,6 +141,10 @@ def test_iqtensor_pickles():
     y = torch.load(buf)
     assert linger.is_iqtensor(y) and y.scale_data == x.scale_data
     assert torch.equal(y.as_subclass(torch.Tensor), x.as_subclass(torch.Tensor))
+    if hasattr(torch.serialization, "add_safe_globals"):  # torch >= 2.4: also the safe loader (2.6+: the default)
+        buf.seek(0)
+        z = torch.load(buf, weights_only=True)
+        assert linger.is_iqtensor(z) and z.scale_data == x.scale_data and z.running_data == x.running_data
 
 
 def test_op_returning_its_input_unchanged_keeps_the_input_quantized():

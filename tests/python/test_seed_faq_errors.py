@@ -123,7 +123,8 @@ def test_seed_q12_exported_ops_do_not_depend_on_opset_or_export_entry(tmp_path):
     for i, (fn, opset) in enumerate([(linger.onnx.export, 11), (linger.onnx.export, 13),
                                      (torch.onnx.export, 12)]):
         p = str(tmp_path / f"m{i}.onnx")
-        fn(m, (x,), p, opset_version=opset)
+        extra = linger.onnx.torchscript_kwargs() if fn is torch.onnx.export else {}  # torch 2.x: dynamo=False
+        fn(m, (x,), p, opset_version=opset, **extra)
         seen.append(_ops(p))
     assert seen[0] == seen[1] == seen[2]
     assert [op for _, op in seen[0]] == ["Quant", "Conv2dInt", "Relu", "Flatten", "LinearInt", "Dequant"]
@@ -167,7 +168,7 @@ def test_seed_g4_constraint_stage_exports_clip_with_plain_torch_export(tmp_path,
     linger.normalize_layers(m, normalize_weight_value=0.25, normalize_bias_value=2, normalize_output_value=4)
     m.eval()
     p = str(tmp_path / "c.onnx")
-    torch.onnx.export(m, (torch.randn(1, 1, 8, 8),), p, opset_version=opset,
+    torch.onnx.export(m, (torch.randn(1, 1, 8, 8),), p, **linger.onnx.torchscript_kwargs(), opset_version=opset,
                       operator_export_type=getattr(torch.onnx.OperatorExportTypes, export_type))
     g = onnx.load(p).graph
     ops = [n.op_type for n in g.node if n.op_type != "Constant"]
@@ -193,7 +194,7 @@ def test_plain_torch_export_prints_no_shape_inference_warning_for_linger_nodes(t
         "m = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),\n"
         "                  nn.Linear(4 * 8 * 8, 3), nn.Sigmoid())\n"
         "linger.init(m); m(torch.randn(4, 1, 8, 8)); m.eval()\n"
-        "torch.onnx.export(m, (torch.randn(1, 1, 8, 8),), 'q.onnx', opset_version=12)\n"
+        "torch.onnx.export(m, (torch.randn(1, 1, 8, 8),), 'q.onnx', opset_version=12, **linger.onnx.torchscript_kwargs())\n"
         "g = onnx.load('q.onnx').graph\n"
         "typed = {v.name: v.type.tensor_type.elem_type for v in list(g.value_info) + list(g.output)}\n"
         "custom = [n for n in g.node if n.domain == 'thinker']\n"

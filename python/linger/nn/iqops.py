@@ -21,7 +21,7 @@ from .._ext import ops
 from .._tracing import tracing_paused
 from ..iqtensor import IQTensor, _make, is_iqtensor
 from ..ops_table import code
-from ..quant import exponent_for_range, fake_quant, observe
+from ..quant import clamp_ste, exponent_for_range, fake_quant, observe
 
 PLATFORM = "luna_quant"
 Operand = Union[IQTensor, float, int]
@@ -322,7 +322,7 @@ class iqClampLayer(IQLayer):
             with torch.no_grad(), tracing_paused():
                 self.running_o.fill_(x.running_data)
                 self.scale_o.fill_(2.0 ** qx)
-            y = torch.clamp(fake_quant(fx, qx, 8), lo * 2.0 ** -qx, hi * 2.0 ** -qx)
+            y = clamp_ste(fake_quant(fx, qx, 8), lo * 2.0 ** -qx, hi * 2.0 ** -qx)
             return _make(y, 2.0 ** qx, 8, x.running_data)
 
         def compute(u: torch.Tensor) -> torch.Tensor:

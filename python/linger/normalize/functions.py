@@ -5,13 +5,15 @@ inside [-bound, bound] the gradient passes unchanged; for a value clipped at
 +bound only a gradient that would move it down (grad > 0 under gradient
 descent) passes, at -bound only one that would move it up (grad < 0). A
 clipped parameter can thus return into range but is never pushed further out.
-Outputs use a plain clamp (zero gradient outside).
+Outputs use a plain clamp (zero gradient outside; passed at the bounds themselves on every torch version).
 """
 from __future__ import annotations
 
 from typing import Optional
 
 import torch
+
+from ..quant import clamp_ste
 
 
 class _InwardClamp(torch.autograd.Function):
@@ -30,7 +32,7 @@ class _InwardClamp(torch.autograd.Function):
         from ..onnx.functions import opset
         with warnings.catch_warnings():  # torch 1.13 deprecates the g.op it hands to symbolics
             warnings.filterwarnings("ignore", category=FutureWarning, message=".*_graph_op.*")
-            if opset() < 11:
+            if opset(g) < 11:
                 return g.op("Clip", x, min_f=-bound, max_f=bound)
             lo = g.op("Constant", value_t=torch.tensor(-bound, dtype=torch.float32))
             hi = g.op("Constant", value_t=torch.tensor(bound, dtype=torch.float32))
@@ -55,7 +57,7 @@ def clamp_output(y: torch.Tensor, bound: Optional[float]) -> torch.Tensor:
     """Clamp an output to [-bound, bound] (zero gradient outside); no-op when bound is None."""
     if bound is None:
         return y
-    return y.clamp(-float(bound), float(bound))
+    return clamp_ste(y, -float(bound), float(bound))
 
 
 def check_bound(owner: str, name: str, value) -> Optional[float]:

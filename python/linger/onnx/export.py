@@ -24,6 +24,23 @@ from .. import platform as _plat
 from .._version import __version__
 
 
+def torchscript_kwargs() -> dict:
+    """The torch.onnx.export arguments that select the TorchScript exporter: `{"dynamo": False}` on torch 2.x (whose
+    default from 2.9 on is the dynamo exporter, which does not run the symbolics that write thinker nodes), `{}` on
+    torch versions without the argument. For plain calls: `torch.onnx.export(m, x, f, **linger.onnx.torchscript_kwargs())`
+    (docs/export.md)."""
+    return {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+
+
+def _drop_unit_dilations(node: "onnx.NodeProto") -> None:
+    """torch 2.x writes `dilations=[1, 1]` on MaxPool, torch 1.13 leaves it out (the default): drop the all-ones
+    form so both torches write the same file (the dialect's MaxPool attributes, docs/onnx-dialect.md)."""
+    for i, a in enumerate(node.attribute):
+        if a.name == "dilations" and all(v == 1 for v in a.ints):
+            del node.attribute[i]
+            return
+
+
 def _tidy(model_proto: "onnx.ModelProto") -> "onnx.ModelProto":
     g = model_proto.graph
     keep = []
@@ -35,6 +52,8 @@ def _tidy(model_proto: "onnx.ModelProto") -> "onnx.ModelProto":
             t.name = node.output[0]
             g.initializer.append(t)
         else:
+            if node.op_type == "MaxPool" and node.domain == "":
+                _drop_unit_dilations(node)
             keep.append(node)
     del g.node[:]
     g.node.extend(keep)
@@ -102,8 +121,8 @@ def export(model: torch.nn.Module, args: Any, f, *pos, opset_version: Optional[i
     if args and isinstance(args[-1], dict):
         args = args + ({},)  # a trailing dict is an input, not keyword arguments (seed Q9)
     kwargs.pop("operator_export_type", None)  # the default (ONNX) is the right one; ATen fallback is not needed
-    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
-        kwargs.setdefault("dynamo", False)  # torch >= 2.5: the TorchScript exporter runs the thinker symbolics
+    for k, v in torchscript_kwargs().items():
+        kwargs.setdefault(k, v)
     training = {m: m.training for m in model.modules()}
     if dialect == "qdq":
         pname, pmode, paction = None, None, "off"
@@ -130,6 +149,9 @@ def export(model: torch.nn.Module, args: Any, f, *pos, opset_version: Optional[i
             # torch's own packing nodes, removed by its ONNX pass (a packed RNN input, docs/rnn.md)
             warnings.filterwarnings("ignore", message=".*shape inference of prim::Pa(ckPadded|dPacked) type.*")
             warnings.filterwarnings("ignore", category=FutureWarning, message=".*_graph_op.*")
+            # torch 2.x: the TorchScript exporter is chosen on purpose (docs/export.md, "Which exporter on torch 2.x")
+            warnings.filterwarnings("ignore", category=DeprecationWarning,
+                                    message=".*legacy TorchScript-based ONNX export.*")
             torch.onnx.export(model, args, buf, *pos, opset_version=opset_version,
                               do_constant_folding=do_constant_folding,
                               training=torch.onnx.TrainingMode.EVAL, **kwargs)

@@ -170,21 +170,22 @@ def dequant_outputs(out):
     return out
 
 
-def opset() -> int:
-    """The opset of the export in progress."""
-    try:
+def opset(g=None) -> int:
+    """The opset of the export in progress (`g`: the symbolic's graph, a GraphContext with `.opset` on torch 2.x)."""
+    if isinstance(getattr(g, "opset", None), int):
+        return int(g.opset)
+    try:  # torch 1.13 and the earlier 2.x
         from torch.onnx._globals import GLOBALS
-        return int(GLOBALS.export_onnx_opset_version)
-    except ImportError:  # pragma: no cover - older layouts
-        from torch.onnx import symbolic_helper
-        return int(symbolic_helper._export_onnx_opset_version)
+    except ImportError:  # later 2.x: the TorchScript exporter moved under torch.onnx._internal
+        from torch.onnx._internal.torchscript_exporter._globals import GLOBALS
+    return int(GLOBALS.export_onnx_opset_version)
 
 
 def squeeze_like(x: torch.Tensor, out_compute: Callable[[torch.Tensor], torch.Tensor], axes: List[int],
                  op_type: str) -> torch.Tensor:
     """A plain Squeeze/Unsqueeze with constant axes (torch writes Equal/If when it cannot see a static shape)."""
     def symbolic(g, info, v):
-        if opset() >= 13:
+        if opset(g) >= 13:
             out = g.op(op_type, v, g.op("Constant", value_t=torch.tensor(axes, dtype=torch.int64)))
         else:
             out = g.op(op_type, v, axes_i=axes)

@@ -19,7 +19,9 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-_LIB_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_lib")
+from .._libdir import lib_dir
+
+_LIB_DIR = lib_dir("linger-run")
 
 
 def _load_extension():
@@ -28,7 +30,7 @@ def _load_extension():
     except ImportError as e:  # pragma: no cover - depends on the build
         raise ImportError(
             f"linger.runtime: the C++ module _linger_runtime is missing from {_LIB_DIR} ({e}). Build it with "
-            "`cmake -S . -B build && cmake --build build` from the linger checkout."
+            "`pip install .` or `cmake -S . -B build && cmake --build build` from the linger checkout (docs/install.md)."
         ) from e
     return _linger_runtime
 
