@@ -178,7 +178,6 @@ void depthwise_plane(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, int
     wpair[p] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint16_t>(w0)) |
                                     (static_cast<uint32_t>(static_cast<uint16_t>(w1)) << 16));
   }
-  alignas(32) int32_t t16[16];
   for (int64_t oy = 0; oy < oh; ++oy) {
     const int8_t* row = xp + oy * stride_h * wp;
     int32_t* arow = acc + oy * ow;
@@ -195,14 +194,8 @@ void depthwise_plane(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, int
       }
       const __m256i p0 = _mm256_permute2x128_si256(lo, hi, 0x20);  // pixels 0-7
       const __m256i p1 = _mm256_permute2x128_si256(lo, hi, 0x31);  // pixels 8-15
-      if (ox + 16 <= ow) {
-        storeu(arow + ox, p0);
-        storeu(arow + ox + 8, p1);
-      } else {
-        _mm256_store_si256(reinterpret_cast<__m256i*>(t16), p0);
-        _mm256_store_si256(reinterpret_cast<__m256i*>(t16 + 8), p1);
-        for (int64_t j = 0; j < ow - ox; ++j) arow[ox + j] = t16[j];
-      }
+      storeu(arow + ox, p0);  // past the row end: the next row or the slack (see opt_internal.h)
+      storeu(arow + ox + 8, p1);
     }
   }
 }

@@ -51,7 +51,9 @@ void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_
 // over taps of wk[ky * kw + kx] * xp[(oy * stride_h + ky * dil_h) * wp +
 // ox * stride_w + kx * dil_w], wrapping int32. xp is the zero-padded input plane
 // (wp columns) and must stay readable 64 bytes past its end (vector loads over
-// the row ends). At most 64 taps (kh * kw); more: nothing done.
+// the row ends). acc must have room for 16 int32 past oh * ow: each row is stored
+// in whole vectors of 16, the part past the row landing on the next row (written
+// after it) or in that slack. At most 64 taps (kh * kw); more: nothing done.
 void depthwise_plane_s1(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, int kw, int stride_h, int dil_h,
                         int dil_w, int64_t oh, int64_t ow, int32_t* acc);
 void depthwise_plane_s2(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, int kw, int stride_h, int dil_h,

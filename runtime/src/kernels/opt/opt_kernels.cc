@@ -559,6 +559,8 @@ void conv_transposed(const int8_t* x, const typename BK::BElem* wp, const int32_
 // Depthwise-style convs (one input channel per group, few outputs per group):
 // direct accumulation over a zero-padded copy of each input plane.
 constexpr int64_t kDirectMaxOpg = 4;
+// int32 slots past a depthwise plane's accumulators (see detail::avx2::depthwise_plane_s1).
+constexpr int64_t kDepthwiseAccSlack = 16;
 
 bool use_depthwise(const nm::Conv2dShape& s) { return s.c / s.groups == 1 && s.o / s.groups <= kDirectMaxOpg; }
 
@@ -574,9 +576,42 @@ DepthwiseLayout depthwise_layout(const nm::Conv2dShape& s, const ConvGeom& g, in
   L.hp = int64_t{s.h} + s.pad_top + s.pad_bottom;
   L.wp = int64_t{s.w} + s.pad_left + s.pad_right;
   L.off_x = L.wcv.add(sat_add(sat_mul(L.hp, L.wp), kPlaneSlack));
-  L.off_acc = L.wcv.add(sat_mul(g.pixels, 4));
+  L.off_acc = L.wcv.add(sat_mul(sat_add(g.pixels, kDepthwiseAccSlack), 4));
   L.ws.finish(0, L.wcv, threads);
   return L;
+}
+
+// dst[0 .. n) = src[0 .. n) in fixed-size moves, the last one overlapping the
+// one before (no library call: the rows of small feature maps are short, and
+// one memcpy call per row cost more than the copy).
+template <int kBytes>
+void move_bytes(int8_t* dst, const int8_t* src) {
+  unsigned char v[kBytes];
+  std::memcpy(v, src, kBytes);
+  std::memcpy(dst, v, kBytes);
+}
+
+void copy_row(int8_t* dst, const int8_t* src, int64_t n) {
+  if (n >= 16) {
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) move_bytes<16>(dst + j, src + j);
+    if (j < n) move_bytes<16>(dst + n - 16, src + n - 16);
+  } else if (n >= 8) {
+    move_bytes<8>(dst, src);
+    move_bytes<8>(dst + n - 8, src + n - 8);
+  } else if (n >= 4) {
+    move_bytes<4>(dst, src);
+    move_bytes<4>(dst + n - 4, src + n - 4);
+  } else {
+    if (n > 0) dst[0] = src[0];
+    if (n > 1) dst[1] = src[1];
+    if (n > 2) dst[2] = src[2];
+  }
+}
+
+// The h x w plane into rows 0 .. h-1 of dst (row stride wp, at column `left`).
+void copy_into_padded(const int8_t* plane, int64_t h, int64_t w, int8_t* dst, int64_t wp, int64_t left) {
+  for (int64_t iy = 0; iy < h; ++iy) copy_row(dst + iy * wp + left, plane + iy * w, w);
 }
 
 // ------------------------------------------------------------------ conv paths
@@ -737,8 +772,7 @@ void conv_depthwise(const int8_t* x, const int8_t* w, const int32_t* bias, OutT*
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t n = p / g.groups, grp = p % g.groups;
       const int8_t* plane = x + (n * s.c + grp) * g.hw;
-      for (int64_t iy = 0; iy < s.h; ++iy)  // interior only
-        std::memcpy(xp + (iy + s.pad_top) * wp + s.pad_left, plane + iy * s.w, static_cast<size_t>(s.w));
+      copy_into_padded(plane, s.h, s.w, xp + int64_t{s.pad_top} * wp, wp, s.pad_left);  // interior only
       for (int64_t m = 0; m < g.opg; ++m) {
         const int64_t oc = grp * g.opg + m;
         const int8_t* wk = w + oc * taps;
