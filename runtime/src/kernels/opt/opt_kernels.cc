@@ -424,8 +424,11 @@ ScalarConvLayout scalar_conv_layout(const ConvGeom& g, int threads) {
 //            The wp - out_w virtual columns past each row are computed and dropped.
 enum class BSource { kIm2col, kDirect, kPadded };
 
+// int32 GEMM sums per requantisation pass of conv_simd (inside L1 / L2).
+constexpr int64_t kSubRowsBytes = 32 * 1024;
+
 struct SimdConvLayout {
-  int64_t hp, wp, vw, vpixels, kpad, a_rows, nc, blocks, rows_chunk, oc_chunks;
+  int64_t hp, wp, vw, vpixels, kpad, a_rows, nc, blocks, rows_chunk, oc_chunks, sub_rows;
   BSource src;
   size_t off_buf, off_b, off_c, off_y;  // in a worker region
   Carver wcv;
@@ -456,9 +459,12 @@ SimdConvLayout simd_conv_layout(const nm::Conv2dShape& s, const ConvGeom& g, int
     L.oc_chunks = std::max<int64_t>(1, std::min(ceil_div(4 * threads, L.blocks), L.a_rows / (BK::kMr * 2)));
   L.rows_chunk = round_up(ceil_div(g.opg, L.oc_chunks), BK::kMr);
   L.oc_chunks = ceil_div(g.opg, L.rows_chunk);
+  // A task's rows go through the GEMM and the requantisation kSubRowsBytes of
+  // int32 sums at a time, so that the sums are read back from cache.
+  L.sub_rows = std::min(L.rows_chunk, std::max<int64_t>(BK::kMr, kSubRowsBytes / (L.nc * 4) / BK::kMr * BK::kMr));
   L.off_buf = L.wcv.add(L.src == BSource::kIm2col ? sat_mul(g.kdim, L.nc) : 0);
   L.off_b = L.wcv.add(sat_mul(sat_mul(round_up(L.nc, BK::kNr), L.kpad), b_size));
-  L.off_c = L.wcv.add(sat_mul(sat_mul(L.rows_chunk, L.nc), 4));
+  L.off_c = L.wcv.add(sat_mul(sat_mul(L.sub_rows, L.nc), 4));
   L.off_y = L.wcv.add(L.src == BSource::kPadded ? sat_mul(L.nc, 4) : 0);  // one requantised block row
   L.ws.finish(L.src == BSource::kPadded ? sat_mul(sat_mul(g.cpg, L.hp), L.wp) : 0, L.wcv, threads);
   return L;
@@ -714,23 +720,25 @@ void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* com
             }
             packed_block = blk;
           }
-          const int64_t r0 = chunk * L.rows_chunk;
-          const int64_t rows = std::min(L.rows_chunk, g.opg - r0);
-          BK::gemm(ag + r0 * kpad, cg + r0, bp, rows, nv, kpad, cblk, nc);
-          const int64_t oc0 = grp * g.opg + r0;
-          if (vw == g.ow) {
-            requant_block(cblk, nc, rows, nv, bias, oc0, yg + r0 * g.pixels + p0, g.pixels, st, true);
-          } else {
-            // Each channel's whole block at once (one vector pass), then its
-            // output rows copied out, dropping the virtual columns ox >= out_w.
-            OutT* yrow = at<OutT>(wb, L.off_y);
-            for (int64_t r = 0; r < rows; ++r) {
-              requant_block(cblk + r * nc, nc, 1, nv, bias, oc0 + r, yrow, nc, st, true);
-              OutT* yc = yg + (r0 + r) * g.pixels;
-              for (int64_t oy = p0 / vw; oy * vw < p0 + nv; ++oy) {
-                const int64_t lo = std::max(p0, oy * vw), hi = std::min(p0 + nv, oy * vw + g.ow);
-                if (lo < hi)
-                  std::memcpy(yc + oy * g.ow + (lo - oy * vw), yrow + (lo - p0), static_cast<size_t>(hi - lo) * sizeof(OutT));
+          const int64_t chunk_end = std::min(L.rows_chunk * (chunk + 1), g.opg);
+          for (int64_t r0 = chunk * L.rows_chunk; r0 < chunk_end; r0 += L.sub_rows) {
+            const int64_t rows = std::min(L.sub_rows, chunk_end - r0);
+            BK::gemm(ag + r0 * kpad, cg + r0, bp, rows, nv, kpad, cblk, nc);
+            const int64_t oc0 = grp * g.opg + r0;
+            if (vw == g.ow) {
+              requant_block(cblk, nc, rows, nv, bias, oc0, yg + r0 * g.pixels + p0, g.pixels, st, true);
+            } else {
+              // Each channel's whole block at once (one vector pass), then its
+              // output rows copied out, dropping the virtual columns ox >= out_w.
+              OutT* yrow = at<OutT>(wb, L.off_y);
+              for (int64_t r = 0; r < rows; ++r) {
+                requant_block(cblk + r * nc, nc, 1, nv, bias, oc0 + r, yrow, nc, st, true);
+                OutT* yc = yg + (r0 + r) * g.pixels;
+                for (int64_t oy = p0 / vw; oy * vw < p0 + nv; ++oy) {
+                  const int64_t lo = std::max(p0, oy * vw), hi = std::min(p0 + nv, oy * vw + g.ow);
+                  if (lo < hi)
+                    std::memcpy(yc + oy * g.ow + (lo - oy * vw), yrow + (lo - p0), static_cast<size_t>(hi - lo) * sizeof(OutT));
+                }
               }
             }
           }
