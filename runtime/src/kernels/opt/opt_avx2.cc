@@ -391,6 +391,31 @@ void max_window_row(const int8_t* r, int64_t ow, int kw, int stride, int8_t* y) 
   }
 }
 
+void maxpool2x2_s2_plane(const int8_t* x, int64_t w, int64_t oh, int64_t ow, int8_t* y, const int8_t* x_end,
+                         const int8_t* y_end) {
+  for (int64_t oy = 0; oy < oh; ++oy) {
+    const int8_t* r0 = x + 2 * oy * w;
+    const int8_t* r1 = r0 + w;
+    int8_t* yr = y + oy * ow;
+    for (int64_t ox = 0; ox < ow; ox += 16) {
+      if (x_end - (r1 + 2 * ox) >= 32 && y_end - (yr + ox) >= 16) {
+        const __m256i v = _mm256_max_epi8(loadu(r0 + 2 * ox), loadu(r1 + 2 * ox));  // 16 column pairs
+        // int16 lanes: even bytes (sign-extended) against odd bytes, in order.
+        const __m256i m = _mm256_max_epi16(_mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8), _mm256_srai_epi16(v, 8));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(yr + ox),
+                         _mm_packs_epi16(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1)));
+      } else {
+        for (int64_t j = ox; j < ow && j < ox + 16; ++j) {
+          int8_t m = r0[2 * j];
+          m = m < r0[2 * j + 1] ? r0[2 * j + 1] : m;
+          m = m < r1[2 * j] ? r1[2 * j] : m;
+          yr[j] = m < r1[2 * j + 1] ? r1[2 * j + 1] : m;
+        }
+      }
+    }
+  }
+}
+
 int64_t quantize_s8(const float* x, int64_t n, float scale_q, int8_t* y) {
   const __m256 scale = _mm256_set1_ps(scale_q);
   const __m256 flo = _mm256_set1_ps(-129.0f), fhi = _mm256_set1_ps(128.0f), half = _mm256_set1_ps(0.5f);

@@ -89,6 +89,13 @@ void max_row(int8_t* dst, const int8_t* src, int64_t n);
 // y[ox] = max over kx < kw of r[ox * stride + kx], for ox < ow (any stride;
 // 1 and 2 vectorised); r must stay readable 64 bytes past r[(ow - 1) * stride + kw - 1].
 void max_window_row(const int8_t* r, int64_t ow, int kw, int stride, int8_t* y);
+// MaxPool 2x2, stride 2, no padding, of one plane (w columns, oh x ow outputs,
+// oh <= h / 2, ow <= w / 2): y[oy * ow + ox] = max of x[(2 oy + dy) * w + 2 ox + dx].
+// Whole vectors are read up to x_end and written up to y_end (the part of a
+// vector past a row lands on the rows after it, written later; y_end bounds
+// what the caller owns); the rest goes one output at a time.
+void maxpool2x2_s2_plane(const int8_t* x, int64_t w, int64_t oh, int64_t ow, int8_t* y, const int8_t* x_end,
+                         const int8_t* y_end);
 // Quant: y[i] = numerics::quantize(x[i], q, 8 or 16) with scale_q = 2^q, for
 // -100 <= q <= 100. Stops before the first vector holding a NaN; returns how
 // many it wrote (a multiple of the vector width; the caller does the rest).
