@@ -615,6 +615,14 @@ void copy_row(int8_t* dst, const int8_t* src, int64_t n) {
   }
 }
 
+template <typename T>
+void copy_elems(T* dst, const T* src, int64_t n) {
+  if (sizeof(T) == 1)
+    copy_row(reinterpret_cast<int8_t*>(dst), reinterpret_cast<const int8_t*>(src), n);
+  else
+    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(T));
+}
+
 // The h x w plane into rows 0 .. h-1 of dst (row stride wp, at column `left`).
 void copy_into_padded(const int8_t* plane, int64_t h, int64_t w, int8_t* dst, int64_t wp, int64_t left) {
   for (int64_t iy = 0; iy < h; ++iy) copy_row(dst + iy * wp + left, plane + iy * w, w);
@@ -657,12 +665,15 @@ void conv_scalar(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y,
 // The tap offsets of the B source (koff[kk]: where row kk of the B operand starts).
 std::vector<int64_t> conv_koff(const nm::Conv2dShape& s, const ConvGeom& g, const SimdConvLayout& L) {
   std::vector<int64_t> koff(static_cast<size_t>(g.kdim));
-  for (int64_t kk = 0; kk < g.kdim; ++kk) {
-    const int64_t ic = kk / (int64_t{s.kh} * s.kw), ky = kk / s.kw % s.kh, kx = kk % s.kw;
-    koff[static_cast<size_t>(kk)] = L.src == BSource::kIm2col ? kk * L.nc
-                                    : L.src == BSource::kDirect ? kk * g.hw
-                                                                : ic * L.hp * L.wp + ky * s.dil_h * L.wp + kx * s.dil_w;
+  if (L.src != BSource::kPadded) {
+    const int64_t step = L.src == BSource::kIm2col ? L.nc : g.hw;
+    for (int64_t kk = 0; kk < g.kdim; ++kk) koff[static_cast<size_t>(kk)] = kk * step;
+    return koff;
   }
+  size_t kk = 0;
+  for (int64_t ic = 0; ic < g.cpg; ++ic)
+    for (int64_t ky = 0; ky < s.kh; ++ky)
+      for (int64_t kx = 0; kx < s.kw; ++kx) koff[kk++] = ic * L.hp * L.wp + ky * s.dil_h * L.wp + kx * s.dil_w;
   return koff;
 }
 
@@ -683,17 +694,10 @@ void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* com
       const int8_t* xg = x + (n * s.c + grp * g.cpg) * g.hw;  // the group's input planes
       if (src == BSource::kPadded)  // the zero-padded planes, channels split over the threads
         parallel_for(pool, g.cpg, [&](int64_t c0, int64_t c1, int) {
-          const size_t right = static_cast<size_t>(s.pad_right), left = static_cast<size_t>(s.pad_left);
           for (int64_t ic = c0; ic < c1; ++ic) {
             int8_t* plane = padded + ic * L.hp * wp;
-            std::memset(plane, 0, static_cast<size_t>(s.pad_top * wp));
-            for (int64_t iy = 0; iy < s.h; ++iy) {
-              int8_t* row = plane + (iy + s.pad_top) * wp;
-              std::memset(row, 0, left);
-              std::memcpy(row + left, xg + ic * g.hw + iy * s.w, static_cast<size_t>(s.w));
-              std::memset(row + left + s.w, 0, right);
-            }
-            std::memset(plane + (s.pad_top + s.h) * wp, 0, static_cast<size_t>(s.pad_bottom * wp));
+            std::memset(plane, 0, static_cast<size_t>(L.hp * wp));
+            copy_into_padded(xg + ic * g.hw, s.h, s.w, plane + int64_t{s.pad_top} * wp, wp, s.pad_left);
           }
         });
       OutT* yg = y + (n * s.o + grp * g.opg) * g.pixels;
@@ -737,7 +741,7 @@ void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* com
                 for (int64_t oy = p0 / vw; oy * vw < p0 + nv; ++oy) {
                   const int64_t lo = std::max(p0, oy * vw), hi = std::min(p0 + nv, oy * vw + g.ow);
                   if (lo < hi)
-                    std::memcpy(yc + oy * g.ow + (lo - oy * vw), yrow + (lo - p0), static_cast<size_t>(hi - lo) * sizeof(OutT));
+                    copy_elems(yc + oy * g.ow + (lo - oy * vw), yrow + (lo - p0), hi - lo);
                 }
               }
             }
