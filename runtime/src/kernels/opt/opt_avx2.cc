@@ -236,7 +236,11 @@ void requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32
   for (; j + 32 <= n; j += 32)
     storeu(y + j, pack32_s8(requant8(q, load8(c + j)), requant8(q, load8(c + j + 8)), requant8(q, load8(c + j + 16)),
                             requant8(q, load8(c + j + 24))));
-  if (j < n) {
+  if (j < n && n >= 32) {  // the last 32 again, overlapping: the same values rewritten (no tail copy)
+    j = n - 32;
+    storeu(y + j, pack32_s8(requant8(q, load8(c + j)), requant8(q, load8(c + j + 8)), requant8(q, load8(c + j + 16)),
+                            requant8(q, load8(c + j + 24))));
+  } else if (j < n) {
     alignas(32) int32_t t[32] = {};
     alignas(32) int8_t o[32];
     std::memcpy(t, c + j, static_cast<size_t>(n - j) * 4);
@@ -254,7 +258,11 @@ void requant_row_s16(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int3
     const __m256i p = _mm256_packs_epi32(requant8(q, load8(c + j)), requant8(q, load8(c + j + 8)));
     storeu(y + j, _mm256_permute4x64_epi64(p, 0xD8));  // qwords 0 2 1 3
   }
-  if (j < n) {
+  if (j < n && n >= 16) {  // the last 16 again, overlapping
+    j = n - 16;
+    const __m256i p = _mm256_packs_epi32(requant8(q, load8(c + j)), requant8(q, load8(c + j + 8)));
+    storeu(y + j, _mm256_permute4x64_epi64(p, 0xD8));
+  } else if (j < n) {
     alignas(32) int32_t t[16] = {};
     alignas(32) int16_t o[16];
     std::memcpy(t, c + j, static_cast<size_t>(n - j) * 4);
@@ -269,7 +277,10 @@ void requant_row_s32(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int3
   const Requant q = make_requant(bias, lo, hi, shift, acc_max);
   int64_t j = 0;
   for (; j + 8 <= n; j += 8) storeu(y + j, requant8(q, load8(c + j)));
-  if (j < n) {
+  if (j < n && n >= 8 && static_cast<const void*>(y) != static_cast<const void*>(c)) {  // the last 8 again
+    j = n - 8;
+    storeu(y + j, requant8(q, load8(c + j)));
+  } else if (j < n) {
     alignas(32) int32_t t[8] = {};
     alignas(32) int32_t o[8];
     std::memcpy(t, c + j, static_cast<size_t>(n - j) * 4);

@@ -66,7 +66,9 @@ void depthwise_plane_s2(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, 
 // |c[j]| <= acc_max (the caller's bound: kdim * 2^14 for a conv that cannot
 // wrap; INT32_MAX when unknown): where |bias| + acc_max fits int32 the sum
 // cannot overflow and the saturation step is skipped. Does all n outputs (a
-// tail shorter than a vector goes through a small buffer).
+// tail shorter than a vector: the last whole vector again, overlapping, when
+// n is at least one vector; else through a small buffer). y and c must not
+// overlap (for the int32 output, y == c is allowed).
 void requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int8_t* y,
                     int64_t acc_max);
 void requant_row_s16(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int16_t* y,
