@@ -111,6 +111,10 @@ struct Requant {
   __m128i count;  // shift - 1
   bool shifted;
   bool check;  // c + bias may leave the int32 range: saturate
+  // c + bias + 2^(shift-1) stays inside int32: rhu_shift(c + bias, shift) =
+  // floor((c + bias + 2^(shift-1)) / 2^shift) is one add (bias holds
+  // bias + 2^(shift-1)) and one arithmetic shift (count holds shift).
+  bool rounded;
 };
 
 Requant make_requant(int32_t bias, int32_t lo, int32_t hi, int shift, int64_t acc_max = INT32_MAX) {
@@ -123,10 +127,21 @@ Requant make_requant(int32_t bias, int32_t lo, int32_t hi, int shift, int64_t ac
   q.count = _mm_cvtsi32_si128(shift > 0 ? shift - 1 : 0);
   q.shifted = shift > 0;
   q.check = (bias < 0 ? -int64_t{bias} : int64_t{bias}) + acc_max > INT32_MAX;
+  q.rounded = false;
+  if (shift > 0 && shift <= 31 && !q.check) {
+    const int64_t b = int64_t{bias} + (int64_t{1} << (shift - 1));
+    if (b + acc_max <= INT32_MAX && b - acc_max >= INT32_MIN) {
+      q.rounded = true;
+      q.bias = _mm256_set1_epi32(static_cast<int32_t>(b));
+      q.count = _mm_cvtsi32_si128(shift);
+    }
+  }
   return q;
 }
 
 __m256i requant8(const Requant& q, __m256i acc) {
+  if (q.rounded)
+    return _mm256_min_epi32(_mm256_max_epi32(_mm256_sra_epi32(_mm256_add_epi32(acc, q.bias), q.count), q.lo), q.hi);
   const __m256i sum = _mm256_add_epi32(acc, q.bias);
   __m256i v = sum;
   if (q.check) {
