@@ -430,6 +430,53 @@ TEST_P(OptIsa, LinearLargeKBoundary) {
 // every shift 0..63, every row length 0..40 (the vector tails), and clamp
 // bounds from the full range, ReLU (lo = 0, which must equal the contract's
 // relu on the accumulator) and ReLU6-like bounds.
+TEST(OptRequantAvx2, BoundedAccumulatorsEqualConvRequant) {
+  // With |acc| <= acc_max the AVX2 requantisation may fold the rounding half
+  // into the bias (one add, one shift) where acc + bias + 2^(shift-1) cannot
+  // leave int32: the accumulators at +-acc_max, biases on both sides of that
+  // limit (and of the saturation limit), every shift, int8 and int32 outputs.
+  if (!opt::isa_supported(Isa::kAvx2)) GTEST_SKIP() << "this CPU has no AVX2 (run-time cpuid check)";
+  namespace avx2 = linger::runtime::opt::detail::avx2;
+  Rng rng(4242);
+  for (const int64_t acc_max : {int64_t{9} << 14, int64_t{1} << 24, (int64_t{1} << 30) + 7}) {
+    std::vector<int32_t> accs = {static_cast<int32_t>(-acc_max), static_cast<int32_t>(-acc_max + 1), -1, 0, 1,
+                                 static_cast<int32_t>(acc_max - 1), static_cast<int32_t>(acc_max)};
+    while (accs.size() < 45) accs.push_back(static_cast<int32_t>(rng.uniform(-static_cast<int>(acc_max),
+                                                                            static_cast<int>(acc_max))));
+    for (int shift = 0; shift <= 40; ++shift) {
+      const int64_t half = shift > 0 && shift <= 31 ? int64_t{1} << (shift - 1) : 0;
+      std::vector<int64_t> biases = {0, 1, -1, 12345, -12345, kI32Max, kI32Min};
+      for (const int64_t edge : {int64_t{kI32Max} - acc_max - half, int64_t{kI32Min} + acc_max - half,
+                                 int64_t{kI32Max} - acc_max, int64_t{kI32Min} + acc_max})
+        for (int64_t d = -1; d <= 1; ++d)
+          if (edge + d >= kI32Min && edge + d <= kI32Max) biases.push_back(edge + d);
+      for (const int64_t b64 : biases) {
+        const auto b = static_cast<int32_t>(b64);
+        for (const int bits : {8, 32}) {
+          const int64_t lo = nm::lowest(bits), hi = nm::bound(bits);
+          const int64_t n = static_cast<int64_t>(accs.size());
+          std::vector<int64_t> got(accs.size());
+          if (bits == 8) {
+            std::vector<int8_t> y(accs.size());
+            avx2::requant_row_s8(accs.data(), n, b, static_cast<int32_t>(lo), static_cast<int32_t>(hi), shift,
+                                 y.data(), acc_max);
+            std::copy(y.begin(), y.end(), got.begin());
+          } else {
+            std::vector<int32_t> y(accs.size());
+            avx2::requant_row_s32(accs.data(), n, b, static_cast<int32_t>(lo), static_cast<int32_t>(hi), shift,
+                                  y.data(), acc_max);
+            std::copy(y.begin(), y.end(), got.begin());
+          }
+          for (size_t j = 0; j < accs.size(); ++j)
+            ASSERT_EQ(got[j], nm::conv_requant(accs[j], b, false, shift, bits))
+                << "acc " << accs[j] << " bias " << b << " shift " << shift << " bits " << bits << " acc_max "
+                << acc_max;
+        }
+      }
+    }
+  }
+}
+
 TEST(OptRequantAvx2, EqualsConvRequant) {
   if (!opt::isa_supported(Isa::kAvx2)) GTEST_SKIP() << "this CPU has no AVX2 (run-time cpuid check)";
   namespace avx2 = linger::runtime::opt::detail::avx2;

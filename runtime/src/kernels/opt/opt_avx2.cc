@@ -111,6 +111,10 @@ struct Requant {
   __m128i count;  // shift - 1
   bool shifted;
   bool check;  // c + bias may leave the int32 range: saturate
+  // c + bias + 2^(shift-1) stays inside int32: rhu_shift(c + bias, shift) =
+  // floor((c + bias + 2^(shift-1)) / 2^shift) is one add (bias holds
+  // bias + 2^(shift-1)) and one arithmetic shift (count holds shift).
+  bool rounded;
 };
 
 Requant make_requant(int32_t bias, int32_t lo, int32_t hi, int shift, int64_t acc_max = INT32_MAX) {
@@ -123,10 +127,21 @@ Requant make_requant(int32_t bias, int32_t lo, int32_t hi, int shift, int64_t ac
   q.count = _mm_cvtsi32_si128(shift > 0 ? shift - 1 : 0);
   q.shifted = shift > 0;
   q.check = (bias < 0 ? -int64_t{bias} : int64_t{bias}) + acc_max > INT32_MAX;
+  q.rounded = false;
+  if (shift > 0 && shift <= 31 && !q.check) {
+    const int64_t b = int64_t{bias} + (int64_t{1} << (shift - 1));
+    if (b + acc_max <= INT32_MAX && b - acc_max >= INT32_MIN) {
+      q.rounded = true;
+      q.bias = _mm256_set1_epi32(static_cast<int32_t>(b));
+      q.count = _mm_cvtsi32_si128(shift);
+    }
+  }
   return q;
 }
 
 __m256i requant8(const Requant& q, __m256i acc) {
+  if (q.rounded)
+    return _mm256_min_epi32(_mm256_max_epi32(_mm256_sra_epi32(_mm256_add_epi32(acc, q.bias), q.count), q.lo), q.hi);
   const __m256i sum = _mm256_add_epi32(acc, q.bias);
   __m256i v = sum;
   if (q.check) {
@@ -178,7 +193,6 @@ void depthwise_plane(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, int
     wpair[p] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint16_t>(w0)) |
                                     (static_cast<uint32_t>(static_cast<uint16_t>(w1)) << 16));
   }
-  alignas(32) int32_t t16[16];
   for (int64_t oy = 0; oy < oh; ++oy) {
     const int8_t* row = xp + oy * stride_h * wp;
     int32_t* arow = acc + oy * ow;
@@ -195,14 +209,8 @@ void depthwise_plane(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, int
       }
       const __m256i p0 = _mm256_permute2x128_si256(lo, hi, 0x20);  // pixels 0-7
       const __m256i p1 = _mm256_permute2x128_si256(lo, hi, 0x31);  // pixels 8-15
-      if (ox + 16 <= ow) {
-        storeu(arow + ox, p0);
-        storeu(arow + ox + 8, p1);
-      } else {
-        _mm256_store_si256(reinterpret_cast<__m256i*>(t16), p0);
-        _mm256_store_si256(reinterpret_cast<__m256i*>(t16 + 8), p1);
-        for (int64_t j = 0; j < ow - ox; ++j) arow[ox + j] = t16[j];
-      }
+      storeu(arow + ox, p0);  // past the row end: the next row or the slack (see opt_internal.h)
+      storeu(arow + ox + 8, p1);
     }
   }
 }
@@ -243,7 +251,11 @@ void requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32
   for (; j + 32 <= n; j += 32)
     storeu(y + j, pack32_s8(requant8(q, load8(c + j)), requant8(q, load8(c + j + 8)), requant8(q, load8(c + j + 16)),
                             requant8(q, load8(c + j + 24))));
-  if (j < n) {
+  if (j < n && n >= 32) {  // the last 32 again, overlapping: the same values rewritten (no tail copy)
+    j = n - 32;
+    storeu(y + j, pack32_s8(requant8(q, load8(c + j)), requant8(q, load8(c + j + 8)), requant8(q, load8(c + j + 16)),
+                            requant8(q, load8(c + j + 24))));
+  } else if (j < n) {
     alignas(32) int32_t t[32] = {};
     alignas(32) int8_t o[32];
     std::memcpy(t, c + j, static_cast<size_t>(n - j) * 4);
@@ -261,7 +273,11 @@ void requant_row_s16(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int3
     const __m256i p = _mm256_packs_epi32(requant8(q, load8(c + j)), requant8(q, load8(c + j + 8)));
     storeu(y + j, _mm256_permute4x64_epi64(p, 0xD8));  // qwords 0 2 1 3
   }
-  if (j < n) {
+  if (j < n && n >= 16) {  // the last 16 again, overlapping
+    j = n - 16;
+    const __m256i p = _mm256_packs_epi32(requant8(q, load8(c + j)), requant8(q, load8(c + j + 8)));
+    storeu(y + j, _mm256_permute4x64_epi64(p, 0xD8));
+  } else if (j < n) {
     alignas(32) int32_t t[16] = {};
     alignas(32) int16_t o[16];
     std::memcpy(t, c + j, static_cast<size_t>(n - j) * 4);
@@ -276,7 +292,10 @@ void requant_row_s32(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int3
   const Requant q = make_requant(bias, lo, hi, shift, acc_max);
   int64_t j = 0;
   for (; j + 8 <= n; j += 8) storeu(y + j, requant8(q, load8(c + j)));
-  if (j < n) {
+  if (j < n && n >= 8 && static_cast<const void*>(y) != static_cast<const void*>(c)) {  // the last 8 again
+    j = n - 8;
+    storeu(y + j, requant8(q, load8(c + j)));
+  } else if (j < n) {
     alignas(32) int32_t t[8] = {};
     alignas(32) int32_t o[8];
     std::memcpy(t, c + j, static_cast<size_t>(n - j) * 4);
@@ -395,6 +414,31 @@ void max_window_row(const int8_t* r, int64_t ow, int kw, int stride, int8_t* y) 
     int8_t m = r[ox * stride];
     for (int kx = 1; kx < kw; ++kx) m = m < r[ox * stride + kx] ? r[ox * stride + kx] : m;
     y[ox] = m;
+  }
+}
+
+void maxpool2x2_s2_plane(const int8_t* x, int64_t w, int64_t oh, int64_t ow, int8_t* y, const int8_t* x_end,
+                         const int8_t* y_end) {
+  for (int64_t oy = 0; oy < oh; ++oy) {
+    const int8_t* r0 = x + 2 * oy * w;
+    const int8_t* r1 = r0 + w;
+    int8_t* yr = y + oy * ow;
+    for (int64_t ox = 0; ox < ow; ox += 16) {
+      if (x_end - (r1 + 2 * ox) >= 32 && y_end - (yr + ox) >= 16) {
+        const __m256i v = _mm256_max_epi8(loadu(r0 + 2 * ox), loadu(r1 + 2 * ox));  // 16 column pairs
+        // int16 lanes: even bytes (sign-extended) against odd bytes, in order.
+        const __m256i m = _mm256_max_epi16(_mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8), _mm256_srai_epi16(v, 8));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(yr + ox),
+                         _mm_packs_epi16(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1)));
+      } else {
+        for (int64_t j = ox; j < ow && j < ox + 16; ++j) {
+          int8_t m = r0[2 * j];
+          m = m < r0[2 * j + 1] ? r0[2 * j + 1] : m;
+          m = m < r1[2 * j] ? r1[2 * j] : m;
+          yr[j] = m < r1[2 * j + 1] ? r1[2 * j + 1] : m;
+        }
+      }
+    }
   }
 }
 

@@ -67,6 +67,15 @@ void maxpool2d_int8(const int8_t* x, int8_t* y, const numerics::Pool2dShape& s, 
     return;
   }
 #if defined(LINGER_OPT_HAVE_AVX2)
+  if (s.kh == 2 && s.kw == 2 && s.stride_h == 2 && s.stride_w == 2 && s.pad_top == 0 && s.pad_left == 0 &&
+      s.pad_bottom == 0 && s.pad_right == 0 && 2 * int64_t{oh} <= s.h && 2 * int64_t{ow} <= s.w) {
+    // The common 2x2 pool, every window inside the plane: no row buffer.
+    parallel_for(pool, planes, [&](int64_t p0, int64_t p1, int) {
+      for (int64_t p = p0; p < p1; ++p)
+        detail::avx2::maxpool2x2_s2_plane(x + p * hw, s.w, oh, ow, y + p * ohw, x + planes * hw, y + p1 * ohw);
+    });
+    return;
+  }
   std::vector<int8_t> local;
   if (!ws) ws = &local;
   Carver one;

@@ -51,7 +51,9 @@ void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_
 // over taps of wk[ky * kw + kx] * xp[(oy * stride_h + ky * dil_h) * wp +
 // ox * stride_w + kx * dil_w], wrapping int32. xp is the zero-padded input plane
 // (wp columns) and must stay readable 64 bytes past its end (vector loads over
-// the row ends). At most 64 taps (kh * kw); more: nothing done.
+// the row ends). acc must have room for 16 int32 past oh * ow: each row is stored
+// in whole vectors of 16, the part past the row landing on the next row (written
+// after it) or in that slack. At most 64 taps (kh * kw); more: nothing done.
 void depthwise_plane_s1(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, int kw, int stride_h, int dil_h,
                         int dil_w, int64_t oh, int64_t ow, int32_t* acc);
 void depthwise_plane_s2(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, int kw, int stride_h, int dil_h,
@@ -64,7 +66,9 @@ void depthwise_plane_s2(const int8_t* xp, int64_t wp, const int8_t* wk, int kh, 
 // |c[j]| <= acc_max (the caller's bound: kdim * 2^14 for a conv that cannot
 // wrap; INT32_MAX when unknown): where |bias| + acc_max fits int32 the sum
 // cannot overflow and the saturation step is skipped. Does all n outputs (a
-// tail shorter than a vector goes through a small buffer).
+// tail shorter than a vector: the last whole vector again, overlapping, when
+// n is at least one vector; else through a small buffer). y and c must not
+// overlap (for the int32 output, y == c is allowed).
 void requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int8_t* y,
                     int64_t acc_max);
 void requant_row_s16(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int16_t* y,
@@ -87,6 +91,13 @@ void max_row(int8_t* dst, const int8_t* src, int64_t n);
 // y[ox] = max over kx < kw of r[ox * stride + kx], for ox < ow (any stride;
 // 1 and 2 vectorised); r must stay readable 64 bytes past r[(ow - 1) * stride + kw - 1].
 void max_window_row(const int8_t* r, int64_t ow, int kw, int stride, int8_t* y);
+// MaxPool 2x2, stride 2, no padding, of one plane (w columns, oh x ow outputs,
+// oh <= h / 2, ow <= w / 2): y[oy * ow + ox] = max of x[(2 oy + dy) * w + 2 ox + dx].
+// Whole vectors are read up to x_end and written up to y_end (the part of a
+// vector past a row lands on the rows after it, written later; y_end bounds
+// what the caller owns); the rest goes one output at a time.
+void maxpool2x2_s2_plane(const int8_t* x, int64_t w, int64_t oh, int64_t ow, int8_t* y, const int8_t* x_end,
+                         const int8_t* y_end);
 // Quant: y[i] = numerics::quantize(x[i], q, 8 or 16) with scale_q = 2^q, for
 // -100 <= q <= 100. Stops before the first vector holding a NaN; returns how
 // many it wrote (a multiple of the vector width; the caller does the rest).

@@ -424,8 +424,11 @@ ScalarConvLayout scalar_conv_layout(const ConvGeom& g, int threads) {
 //            The wp - out_w virtual columns past each row are computed and dropped.
 enum class BSource { kIm2col, kDirect, kPadded };
 
+// int32 GEMM sums per requantisation pass of conv_simd (inside L1 / L2).
+constexpr int64_t kSubRowsBytes = 32 * 1024;
+
 struct SimdConvLayout {
-  int64_t hp, wp, vw, vpixels, kpad, a_rows, nc, blocks, rows_chunk, oc_chunks;
+  int64_t hp, wp, vw, vpixels, kpad, a_rows, nc, blocks, rows_chunk, oc_chunks, sub_rows;
   BSource src;
   size_t off_buf, off_b, off_c, off_y;  // in a worker region
   Carver wcv;
@@ -456,9 +459,12 @@ SimdConvLayout simd_conv_layout(const nm::Conv2dShape& s, const ConvGeom& g, int
     L.oc_chunks = std::max<int64_t>(1, std::min(ceil_div(4 * threads, L.blocks), L.a_rows / (BK::kMr * 2)));
   L.rows_chunk = round_up(ceil_div(g.opg, L.oc_chunks), BK::kMr);
   L.oc_chunks = ceil_div(g.opg, L.rows_chunk);
+  // A task's rows go through the GEMM and the requantisation kSubRowsBytes of
+  // int32 sums at a time, so that the sums are read back from cache.
+  L.sub_rows = std::min(L.rows_chunk, std::max<int64_t>(BK::kMr, kSubRowsBytes / (L.nc * 4) / BK::kMr * BK::kMr));
   L.off_buf = L.wcv.add(L.src == BSource::kIm2col ? sat_mul(g.kdim, L.nc) : 0);
   L.off_b = L.wcv.add(sat_mul(sat_mul(round_up(L.nc, BK::kNr), L.kpad), b_size));
-  L.off_c = L.wcv.add(sat_mul(sat_mul(L.rows_chunk, L.nc), 4));
+  L.off_c = L.wcv.add(sat_mul(sat_mul(L.sub_rows, L.nc), 4));
   L.off_y = L.wcv.add(L.src == BSource::kPadded ? sat_mul(L.nc, 4) : 0);  // one requantised block row
   L.ws.finish(L.src == BSource::kPadded ? sat_mul(sat_mul(g.cpg, L.hp), L.wp) : 0, L.wcv, threads);
   return L;
@@ -559,6 +565,8 @@ void conv_transposed(const int8_t* x, const typename BK::BElem* wp, const int32_
 // Depthwise-style convs (one input channel per group, few outputs per group):
 // direct accumulation over a zero-padded copy of each input plane.
 constexpr int64_t kDirectMaxOpg = 4;
+// int32 slots past a depthwise plane's accumulators (see detail::avx2::depthwise_plane_s1).
+constexpr int64_t kDepthwiseAccSlack = 16;
 
 bool use_depthwise(const nm::Conv2dShape& s) { return s.c / s.groups == 1 && s.o / s.groups <= kDirectMaxOpg; }
 
@@ -574,9 +582,50 @@ DepthwiseLayout depthwise_layout(const nm::Conv2dShape& s, const ConvGeom& g, in
   L.hp = int64_t{s.h} + s.pad_top + s.pad_bottom;
   L.wp = int64_t{s.w} + s.pad_left + s.pad_right;
   L.off_x = L.wcv.add(sat_add(sat_mul(L.hp, L.wp), kPlaneSlack));
-  L.off_acc = L.wcv.add(sat_mul(g.pixels, 4));
+  L.off_acc = L.wcv.add(sat_mul(sat_add(g.pixels, kDepthwiseAccSlack), 4));
   L.ws.finish(0, L.wcv, threads);
   return L;
+}
+
+// dst[0 .. n) = src[0 .. n) in fixed-size moves, the last one overlapping the
+// one before (no library call: the rows of small feature maps are short, and
+// one memcpy call per row cost more than the copy).
+template <int kBytes>
+void move_bytes(int8_t* dst, const int8_t* src) {
+  unsigned char v[kBytes];
+  std::memcpy(v, src, kBytes);
+  std::memcpy(dst, v, kBytes);
+}
+
+void copy_row(int8_t* dst, const int8_t* src, int64_t n) {
+  if (n >= 16) {
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) move_bytes<16>(dst + j, src + j);
+    if (j < n) move_bytes<16>(dst + n - 16, src + n - 16);
+  } else if (n >= 8) {
+    move_bytes<8>(dst, src);
+    move_bytes<8>(dst + n - 8, src + n - 8);
+  } else if (n >= 4) {
+    move_bytes<4>(dst, src);
+    move_bytes<4>(dst + n - 4, src + n - 4);
+  } else {
+    if (n > 0) dst[0] = src[0];
+    if (n > 1) dst[1] = src[1];
+    if (n > 2) dst[2] = src[2];
+  }
+}
+
+template <typename T>
+void copy_elems(T* dst, const T* src, int64_t n) {
+  if (sizeof(T) == 1)
+    copy_row(reinterpret_cast<int8_t*>(dst), reinterpret_cast<const int8_t*>(src), n);
+  else
+    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(T));
+}
+
+// The h x w plane into rows 0 .. h-1 of dst (row stride wp, at column `left`).
+void copy_into_padded(const int8_t* plane, int64_t h, int64_t w, int8_t* dst, int64_t wp, int64_t left) {
+  for (int64_t iy = 0; iy < h; ++iy) copy_row(dst + iy * wp + left, plane + iy * w, w);
 }
 
 // ------------------------------------------------------------------ conv paths
@@ -616,12 +665,15 @@ void conv_scalar(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y,
 // The tap offsets of the B source (koff[kk]: where row kk of the B operand starts).
 std::vector<int64_t> conv_koff(const nm::Conv2dShape& s, const ConvGeom& g, const SimdConvLayout& L) {
   std::vector<int64_t> koff(static_cast<size_t>(g.kdim));
-  for (int64_t kk = 0; kk < g.kdim; ++kk) {
-    const int64_t ic = kk / (int64_t{s.kh} * s.kw), ky = kk / s.kw % s.kh, kx = kk % s.kw;
-    koff[static_cast<size_t>(kk)] = L.src == BSource::kIm2col ? kk * L.nc
-                                    : L.src == BSource::kDirect ? kk * g.hw
-                                                                : ic * L.hp * L.wp + ky * s.dil_h * L.wp + kx * s.dil_w;
+  if (L.src != BSource::kPadded) {
+    const int64_t step = L.src == BSource::kIm2col ? L.nc : g.hw;
+    for (int64_t kk = 0; kk < g.kdim; ++kk) koff[static_cast<size_t>(kk)] = kk * step;
+    return koff;
   }
+  size_t kk = 0;
+  for (int64_t ic = 0; ic < g.cpg; ++ic)
+    for (int64_t ky = 0; ky < s.kh; ++ky)
+      for (int64_t kx = 0; kx < s.kw; ++kx) koff[kk++] = ic * L.hp * L.wp + ky * s.dil_h * L.wp + kx * s.dil_w;
   return koff;
 }
 
@@ -642,17 +694,10 @@ void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* com
       const int8_t* xg = x + (n * s.c + grp * g.cpg) * g.hw;  // the group's input planes
       if (src == BSource::kPadded)  // the zero-padded planes, channels split over the threads
         parallel_for(pool, g.cpg, [&](int64_t c0, int64_t c1, int) {
-          const size_t right = static_cast<size_t>(s.pad_right), left = static_cast<size_t>(s.pad_left);
           for (int64_t ic = c0; ic < c1; ++ic) {
             int8_t* plane = padded + ic * L.hp * wp;
-            std::memset(plane, 0, static_cast<size_t>(s.pad_top * wp));
-            for (int64_t iy = 0; iy < s.h; ++iy) {
-              int8_t* row = plane + (iy + s.pad_top) * wp;
-              std::memset(row, 0, left);
-              std::memcpy(row + left, xg + ic * g.hw + iy * s.w, static_cast<size_t>(s.w));
-              std::memset(row + left + s.w, 0, right);
-            }
-            std::memset(plane + (s.pad_top + s.h) * wp, 0, static_cast<size_t>(s.pad_bottom * wp));
+            std::memset(plane, 0, static_cast<size_t>(L.hp * wp));
+            copy_into_padded(xg + ic * g.hw, s.h, s.w, plane + int64_t{s.pad_top} * wp, wp, s.pad_left);
           }
         });
       OutT* yg = y + (n * s.o + grp * g.opg) * g.pixels;
@@ -679,23 +724,25 @@ void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* com
             }
             packed_block = blk;
           }
-          const int64_t r0 = chunk * L.rows_chunk;
-          const int64_t rows = std::min(L.rows_chunk, g.opg - r0);
-          BK::gemm(ag + r0 * kpad, cg + r0, bp, rows, nv, kpad, cblk, nc);
-          const int64_t oc0 = grp * g.opg + r0;
-          if (vw == g.ow) {
-            requant_block(cblk, nc, rows, nv, bias, oc0, yg + r0 * g.pixels + p0, g.pixels, st, true);
-          } else {
-            // Each channel's whole block at once (one vector pass), then its
-            // output rows copied out, dropping the virtual columns ox >= out_w.
-            OutT* yrow = at<OutT>(wb, L.off_y);
-            for (int64_t r = 0; r < rows; ++r) {
-              requant_block(cblk + r * nc, nc, 1, nv, bias, oc0 + r, yrow, nc, st, true);
-              OutT* yc = yg + (r0 + r) * g.pixels;
-              for (int64_t oy = p0 / vw; oy * vw < p0 + nv; ++oy) {
-                const int64_t lo = std::max(p0, oy * vw), hi = std::min(p0 + nv, oy * vw + g.ow);
-                if (lo < hi)
-                  std::memcpy(yc + oy * g.ow + (lo - oy * vw), yrow + (lo - p0), static_cast<size_t>(hi - lo) * sizeof(OutT));
+          const int64_t chunk_end = std::min(L.rows_chunk * (chunk + 1), g.opg);
+          for (int64_t r0 = chunk * L.rows_chunk; r0 < chunk_end; r0 += L.sub_rows) {
+            const int64_t rows = std::min(L.sub_rows, chunk_end - r0);
+            BK::gemm(ag + r0 * kpad, cg + r0, bp, rows, nv, kpad, cblk, nc);
+            const int64_t oc0 = grp * g.opg + r0;
+            if (vw == g.ow) {
+              requant_block(cblk, nc, rows, nv, bias, oc0, yg + r0 * g.pixels + p0, g.pixels, st, true);
+            } else {
+              // Each channel's whole block at once (one vector pass), then its
+              // output rows copied out, dropping the virtual columns ox >= out_w.
+              OutT* yrow = at<OutT>(wb, L.off_y);
+              for (int64_t r = 0; r < rows; ++r) {
+                requant_block(cblk + r * nc, nc, 1, nv, bias, oc0 + r, yrow, nc, st, true);
+                OutT* yc = yg + (r0 + r) * g.pixels;
+                for (int64_t oy = p0 / vw; oy * vw < p0 + nv; ++oy) {
+                  const int64_t lo = std::max(p0, oy * vw), hi = std::min(p0 + nv, oy * vw + g.ow);
+                  if (lo < hi)
+                    copy_elems(yc + oy * g.ow + (lo - oy * vw), yrow + (lo - p0), hi - lo);
+                }
               }
             }
           }
@@ -737,8 +784,7 @@ void conv_depthwise(const int8_t* x, const int8_t* w, const int32_t* bias, OutT*
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t n = p / g.groups, grp = p % g.groups;
       const int8_t* plane = x + (n * s.c + grp) * g.hw;
-      for (int64_t iy = 0; iy < s.h; ++iy)  // interior only
-        std::memcpy(xp + (iy + s.pad_top) * wp + s.pad_left, plane + iy * s.w, static_cast<size_t>(s.w));
+      copy_into_padded(plane, s.h, s.w, xp + int64_t{s.pad_top} * wp, wp, s.pad_left);  // interior only
       for (int64_t m = 0; m < g.opg; ++m) {
         const int64_t oc = grp * g.opg + m;
         const int8_t* wk = w + oc * taps;
