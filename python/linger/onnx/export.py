@@ -41,6 +41,18 @@ def _drop_unit_dilations(node: "onnx.NodeProto") -> None:
             return
 
 
+def _drop_stale_intermediate_shapes(g: "onnx.GraphProto") -> None:
+    """With symbolic input dims (dynamic_axes), torch 2.x's exporter annotates intermediate values with the example
+    input's fixed sizes, which a run at another size contradicts (the runtime checks declared shapes). The shapes of
+    intermediates are optional: keep their element types, drop their shapes. Static graphs keep everything."""
+    symbolic = any(d.HasField("dim_param") for vi in g.input for d in vi.type.tensor_type.shape.dim)
+    if not symbolic:
+        return
+    for vi in g.value_info:
+        if vi.type.HasField("tensor_type"):
+            vi.type.tensor_type.ClearField("shape")
+
+
 def _tidy(model_proto: "onnx.ModelProto") -> "onnx.ModelProto":
     g = model_proto.graph
     keep = []
@@ -57,6 +69,7 @@ def _tidy(model_proto: "onnx.ModelProto") -> "onnx.ModelProto":
             keep.append(node)
     del g.node[:]
     g.node.extend(keep)
+    _drop_stale_intermediate_shapes(g)
     model_proto.producer_name = "linger"
     model_proto.producer_version = __version__
     return model_proto
