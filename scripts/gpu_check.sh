@@ -97,12 +97,13 @@ if [ "$MODE" = gpu ] && command -v nvidia-smi >/dev/null 2>&1; then
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 fi
 
-# ---- a copy of what the extension build and its tests need (no runtime, no micro: they are not needed here)
+# ---- a copy of what the extension build and its tests need (the runtime for its optimised kernels, which the
+# eval ops link; no micro)
 WORK="$ROOT/build-gpu-check"
 SRC="$WORK/src"
 rm -rf "$SRC"
 mkdir -p "$SRC/tests"
-cp -r "$ROOT/CMakeLists.txt" "$ROOT/include" "$ROOT/csrc" "$ROOT/python" "$ROOT/bench" "$ROOT/pytest.ini" "$SRC/"
+cp -r "$ROOT/CMakeLists.txt" "$ROOT/include" "$ROOT/csrc" "$ROOT/runtime" "$ROOT/python" "$ROOT/bench" "$ROOT/pytest.ini" "$SRC/"
 cp -r "$ROOT/tests/python" "$SRC/tests/"
 rm -rf "$SRC/python/linger/_lib"
 find "$SRC" -name __pycache__ -prune -exec rm -rf {} +
@@ -110,7 +111,7 @@ find "$SRC" -name __pycache__ -prune -exec rm -rf {} +
 PREFIX=$("$PY" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')
 step "configure (LINGER_CUDA=ON)" "$CMAKE" -S "$SRC" -B "$WORK/build" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release \
   -DPython3_EXECUTABLE="$PY" -DCMAKE_PREFIX_PATH="$PREFIX;$PREFIX/../.." -DLINGER_BUILD_TESTS=OFF \
-  -DLINGER_CUDA=ON -DLINGER_CUDA_ARCHITECTURES="$ARCHS" -DCMAKE_CUDA_COMPILER="$NVCC"
+  -DLINGER_BUILD_PYTHON=OFF -DLINGER_CUDA=ON -DLINGER_CUDA_ARCHITECTURES="$ARCHS" -DCMAKE_CUDA_COMPILER="$NVCC"
 JOBS=$(nproc 2>/dev/null || echo 2)
 step "build the torch extension with its CUDA kernels ($JOBS jobs)" "$CMAKE" --build "$WORK/build" --target linger_torch -j"$JOBS"
 [ -f "$SRC/python/linger/_lib/liblinger_torch.so" ] || die "the build did not place liblinger_torch.so in $SRC/python/linger/_lib"
