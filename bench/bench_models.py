@@ -235,12 +235,16 @@ def make_engines(name: str, threads: int, isas: List[str], lin_bytes: bytes, flo
     return engines
 
 
-def time_engines(engines: List[Engine], repeats: int, warmup: int) -> None:
+def time_engines(engines: List[Engine], repeats: int, warmup: int, settle_s: float) -> None:
     for e in engines:
         for _ in range(warmup):
             e.run()
     for _ in range(repeats):
         for e in engines:  # interleaved: a slow phase of the machine hits every engine alike
+            if settle_s > 0:
+                # The previous engine's worker threads (ONNX Runtime's, OpenMP's, ours) spin for a
+                # while after a run before they sleep; they would take the cores from this one.
+                time.sleep(settle_s)
             c0, t0 = time.thread_time(), time.perf_counter()
             e.run()
             t1, c1 = time.perf_counter(), time.thread_time()
@@ -270,6 +274,9 @@ def main() -> None:
                     help="what speedup and GMAC/s are computed from: wall-clock ms (default) or, on a machine "
                          "shared with other processes, the calling thread's CPU ms (one-thread rows only; rows "
                          "with more threads use wall-clock ms)")
+    ap.add_argument("--settle-ms", type=float, default=50.0,
+                    help="pause before each timed run with more than one thread, so that the worker threads "
+                         "of the engine timed before (which spin for a while after a run) are asleep (default 50)")
     args = ap.parse_args()
     models = args.models.split(",") if args.models else (["demo_cnn", "resnet18_64"] if args.quick else ALL_MODELS)
     threads = [int(t) for t in args.threads.split(",")] if args.threads else ([1] if args.quick else [1, 2])
@@ -295,7 +302,7 @@ def main() -> None:
         for t in threads:
             torch.set_num_threads(t)
             engines = make_engines(name, t, isas, lin_bytes, float_bytes, float_model, x, notes)
-            time_engines(engines, repeats, warmup)
+            time_engines(engines, repeats, warmup, args.settle_ms / 1e3 if t > 1 else 0.0)
             use_cpu = args.clock == "cpu" and t == 1
 
             def best_ms(e: Engine) -> float:
@@ -321,7 +328,9 @@ def main() -> None:
     for n in dict.fromkeys(notes):  # once each, in order
         print("note: " + n)
     print(f"command: {' '.join([os.path.basename(sys.executable)] + sys.argv)}; min of {repeats} interleaved runs "
-          f"after {warmup} warm-up runs; batch 1; speedup and GMAC/s from "
+          f"after {warmup} warm-up runs"
+          + (f" ({args.settle_ms:g} ms pause before each run with more than one thread)" if max(threads) > 1 else "")
+          + "; batch 1; speedup and GMAC/s from "
           + ("the calling thread's CPU ms (1 thread), wall-clock ms (more)" if args.clock == "cpu" else "wall-clock ms"))
 
 

@@ -12,8 +12,15 @@
 // One parallel_for runs at a time: a call made while another is in flight (a
 // concurrent Session::run) runs all its ranges on the calling thread, one
 // after the other, as worker 0 (same results, no waiting).
+//
+// Waking a sleeping thread costs tens of microseconds, and a model runs one
+// parallel_for per layer (or more): so a worker that finished a range spins
+// on the task counter for a short while (kSpinRounds pauses, about 50 us)
+// before it sleeps, and the caller spins the same way for the workers to
+// finish. Between runs the workers sleep.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -51,11 +58,12 @@ class ThreadPool {
   std::mutex run_mutex_;  // one parallel_for at a time
   std::mutex mutex_;
   std::condition_variable wake_, done_;
-  const Fn* fn_ = nullptr;
+  const Fn* fn_ = nullptr;  // written before generation_ is published (release), read after (acquire)
   int64_t n_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};  // ranges of the current call still running on pool threads
+  std::atomic<int> sleepers_{0};  // pool threads blocked on wake_ (a notify is needed)
+  bool stop_ = false;  // guarded by mutex_
   std::exception_ptr error_;
 };
 
