@@ -59,8 +59,10 @@ class PySession {
   PySession(lr::Session s) : s_(std::move(s)) {}
 
   static lr::SessionOptions options(const std::string& isa, int64_t max_tensor_bytes, int64_t max_memory_bytes,
-                                    bool fuse_activations, bool reuse_memory, int intra_op_num_threads) {
+                                    bool fuse_activations, bool reuse_memory, int intra_op_num_threads,
+                                    bool enable_profiling) {
     lr::SessionOptions o;
+    o.enable_profiling = enable_profiling;
     o.fuse_activations = fuse_activations;
     o.reuse_memory = reuse_memory;
     o.isa = lr::parse_isa(isa);
@@ -71,17 +73,17 @@ class PySession {
   }
   static PySession from_file(const std::string& path, const std::string& isa, int64_t max_tensor_bytes,
                              int64_t max_memory_bytes, bool fuse_activations, bool reuse_memory,
-                             int intra_op_num_threads) {
+                             int intra_op_num_threads, bool enable_profiling) {
     const lr::SessionOptions o = options(isa, max_tensor_bytes, max_memory_bytes, fuse_activations, reuse_memory,
-                                         intra_op_num_threads);
+                                         intra_op_num_threads, enable_profiling);
     py::gil_scoped_release release;
     return PySession(lr::Session::from_file(path, o));
   }
   static PySession from_bytes(const py::bytes& data, const std::string& isa, int64_t max_tensor_bytes,
                               int64_t max_memory_bytes, bool fuse_activations, bool reuse_memory,
-                              int intra_op_num_threads) {
+                              int intra_op_num_threads, bool enable_profiling) {
     const lr::SessionOptions o = options(isa, max_tensor_bytes, max_memory_bytes, fuse_activations, reuse_memory,
-                                         intra_op_num_threads);
+                                         intra_op_num_threads, enable_profiling);
     const std::string bytes = data;
     py::gil_scoped_release release;
     return PySession(lr::Session::from_bytes(bytes.data(), bytes.size(), o));
@@ -117,6 +119,20 @@ class PySession {
   py::list outputs() const { return infos(s_.outputs()); }
   std::string isa() const { return lr::isa_name(s_.isa()); }
   int intra_op_num_threads() const { return s_.intra_op_num_threads(); }
+  py::list profile() const {
+    py::list out;
+    for (const lr::NodeProfile& p : s_.profile()) {
+      py::dict d;
+      d["name"] = p.name;
+      d["op_type"] = p.op_type;
+      d["fused"] = p.fused;
+      d["runs"] = p.runs;
+      d["total_ns"] = p.total_ns;
+      out.append(d);
+    }
+    return out;
+  }
+  void reset_profile() { s_.reset_profile(); }
   py::dict memory_info() const {
     const lr::MemoryInfo m = s_.memory_info();
     py::dict d;
@@ -186,12 +202,14 @@ PYBIND11_MODULE(_linger_runtime, m) {
       .def_static("from_file", &PySession::from_file, py::arg("path"), py::arg("isa") = "auto",
                   py::arg("max_tensor_bytes") = 0, py::arg("max_memory_bytes") = 0,
                   py::arg("fuse_activations") = true, py::arg("reuse_memory") = true,
-                  py::arg("intra_op_num_threads") = 1)
+                  py::arg("intra_op_num_threads") = 1, py::arg("enable_profiling") = false)
       .def_static("from_bytes", &PySession::from_bytes, py::arg("data"), py::arg("isa") = "auto",
                   py::arg("max_tensor_bytes") = 0, py::arg("max_memory_bytes") = 0,
                   py::arg("fuse_activations") = true, py::arg("reuse_memory") = true,
-                  py::arg("intra_op_num_threads") = 1)
+                  py::arg("intra_op_num_threads") = 1, py::arg("enable_profiling") = false)
       .def("memory_info", &PySession::memory_info)
+      .def("profile", &PySession::profile)
+      .def("reset_profile", &PySession::reset_profile)
       .def("run", &PySession::run, py::arg("feeds"), py::arg("output_names"))
       .def("inputs", &PySession::inputs)
       .def("outputs", &PySession::outputs)

@@ -66,6 +66,8 @@ struct Session::Impl {
   std::shared_ptr<const Plan> dynamic_plan;
   std::vector<Dims> dynamic_dims;
   std::mutex mutex;  // guards dynamic_plan / dynamic_dims only: runs themselves go in parallel
+  std::unique_ptr<NodeTimes> times;  // SessionOptions.enable_profiling
+  std::vector<std::string> fused_ops;  // per node: what the fusion folded into it (latest plan; under mutex)
 };
 
 namespace {
@@ -154,6 +156,8 @@ Session Session::load(const void* data, size_t size, const SessionOptions& optio
       }
     impl->outputs.push_back(std::move(info));
   }
+  if (options.enable_profiling) impl->times = std::make_unique<NodeTimes>(g.nodes.size());
+  impl->fused_ops = plan->fused_ops();
   if (plan->executable()) impl->static_plan = std::move(plan);
   return Session(std::move(impl));
 }
@@ -179,6 +183,31 @@ MemoryInfo Session::memory_info() const {
   m.fused_nodes = impl_->static_plan->fused_nodes();
   return m;
 }
+std::vector<NodeProfile> Session::profile() const {
+  std::vector<NodeProfile> out;
+  if (!impl_->times) return out;
+  const Graph& g = impl_->graph;
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    const int64_t runs = impl_->times->runs[k].load(std::memory_order_relaxed);
+    if (runs == 0) continue;
+    NodeProfile p;
+    p.name = g.nodes[k].name;
+    p.op_type = g.nodes[k].op_type;
+    p.fused = impl_->fused_ops[k];
+    p.runs = runs;
+    p.total_ns = impl_->times->ns[k].load(std::memory_order_relaxed);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+void Session::reset_profile() {
+  if (!impl_->times) return;
+  for (auto& v : impl_->times->ns) v.store(0, std::memory_order_relaxed);
+  for (auto& v : impl_->times->runs) v.store(0, std::memory_order_relaxed);
+}
+
 Isa Session::isa() const { return impl_->isa; }
 int Session::intra_op_num_threads() const { return impl_->options.intra_op_num_threads; }
 
@@ -232,10 +261,11 @@ std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& feeds, con
         throw ExecutionError("out of memory while planning the model for the input shapes given");
       }
       s.dynamic_dims = dims;
+      s.fused_ops = s.dynamic_plan->fused_ops();
     }
     plan = s.dynamic_plan;
   }
-  return plan->run(inputs, wanted);
+  return plan->run(inputs, wanted, s.times.get());
 }
 
 }  // namespace runtime

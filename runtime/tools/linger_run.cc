@@ -3,7 +3,8 @@
 //   linger-run MODEL.onnx --input NAME=in.npy [--input ...] --output out.npy
 //   linger-run MODEL.onnx --input x=in.bin --output y=out.bin     (raw little-endian data)
 //   linger-run MODEL.onnx --info
-//   options: --isa scalar|avx2|avx512vnni|auto, --repeat N (time N runs)
+//   options: --isa scalar|avx2|avx512vnni|auto, --threads N, --repeat N (time N runs), --profile
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -20,7 +21,8 @@ namespace lr = linger::runtime;
 namespace {
 
 const char kUsage[] =
-    "usage: linger-run MODEL.onnx [--info] [--isa auto|scalar|avx2|avx512vnni] [--repeat N]\n"
+    "usage: linger-run MODEL.onnx [--info] [--isa auto|scalar|avx2|avx512vnni] [--threads N]\n"
+    "                  [--repeat N] [--profile]\n"
     "                  [--max-memory-bytes N] [--max-tensor-bytes N]\n"
     "                  [--no-fuse-activations] [--no-reuse-memory]\n"
     "                  [--input [NAME=]FILE]... [--output [NAME=]FILE]...\n"
@@ -28,6 +30,9 @@ const char kUsage[] =
     "  model's declared dtype and shape. NAME may be omitted when the model has one input\n"
     "  (one output). Without --output, a summary of every output is printed.\n"
     "  --repeat N runs the model N more times and prints the mean time per run.\n"
+    "  --threads N: threads inside each op (SessionOptions.intra_op_num_threads; same outputs).\n"
+    "  --profile prints each node's kernel time per run, slowest first (over the --repeat runs\n"
+    "  after the first one, or the one run; SessionOptions.enable_profiling).\n"
     "  --info also prints the planned memory (weights, peak per run and where it occurs);\n"
     "  --max-memory-bytes N and --max-tensor-bytes N set the session's limits (SessionOptions).\n"
     "  --no-fuse-activations / --no-reuse-memory switch off the load-time optimisations\n"
@@ -129,6 +134,24 @@ int64_t parse_bytes(const std::string& opt, const std::string& v) {
   return n;
 }
 
+// Per node: time per run, share of the total, slowest first.
+void print_profile(std::vector<lr::NodeProfile> prof) {
+  int64_t total = 0;
+  for (const lr::NodeProfile& p : prof) total += p.total_ns;
+  std::stable_sort(prof.begin(), prof.end(),
+                   [](const lr::NodeProfile& a, const lr::NodeProfile& b) { return a.total_ns > b.total_ns; });
+  const int64_t runs = prof.empty() ? 0 : prof.front().runs;
+  std::printf("profile: %zu nodes, %.4f ms of kernel time per run (%lld run(s))\n", prof.size(),
+              runs ? static_cast<double>(total) / 1e6 / static_cast<double>(runs) : 0.0, static_cast<long long>(runs));
+  std::printf("  %10s %6s  %-28s %s\n", "ms/run", "share", "op", "node");
+  for (const lr::NodeProfile& p : prof) {
+    const std::string op = p.fused.empty() ? p.op_type : p.op_type + "+" + p.fused;
+    std::printf("  %10.4f %5.1f%%  %-28s %s\n", static_cast<double>(p.total_ns) / 1e6 / static_cast<double>(p.runs),
+                total ? 100.0 * static_cast<double>(p.total_ns) / static_cast<double>(total) : 0.0, op.c_str(),
+                p.name.c_str());
+  }
+}
+
 int run_main(int argc, char** argv) {
   std::string model_path;
   bool info = false;
@@ -158,6 +181,14 @@ int run_main(int argc, char** argv) {
       options.max_memory_bytes = parse_bytes(a, value("--max-memory-bytes"));
     } else if (a == "--max-tensor-bytes") {
       options.max_tensor_bytes = parse_bytes(a, value("--max-tensor-bytes"));
+    } else if (a == "--profile") {
+      options.enable_profiling = true;
+    } else if (a == "--threads") {
+      const std::string v = value("--threads");
+      char* end = nullptr;
+      const long t = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || t < 1 || t > 256) throw UsageError("--threads needs a count in 1..256, got '" + v + "'");
+      options.intra_op_num_threads = static_cast<int>(t);
     } else if (a == "--repeat") {
       const std::string v = value("--repeat");
       char* end = nullptr;
@@ -196,12 +227,14 @@ int run_main(int argc, char** argv) {
   }
   const std::vector<lr::Tensor> outs = session.run(feeds, names);
   if (repeat > 0) {
+    session.reset_profile();  // the first run (warm-up) is not profiled
     const auto t0 = std::chrono::steady_clock::now();
     for (long r = 0; r < repeat; ++r) session.run(feeds, names);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     std::cout << "time: " << ms / static_cast<double>(repeat) << " ms per run (mean of " << repeat << ", isa "
-              << lr::isa_name(session.isa()) << ")\n";
+              << lr::isa_name(session.isa()) << ", " << session.intra_op_num_threads() << " thread(s))\n";
   }
+  if (options.enable_profiling) print_profile(session.profile());
   if (names.empty()) {
     for (size_t k = 0; k < outs.size(); ++k)
       std::cout << session.outputs()[k].name << ": " << lr::dtype_name(outs[k].dtype()) << " "

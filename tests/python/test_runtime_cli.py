@@ -66,7 +66,7 @@ def test_repeat_prints_timing(tmp_path):
     np.save(tmp_path / "x.npy", X)
     r = _run(_model(tmp_path), "--input", f"x={tmp_path / 'x.npy'}", "--repeat", "3", "--isa", "scalar")
     assert r.returncode == 0, r.stderr
-    assert "ms per run (mean of 3, isa scalar)" in r.stdout
+    assert "ms per run (mean of 3, isa scalar, 1 thread(s))" in r.stdout
     assert _run(_model(tmp_path), "--repeat", "x").returncode != 0
 
 
@@ -144,3 +144,17 @@ def test_invalid_model_message(tmp_path):
     bad.write_bytes(data[: len(data) // 2])
     r = _run(bad, "--info")
     assert r.returncode != 0 and "malformed ONNX protobuf" in r.stderr
+
+
+def test_threads_and_profile(tmp_path):
+    np.save(tmp_path / "x.npy", X)
+    r = _run(_model(tmp_path), "--input", f"x={tmp_path / 'x.npy'}", "--repeat", "4", "--threads", "2", "--profile")
+    assert r.returncode == 0, r.stderr
+    assert "2 thread(s))" in r.stdout
+    assert "profile: 3 nodes" in r.stdout and "(4 run(s))" in r.stdout  # the first run is not counted
+    rows = [line.split() for line in r.stdout.splitlines() if line.startswith("  ") and "%" in line]
+    assert sorted(row[-1] for row in rows) == ["dequant", "fc", "quant"]
+    assert {row[2] for row in rows} == {"Quant", "LinearInt", "Dequant"}
+    for bad in ("0", "x", "300"):
+        r = _run(_model(tmp_path), "--threads", bad)
+        assert r.returncode == 2 and "--threads" in r.stderr

@@ -169,3 +169,25 @@ def test_intra_op_num_threads_errors():
     opts.intra_op_num_threads = 3
     with pytest.raises(ValueError, match="contradicts"):
         rt.InferenceSession(model, intra_op_num_threads=2, sess_options=opts)
+
+
+def test_enable_profiling_lists_the_nodes_that_ran():
+    model = _conv_pool_linear()
+    x = np.random.default_rng(2).normal(0, 2, size=(1, 4, 20, 20)).astype(np.float32)
+    plain = rt.InferenceSession(model)
+    assert plain.get_profile() == []
+    opts = rt.SessionOptions()
+    opts.enable_profiling = True
+    for sess in (rt.InferenceSession(model, enable_profiling=True, intra_op_num_threads=2),
+                 rt.InferenceSession(model, sess_options=opts)):
+        for _ in range(2):
+            np.testing.assert_array_equal(sess.run(None, {"x": x})[0], plain.run(None, {"x": x})[0])
+        prof = sess.get_profile()
+        # the Reshape is a view (no kernel): not listed
+        assert [(p["name"], p["op_type"], p["runs"]) for p in prof] == [
+            ("quant", "Quant", 2), ("conv", "Conv2dInt", 2), ("pool", "MaxPool", 2), ("fc", "LinearInt", 2)]
+        assert all(isinstance(p["total_ns"], int) and p["total_ns"] >= 0 and p["fused"] == "" for p in prof)
+        sess.reset_profile()
+        assert sess.get_profile() == []
+    with pytest.raises(TypeError, match="enable_profiling"):
+        rt.InferenceSession(model, enable_profiling=1)

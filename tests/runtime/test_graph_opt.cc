@@ -305,7 +305,8 @@ TEST(ActivationFusion, LeftAloneWhenNotProvablyExact) {
 // The arena and the views: a residual branch (c1 lives across c2), views of a
 // graph input and of intermediates, a view chain, and reshape-like ops whose
 // output is a graph output (copies: outputs own their bytes).
-TEST(MemoryArena, SameBytesAsOneAllocationPerTensor) {
+// x -> view -> conv1 + relu1 -> conv2 -> iqAdd -> views -> LinearInt, with copies as extra outputs.
+tb::Model arena_model() {
   tb::Model m;
   m.opsets = {{"", 13}, {"thinker", 1}};
   m.input("x", tb::kInt8, {1, 96}).output("y", tb::kInt8, {1, 5}).output("c2_out", tb::kInt8, {1, 4, 6, 4});
@@ -329,6 +330,11 @@ TEST(MemoryArena, SameBytesAsOneAllocationPerTensor) {
   m.add({"LinearInt", "thinker", "fc", {"f", "fw"}, {"y"},
          {tb::attr_float("scale_x", 8.0f), tb::attr_float("scale_w", 64.0f), tb::attr_float("scale_o", 4.0f),
           tb::attr_int("o_bits", 8)}});
+  return m;
+}
+
+TEST(MemoryArena, SameBytesAsOneAllocationPerTensor) {
+  const tb::Model m = arena_model();
   const auto x = tmodels::random_ints<int8_t>(96, -128, 127, 64);
   for (int trial = 0; trial < 2; ++trial) {  // the second run reuses the first run's arena
     const auto out = expect_same_every_way(m, {{"x", lr::Tensor::from_vector<int8_t>({1, 96}, x)}}, 1);
@@ -365,4 +371,43 @@ TEST(MemoryArena, ChainNeedsTwoSlots) {
   EXPECT_EQ(arena.arena_bytes, 2 * 2048);
   EXPECT_EQ(arena.tensors_bytes, 2 * 2048 + 2048);
   EXPECT_EQ(plain.tensors_bytes, 2 * 2048);  // the largest live pair
+}
+
+// SessionOptions.enable_profiling: one entry per node that runs a kernel, in
+// graph order, its runs counted; fused activations and views are not listed
+// (the producer names what was folded into it); the outputs do not change.
+TEST(Profiling, NodesThatRunAreCountedAndOutputsUnchanged) {
+  const tb::Model m = arena_model();
+  const auto x = tmodels::random_ints<int8_t>(96, -128, 127, 64);
+  const std::map<std::string, lr::Tensor> feeds{{"x", lr::Tensor::from_vector<int8_t>({1, 96}, x)}};
+  const std::string b = m.bytes();
+  lr::Session plain = lr::Session::from_bytes(b.data(), b.size());
+  EXPECT_TRUE(plain.profile().empty()) << "no profile without the option";
+  lr::SessionOptions o;
+  o.enable_profiling = true;
+  for (int threads : {1, 2}) {
+    o.intra_op_num_threads = threads;
+    lr::Session s = lr::Session::from_bytes(b.data(), b.size(), o);
+    EXPECT_TRUE(s.profile().empty()) << "nothing ran yet";
+    for (int r = 0; r < 3; ++r) {
+      const std::vector<lr::Tensor> got = s.run(feeds), want = plain.run(feeds);
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t k = 0; k < got.size(); ++k) EXPECT_EQ(bytes_of(got[k]), bytes_of(want[k])) << "output " << k;
+    }
+    const std::vector<lr::NodeProfile> p = s.profile();
+    std::vector<std::string> names;
+    for (const lr::NodeProfile& e : p) {
+      names.push_back(e.name);
+      EXPECT_EQ(e.runs, 3) << e.name;
+      EXPECT_GE(e.total_ns, 0) << e.name;
+      EXPECT_EQ(e.fused, e.name == "conv1" ? "Relu" : "") << e.name;
+    }
+    EXPECT_EQ(names, (std::vector<std::string>{"conv1", "conv2", "c2_copy", "add", "flat_copy", "fc"}));
+    ASSERT_FALSE(p.empty());
+    EXPECT_EQ(p[0].op_type, "Conv2dInt");
+    s.reset_profile();
+    EXPECT_TRUE(s.profile().empty()) << "reset clears every entry";
+    s.run(feeds);
+    for (const lr::NodeProfile& e : s.profile()) EXPECT_EQ(e.runs, 1) << e.name;
+  }
 }

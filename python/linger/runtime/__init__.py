@@ -82,6 +82,8 @@ class SessionOptions:
         # Threads used inside each op: the calling thread plus a pool of the session's own (1..256).
         # Results are bit-identical for every value.
         self.intra_op_num_threads: int = 1
+        # Per-node kernel times of every run, read with InferenceSession.get_profile().
+        self.enable_profiling: bool = False
 
 
 class InferenceSession:
@@ -92,14 +94,15 @@ class InferenceSession:
     ONNX Runtime): threads inside each op, default 1; the outputs are the same bytes for every value.
     `fuse_activations` folds ReLU / Clip / iqClamp into the conv / linear before them and `reuse_memory` shares
     one arena among the intermediates (reshape-like ops become views); both are on by default and change no
-    output bit (docs/runtime.md, "Load-time optimisations").
+    output bit (docs/runtime.md, "Load-time optimisations"). `enable_profiling` (or
+    `sess_options.enable_profiling`) records each node's kernel time in every run: `get_profile()`.
     """
 
     def __init__(self, path_or_bytes: Union[str, "os.PathLike[str]", bytes, bytearray, memoryview],
                  isa: str = "auto", *, max_tensor_bytes: Optional[int] = None,
                  max_memory_bytes: Optional[int] = None, fuse_activations: bool = True,
                  reuse_memory: bool = True, intra_op_num_threads: Optional[int] = None,
-                 sess_options: Optional[SessionOptions] = None) -> None:
+                 enable_profiling: Optional[bool] = None, sess_options: Optional[SessionOptions] = None) -> None:
         if not isinstance(isa, str):
             raise TypeError(f"isa must be a string (auto, scalar, avx2, avx512vnni), got {type(isa).__name__}")
         threads = intra_op_num_threads
@@ -119,10 +122,14 @@ class InferenceSession:
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be True or False, got {flag!r}")
         limits += [fuse_activations, reuse_memory]
+        if enable_profiling is None:
+            enable_profiling = sess_options.enable_profiling if sess_options is not None else False
+        if not isinstance(enable_profiling, bool):
+            raise TypeError(f"enable_profiling must be True or False, got {enable_profiling!r}")
         if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
-            self._sess = _rt.Session.from_bytes(bytes(path_or_bytes), isa, *limits, threads)
+            self._sess = _rt.Session.from_bytes(bytes(path_or_bytes), isa, *limits, threads, enable_profiling)
         elif isinstance(path_or_bytes, (str, os.PathLike)):
-            self._sess = _rt.Session.from_file(os.fspath(path_or_bytes), isa, *limits, threads)
+            self._sess = _rt.Session.from_file(os.fspath(path_or_bytes), isa, *limits, threads, enable_profiling)
         else:
             raise TypeError(f"InferenceSession expects a path or bytes, got {type(path_or_bytes).__name__}")
         self._inputs = [NodeArg(*i) for i in self._sess.inputs()]
@@ -138,6 +145,17 @@ class InferenceSession:
     def intra_op_num_threads(self) -> int:
         """Threads used inside each op."""
         return int(self._sess.intra_op_num_threads)
+
+    def get_profile(self) -> List[Dict[str, object]]:
+        """With enable_profiling: one dict per node that ran a kernel, in graph order, accumulated since the
+        session was created or reset_profile() was called: name, op_type, fused (op types folded into it at
+        load, e.g. "Relu"), runs, total_ns (its kernel time summed over those runs). Empty without the option.
+        Folded activations and views (Reshape, Flatten, ...) do not run a kernel and are not listed."""
+        return [dict(d) for d in self._sess.profile()]
+
+    def reset_profile(self) -> None:
+        """Clears the accumulated profile (e.g. after warm-up runs)."""
+        self._sess.reset_profile()
 
     def get_inputs(self) -> List[NodeArg]:
         return list(self._inputs)

@@ -113,7 +113,12 @@ void Plan::fuse_activations() {
       cur = end;
     }
     if (chain.empty() || !producer.kernel->fuse_output_clamp(lo, hi)) continue;
-    for (size_t d : chain) dead[d] = true;
+    std::string& names = fused_ops_[static_cast<size_t>(producer.node->index)];
+    for (size_t d : chain) {
+      dead[d] = true;
+      if (!names.empty()) names += ",";
+      names += steps_[d].node->op_type;
+    }
     producer.outputs[0] = cur;
     fused_nodes_ += static_cast<int>(chain.size());
   }

@@ -1,5 +1,7 @@
 #include "graph/plan.h"
 
+#include <chrono>
+
 #include <algorithm>
 #include <cstdint>
 
@@ -24,6 +26,7 @@ Plan::Plan(const Graph& graph, const std::vector<Dims>& input_dims, opt::Isa isa
            const PlanOptions& options, opt::ThreadPool* pool)
     : graph_(graph), isa_(isa), limits_(limits), options_(options), pool_(pool), executable_(true),
       values_(graph.values.size()) {
+  fused_ops_.resize(graph.nodes.size());
   for (size_t k = 0; k < graph.inputs.size(); ++k) {
     ValueState& v = values_[static_cast<size_t>(graph.inputs[k])];
     v.defined = true;
@@ -426,7 +429,8 @@ class BufferLease {
 
 }  // namespace
 
-std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, const std::vector<int>& wanted) const {
+std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, const std::vector<int>& wanted,
+                              NodeTimes* times) const {
   std::vector<const Tensor*> slots = constant_slots_;
   for (size_t k = 0; k < inputs.size(); ++k) slots[static_cast<size_t>(graph_.inputs[k])] = inputs[k];
   std::vector<std::unique_ptr<Tensor>> buffers(values_.size());
@@ -481,7 +485,17 @@ std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, const st
         rc.node = step.node;
         rc.inputs = in.data();
         rc.outputs = out.data();
-        step.kernel->run(rc);
+        if (times) {
+          const auto t0 = std::chrono::steady_clock::now();
+          step.kernel->run(rc);
+          const auto t1 = std::chrono::steady_clock::now();
+          const size_t k = static_cast<size_t>(step.node->index);
+          times->ns[k].fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count(),
+                                 std::memory_order_relaxed);
+          times->runs[k].fetch_add(1, std::memory_order_relaxed);
+        } else {
+          step.kernel->run(rc);
+        }
       }
     } catch (const std::bad_alloc&) {
       throw ExecutionError(step.node->label() + ": out of memory (the plan's peak is " +

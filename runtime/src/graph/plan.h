@@ -22,6 +22,7 @@
 // weights and its inputs.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -64,6 +65,13 @@ struct MemoryPlan {
   int64_t total_bytes() const { return sat_add(weights_bytes, peak_bytes()); }
 };
 
+// Per-node kernel time of the runs of a session (SessionOptions.enable_profiling),
+// indexed by graph node index; shared by every plan of the session.
+struct NodeTimes {
+  explicit NodeTimes(size_t nodes) : ns(nodes), runs(nodes) {}
+  std::vector<std::atomic<int64_t>> ns, runs;
+};
+
 class Plan {
  public:
   // input_dims: one entry per graph input (graph.inputs order); -1 for an
@@ -88,7 +96,12 @@ class Plan {
   // mutex-protected pool (or, without reuse, allocates each intermediate when
   // its producer runs and frees it after its last consumer); peak:
   // memory().peak_bytes(). The kernels are not changed by running.
-  std::vector<Tensor> run(const std::vector<const Tensor*>& inputs, const std::vector<int>& wanted) const;
+  // times (may be null): each step's kernel time is added to its node's entry.
+  std::vector<Tensor> run(const std::vector<const Tensor*>& inputs, const std::vector<int>& wanted,
+                          NodeTimes* times = nullptr) const;
+
+  // The op types folded into each node (by graph node index), e.g. "Relu"; "" when none.
+  const std::vector<std::string>& fused_ops() const { return fused_ops_; }
 
  private:
   struct Step {
@@ -121,6 +134,7 @@ class Plan {
   MemoryLimits limits_;
   PlanOptions options_;
   int fused_nodes_ = 0;
+  std::vector<std::string> fused_ops_;  // per graph node index
   std::vector<Storage> storage_;   // per value id, for values the steps produce
   std::vector<int64_t> offset_;    // per value id: arena offset (kArena)
   opt::ThreadPool* pool_;

@@ -66,6 +66,21 @@ struct SessionOptions {
   // / Identity views. Off: one node per kernel, one allocation per tensor.
   bool fuse_activations = true;
   bool reuse_memory = true;
+  // Per-node timing (ONNX Runtime's name): every run adds each node's kernel
+  // time (steady clock, nanoseconds) to the session's profile (profile()).
+  // Costs two clock reads per node; off by default.
+  bool enable_profiling = false;
+};
+
+// Where the time of the runs went, per node that runs a kernel (Session::profile):
+// nodes folded into a producer (fused activations) and views (Reshape ...) are
+// not listed; their work is in the producer's entry / there is none.
+struct NodeProfile {
+  std::string name;      // the node's name ("" when unnamed)
+  std::string op_type;   // e.g. "Conv2dInt"
+  std::string fused;     // op types folded into this node at load, e.g. "Relu" ("" when none)
+  int64_t runs = 0;      // how many times it ran
+  int64_t total_ns = 0;  // summed kernel time over those runs
 };
 
 // The memory plan of a session, known before the first run when every input
@@ -120,6 +135,13 @@ class Session {
   Isa isa() const;  // the best ISA used (never kAuto); with kAuto, some layers may choose a lower one
   int intra_op_num_threads() const;
   MemoryInfo memory_info() const;
+
+  // With SessionOptions.enable_profiling: the nodes that ran, in graph order,
+  // with their accumulated times since the session was created or
+  // reset_profile() was last called (runs in flight may be partly counted).
+  // Empty without the option.
+  std::vector<NodeProfile> profile() const;
+  void reset_profile();
 
   // Runs the model. `feeds` must hold exactly the graph inputs, with the
   // declared dtype and a shape matching the declared one (InputError
