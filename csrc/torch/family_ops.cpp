@@ -327,6 +327,26 @@ std::vector<int64_t> rnn_lengths(const char* name, const c10::optional<at::Tenso
   return lens;
 }
 
+// Every row b of [0, a.B) over its lens[b] steps (backwards from lens[b] - 1 with reverse), rows in parallel.
+// make_step() gives each thread a step function (with its own scratch): step(b, t, h) computes step t of row b
+// from the state in hp (and the cell it keeps itself) into h [H]; h then becomes row b's state and y[t, b].
+template <class MakeStep>
+void run_rows(const RnnArgs& a, const std::vector<int64_t>& lens, bool reverse, int8_t* yp, int8_t* hp,
+              const MakeStep& make_step) {
+  const int64_t B = a.B, H = a.H;
+  at::parallel_for(0, B, 1, [&](int64_t s, int64_t e) {
+    auto step = make_step();
+    std::vector<int8_t> h(H);
+    for (int64_t b = s; b < e; ++b)
+      for (int64_t t0 = 0; t0 < lens[b]; ++t0) {
+        const int64_t t = reverse ? lens[b] - 1 - t0 : t0;
+        step(b, t, h.data());
+        std::copy(h.begin(), h.end(), hp + b * H);
+        std::copy(h.begin(), h.end(), yp + (t * B + b) * H);
+      }
+  });
+}
+
 std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_int(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& c0,
                                                         const at::Tensor& w_ih, const at::Tensor& w_hh,
                                                         const c10::optional<at::Tensor>& b_ih,
@@ -346,25 +366,16 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_int(const at::Tensor& x, con
   const int8_t* wh = a.w_hh.data_ptr<int8_t>();
   const int32_t* bi = a.b_ih.defined() ? a.b_ih.data_ptr<int32_t>() : nullptr;
   const int32_t* bh = a.b_hh.defined() ? a.b_hh.data_ptr<int32_t>() : nullptr;
-  int8_t* yp = y.data_ptr<int8_t>();
   int8_t* hp = hT.data_ptr<int8_t>();
   int16_t* cp = cT.data_ptr<int16_t>();
   const int64_t B = a.B, I = a.I, H = a.H;
-  at::parallel_for(0, B, 1, [&](int64_t s, int64_t e) {
-    std::vector<int64_t> acc(8 * H);
-    std::vector<int8_t> h(H);
-    std::vector<int16_t> c(H);
-    for (int64_t b = s; b < e; ++b) {
-      for (int64_t t0 = 0; t0 < lens[b]; ++t0) {
-        const int64_t t = reverse ? lens[b] - 1 - t0 : t0;
-        ln::lstm_step(xp + (t * B + b) * I, hp + b * H, cp + b * H, wi, wh, bi, bh, I, H, static_cast<int>(qx),
-                      static_cast<int>(qiw), static_cast<int>(qh), static_cast<int>(qhw), h.data(), c.data(),
-                      acc.data());
-        std::copy(h.begin(), h.end(), hp + b * H);
-        std::copy(c.begin(), c.end(), cp + b * H);
-        std::copy(h.begin(), h.end(), yp + (t * B + b) * H);
-      }
-    }
+  run_rows(a, lens, reverse, y.data_ptr<int8_t>(), hp, [&] {
+    return [&, acc = std::vector<int64_t>(8 * H), c = std::vector<int16_t>(H)](int64_t b, int64_t t,
+                                                                                 int8_t* h) mutable {
+      ln::lstm_step(xp + (t * B + b) * I, hp + b * H, cp + b * H, wi, wh, bi, bh, I, H, static_cast<int>(qx),
+                    static_cast<int>(qiw), static_cast<int>(qh), static_cast<int>(qhw), h, c.data(), acc.data());
+      std::copy(c.begin(), c.end(), cp + b * H);
+    };
   });
   return {y.to(x.device()), hT.to(x.device()), cT.to(x.device())};
 }
@@ -382,21 +393,13 @@ std::tuple<at::Tensor, at::Tensor> gru_int(const at::Tensor& x, const at::Tensor
   const int8_t* wh = a.w_hh.data_ptr<int8_t>();
   const int32_t* bi = a.b_ih.defined() ? a.b_ih.data_ptr<int32_t>() : nullptr;
   const int32_t* bh = a.b_hh.defined() ? a.b_hh.data_ptr<int32_t>() : nullptr;
-  int8_t* yp = y.data_ptr<int8_t>();
   int8_t* hp = hT.data_ptr<int8_t>();
   const int64_t B = a.B, I = a.I, H = a.H;
-  at::parallel_for(0, B, 1, [&](int64_t s, int64_t e) {
-    std::vector<int64_t> acc(6 * H);
-    std::vector<int8_t> h(H);
-    for (int64_t b = s; b < e; ++b) {
-      for (int64_t t0 = 0; t0 < lens[b]; ++t0) {
-        const int64_t t = reverse ? lens[b] - 1 - t0 : t0;
-        ln::gru_step(xp + (t * B + b) * I, hp + b * H, wi, wh, bi, bh, I, H, static_cast<int>(qx),
-                     static_cast<int>(qiw), static_cast<int>(qh), static_cast<int>(qhw), h.data(), acc.data());
-        std::copy(h.begin(), h.end(), hp + b * H);
-        std::copy(h.begin(), h.end(), yp + (t * B + b) * H);
-      }
-    }
+  run_rows(a, lens, reverse, y.data_ptr<int8_t>(), hp, [&] {
+    return [&, acc = std::vector<int64_t>(6 * H)](int64_t b, int64_t t, int8_t* h) mutable {
+      ln::gru_step(xp + (t * B + b) * I, hp + b * H, wi, wh, bi, bh, I, H, static_cast<int>(qx),
+                   static_cast<int>(qiw), static_cast<int>(qh), static_cast<int>(qhw), h, acc.data());
+    };
   });
   return {y.to(x.device()), hT.to(x.device())};
 }
