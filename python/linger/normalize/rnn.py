@@ -92,36 +92,31 @@ class _NormalizeRNN(NormalizeMixin):
         return super().extra_repr() + ", " + self._norm_repr()
 
 
-class NormalizeFastLSTM(_NormalizeRNN, nn.LSTM):
-    _lstm = True
+class _NormalizeRNNLayer(_NormalizeRNN):
+    """The 1.x constructor and from_float of both classes (`_torch_rnn`: the float class they extend)."""
+    _torch_rnn: type = nn.LSTM
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0, bidirectional: bool = False,
                  normalize_data: Optional[float] = None, normalize_weight: Optional[float] = None,
                  normalize_bias: Optional[float] = None) -> None:
-        nn.LSTM.__init__(self, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+        self._torch_rnn.__init__(self, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
         self._init_rnn(normalize_data, normalize_weight, normalize_bias)
 
     @classmethod
-    def from_float(cls, m: nn.LSTM) -> "NormalizeFastLSTM":
+    def from_float(cls, m: nn.RNNBase) -> "_NormalizeRNNLayer":
         if getattr(m, "proj_size", 0):
-            raise ValueError("linger: normalize_layers: nn.LSTM with proj_size > 0 is not supported; keep it out "
-                             "with linger.disable_normalize")
+            raise ValueError(f"linger: normalize_layers: nn.{cls._torch_rnn.__name__} with proj_size > 0 is not "
+                             "supported; keep it out with linger.disable_normalize")
         return _adopt(cls(m.input_size, m.hidden_size, m.num_layers, m.bias, m.batch_first, m.dropout,
                           m.bidirectional), m)
 
 
-class NormalizeFastGRU(_NormalizeRNN, nn.GRU):
+class NormalizeFastLSTM(_NormalizeRNNLayer, nn.LSTM):
+    _lstm = True
+    _torch_rnn = nn.LSTM
+
+
+class NormalizeFastGRU(_NormalizeRNNLayer, nn.GRU):
     _lstm = False
-
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0, bidirectional: bool = False,
-                 normalize_data: Optional[float] = None, normalize_weight: Optional[float] = None,
-                 normalize_bias: Optional[float] = None) -> None:
-        nn.GRU.__init__(self, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
-        self._init_rnn(normalize_data, normalize_weight, normalize_bias)
-
-    @classmethod
-    def from_float(cls, m: nn.GRU) -> "NormalizeFastGRU":
-        return _adopt(cls(m.input_size, m.hidden_size, m.num_layers, m.bias, m.batch_first, m.dropout,
-                          m.bidirectional), m)
+    _torch_rnn = nn.GRU
