@@ -4,6 +4,7 @@ and PyTorch float eval on the same architectures, with whole-model GMAC/s and % 
     /usr/bin/python3 bench/bench_models.py                     # every model, 1 and 2 threads
     /usr/bin/python3 bench/bench_models.py --quick             # demo CNN + resnet18 64x64, 1 thread, few repeats
     /usr/bin/python3 bench/bench_models.py --models resnet18_224,mobilenet_v2_224 --threads 1 --repeats 30
+    /usr/bin/python3 bench/bench_models.py --rounds 3                # ranges over 3 separate timings (README)
 
 Models (random weights; latency does not depend on them): the demo CNN of examples/fashion_mnist_demo.py
 (1x28x28), torchvision resnet18 at 64x64 and 224x224, torchvision mobilenet_v2 at 224x224 (unmodified), and a
@@ -13,13 +14,15 @@ does not collapse to zero), then a copy is quantized with linger (trace_layers, 
 calibration batches in train mode) and exported with linger.onnx.export; the float model is exported with
 torch.onnx.export (opset 13) for ONNX Runtime.
 
-Timing: the engines run interleaved (one run of each in turn, `--repeats` rounds after a warm-up), and the table
-shows each one's minimum, in milliseconds of wall-clock time ("ms") and, for one thread, of the calling thread's
+Timing: the engines run interleaved (one run of each in turn, `--repeats` times after a warm-up), and the table
+shows each one's minimum (with `--rounds R`, R such timings with fresh sessions, and each figure as its range
+over them, low-high), in milliseconds of wall-clock time ("ms") and, for one thread, of the calling thread's
 CPU time ("cpu ms": the same on a quiet machine, and robust to other processes sharing the cores). Threads: our
 runtime's `intra_op_num_threads` session option (rows are skipped with a note when this build has none),
 ONNX Runtime's SessionOptions.intra_op_num_threads, torch.set_num_threads.
 
-Columns: speedup = ONNX Runtime fp32 ms / this row's ms (same thread count; `--clock cpu`: CPU ms for 1 thread); GMAC/s = the model's multiply-
+Columns: speedup = ONNX Runtime fp32 ms / this row's ms (same thread count; `--clock cpu`: CPU ms for 1 thread);
+vs 1 thread = the same engine's 1-thread wall ms / this row's (when 1 is among --threads); GMAC/s = the model's multiply-
 accumulates (Conv / Gemm / MatMul / GRU / LSTM of the float ONNX graph, shapes inferred) / ms; % peak = GMAC/s /
 (the int8 peak of bench_int8_peak, per-thread CPU time, best ISA, times the threads), for our rows.
 """
@@ -193,6 +196,12 @@ def int8_peaks(threads: List[int]) -> Dict[int, Tuple[str, float]]:
     return out
 
 
+def span(values: List[float], fmt: str, unit: str = "") -> str:
+    """One value, or the range low-high of several (the rounds of a run)."""
+    lo, hi = fmt.format(min(values)), fmt.format(max(values))
+    return lo + unit if lo == hi else f"{lo}-{hi}{unit}"
+
+
 def our_threads_option() -> bool:
     return "intra_op_num_threads" in inspect.signature(InferenceSession.__init__).parameters
 
@@ -274,6 +283,9 @@ def main() -> None:
                     help="what speedup and GMAC/s are computed from: wall-clock ms (default) or, on a machine "
                          "shared with other processes, the calling thread's CPU ms (one-thread rows only; rows "
                          "with more threads use wall-clock ms)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="separate timing rounds (fresh sessions, each the minimum of --repeats runs); with more "
+                         "than one the table gives each figure's range over the rounds, low-high (default 1)")
     ap.add_argument("--settle-ms", type=float, default=50.0,
                     help="pause before each timed run with more than one thread, so that the worker threads "
                          "of the engine timed before (which spin for a while after a run) are asleep (default 50)")
@@ -299,25 +311,41 @@ def main() -> None:
         x = torch.randn(*shape).numpy()
         check_isas_agree(name, lin_bytes, isas, x)
         print(f"{name}: {desc}; {macs / 1e6:.1f} MMAC; int8 outputs identical on {', '.join(isas)}", flush=True)
+        one_thread: Dict[str, List[float]] = {}  # engine -> its 1-thread wall ms per round
         for t in threads:
             torch.set_num_threads(t)
-            engines = make_engines(name, t, isas, lin_bytes, float_bytes, float_model, x, notes)
-            time_engines(engines, repeats, warmup, args.settle_ms / 1e3 if t > 1 else 0.0)
             use_cpu = args.clock == "cpu" and t == 1
+            # engine label -> per round: (wall ms, cpu ms, speedup vs ORT); rounds are separate timing runs
+            per: Dict[str, List[Tuple[float, float, float]]] = {}
+            ours: Dict[str, bool] = {}
+            for _ in range(args.rounds):
+                engines = make_engines(name, t, isas, lin_bytes, float_bytes, float_model, x, notes)
+                time_engines(engines, repeats, warmup, args.settle_ms / 1e3 if t > 1 else 0.0)
 
-            def best_ms(e: Engine) -> float:
-                return min(e.cpu) if use_cpu else min(e.wall)
-            ort_ms = next(best_ms(e) for e in engines if e.label.startswith("ONNX Runtime"))
-            for e in engines:
-                ms = best_ms(e)
-                gmacs = macs / (ms * 1e-3) / 1e9
+                def best_ms(e: Engine) -> float:
+                    return min(e.cpu) if use_cpu else min(e.wall)
+                ort_ms = next(best_ms(e) for e in engines if e.label.startswith("ONNX Runtime"))
+                for e in engines:
+                    per.setdefault(e.label, []).append((min(e.wall), min(e.cpu), ort_ms / best_ms(e)))
+                    ours[e.label] = e.ours
+            for label, vals in per.items():
+                walls = [v[0] for v in vals]
+                clock = [v[1] if use_cpu else v[0] for v in vals]
+                gmacs = [macs / (ms * 1e-3) / 1e9 for ms in clock]
                 peak = peaks.get(t, ("", 0.0))[1]
-                pct = f"{100 * gmacs / peak:.0f}%" if e.ours and peak > 0 else "-"
-                cpu = f"{min(e.cpu):.2f}" if t == 1 else "-"
-                rows.append((name, str(t), e.label, f"{min(e.wall):.2f}", cpu, f"{ort_ms / ms:.2f}x", f"{gmacs:.1f}", pct))
+                pct = span([100 * g / peak for g in gmacs], "{:.0f}", "%") if ours[label] and peak > 0 else "-"
+                cpu = span([v[1] for v in vals], "{:.2f}") if t == 1 else "-"
+                if t == 1:
+                    one_thread[label] = walls
+                scale = "-"
+                if t > 1 and label in one_thread:
+                    scale = span([a / b for a, b in zip(one_thread[label], walls)], "{:.2f}", "x")
+                rows.append((name, str(t), label, span(walls, "{:.2f}"), cpu, span([v[2] for v in vals], "{:.2f}", "x"),
+                             scale, span(gmacs, "{:.1f}"), pct))
             print(f"  {t} thread(s) done", flush=True)
     print()
-    header = ("model", "threads", "engine", "ms", "cpu ms", "speedup vs ORT fp32", "GMAC/s", "% int8 peak")
+    header = ("model", "threads", "engine", "ms", "cpu ms", "speedup vs ORT fp32", "vs 1 thread", "GMAC/s",
+              "% int8 peak")
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")
     for r in rows:
@@ -327,7 +355,9 @@ def main() -> None:
               + ", ".join(f"{t} thread(s) {isa} {g:.0f} GMAC/s" for t, (isa, g) in sorted(peaks.items())))
     for n in dict.fromkeys(notes):  # once each, in order
         print("note: " + n)
-    print(f"command: {' '.join([os.path.basename(sys.executable)] + sys.argv)}; min of {repeats} interleaved runs "
+    print(f"command: {' '.join([os.path.basename(sys.executable)] + sys.argv)}; "
+          + (f"ranges over {args.rounds} rounds, each the " if args.rounds > 1 else "")
+          + f"min of {repeats} interleaved runs "
           f"after {warmup} warm-up runs"
           + (f" ({args.settle_ms:g} ms pause before each run with more than one thread)" if max(threads) > 1 else "")
           + "; batch 1; speedup and GMAC/s from "
