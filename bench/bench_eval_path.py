@@ -19,6 +19,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import linger  # noqa: E402
+from linger.tools import recalibrate_batch_norms  # noqa: E402
 from linger.nn.weighted import WeightedIntMixin  # noqa: E402
 
 torchvision = None
@@ -29,12 +30,7 @@ def quantized_pair(name, size):
     ctor = getattr(torchvision.models, name)
     fmodel = ctor()
     # batch-norm statistics of the data (random init leaves mean 0 / var 1, and activations that vanish in depth)
-    for mod in fmodel.modules():
-        if isinstance(mod, torch.nn.BatchNorm2d):
-            mod.momentum = None  # cumulative average
-    with torch.no_grad():
-        for _ in range(4):
-            fmodel(torch.randn(8, 3, size, size))
+    recalibrate_batch_norms(fmodel, [torch.randn(8, 3, size, size) for _ in range(4)])
     fmodel.eval()
     qmodel = ctor()
     qmodel.load_state_dict(fmodel.state_dict())

@@ -50,6 +50,7 @@ sys.path.insert(0, os.path.join(ROOT, "python"))
 sys.path.insert(0, os.path.join(ROOT, "examples"))
 import linger  # noqa: E402
 from linger.runtime import InferenceSession, isa_supported  # noqa: E402
+from linger.tools import recalibrate_batch_norms  # noqa: E402
 
 ALL_MODELS = ["demo_cnn", "resnet18_64", "resnet18_224", "mobilenet_v2_224", "kws_convgru"]
 
@@ -100,16 +101,7 @@ def build_float(name: str) -> Tuple[nn.Module, Tuple[int, ...], str]:
 
 def calibrate_batch_norms(model: nn.Module, shape: Tuple[int, ...], batch: int) -> None:
     """Running statistics = the statistics of two random batches (cumulative average)."""
-    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    for bn in bns:
-        bn.reset_running_stats()
-        bn.momentum = None
-    model.train()
-    with torch.no_grad():
-        for _ in range(2):
-            model(torch.randn(batch, *shape[1:]))
-    for bn in bns:
-        bn.momentum = 0.1
+    recalibrate_batch_norms(model, [torch.randn(batch, *shape[1:]) for _ in range(2)])
     model.eval()
 
 

@@ -199,7 +199,8 @@ def _warn_initial_bn_stats(model: nn.Module) -> None:
             "batch norm whose running statistics are still the initial ones (mean 0, var 1). QAT keeps them frozen "
             "(linger 1.x semantics), so these layers compute the float model's eval-mode output, not its train-mode "
             "one. Run training batches through the model in train mode after normalize_layers (the float stage, "
-            "docs/two-stage.md) or load trained float weights before linger.init.", stacklevel=3)
+            "docs/two-stage.md), set them from data with linger.tools.recalibrate_batch_norms(model, batches), or load "
+            "trained float weights before linger.init.", stacklevel=3)
 
 
 def _hook(module: nn.Module, path: str) -> None:

@@ -13,6 +13,7 @@ import torch.nn as nn
 
 import linger
 import linger.runtime as rt
+from linger.tools import recalibrate_batch_norms
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "examples"))
@@ -26,14 +27,7 @@ def isas():
 
 def calibrate_batch_norms(model: nn.Module, shape, batch: int = 8) -> None:
     """Running statistics from two random batches, so that a deep random network does not collapse to zero."""
-    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    for bn in bns:
-        bn.reset_running_stats()
-        bn.momentum = None
-    model.train()
-    with torch.no_grad():
-        for _ in range(2):
-            model(torch.randn(batch, *shape[1:]))
+    recalibrate_batch_norms(model, [torch.randn(batch, *shape[1:]) for _ in range(2)])
     model.eval()
 
 

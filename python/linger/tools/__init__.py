@@ -1,10 +1,13 @@
 """Tools around quantized models: `compare` (PyTorch eval vs runtime), dataset readers, `platform_report`
 (per-layer share-mem and the hardware limits a model is near), `wb_analyse` (weight/bias statistics),
-`layer_report` (per-layer int8 vs float: SQNR, saturation, plots), `Dumper` (per-layer tensors to files)."""
+`layer_report` (per-layer int8 vs float: SQNR, saturation, plots), `Dumper` (per-layer tensors to files),
+`recalibrate_batch_norms` (batch-norm running statistics from data batches)."""
 from . import datasets
+from .bn_calibration import recalibrate_batch_norms
 from .dumper import Dumper
 
-__all__ = ["datasets", "compare", "platform_report", "wb_analyse", "layer_report", "Dumper"]
+__all__ = ["datasets", "compare", "platform_report", "wb_analyse", "layer_report", "Dumper",
+           "recalibrate_batch_norms"]
 
 
 def __getattr__(name: str):  # `linger.tools.compare` imports the runtime bindings lazily
