@@ -75,12 +75,102 @@ RnnGeometry infer_rnn(InferContext& ctx, int gates, int w_slot) {
   return g;
 }
 
-int64_t rnn_workspace_bytes(const RnnGeometry& g) {
-  const int64_t gh = sat_mul(g.gates, g.H);
-  int64_t bytes = sat_mul(sat_mul(sat_mul(g.T, g.B), gh), 8);  // the input projections (int64)
-  bytes = sat_add(bytes, sat_mul(sat_mul(g.T, g.B), sat_mul(gh, 4)));  // the GEMM's int32 result
-  bytes = sat_add(bytes, sat_mul(gh, 8));                        // the recurrent accumulator
-  return sat_add(bytes, sat_mul(g.H, 6));                        // h, h', c, c'
+namespace {
+
+// Largest k for which an int32 sum of k products of two int8 (each at most 2^14 in magnitude) cannot wrap.
+constexpr int64_t kMaxInt32K = (int64_t{1} << 31) / (128 * 128) - 1;
+
+// numerics::luna_sigmoid_q11 / luna_tanh_q11 of every int16 x, at index uint16(x).
+struct LutTables {
+  int8_t sigmoid[65536];
+  int8_t tanh[65536];
+};
+
+const LutTables& lut_tables() {
+  static const LutTables* const t = [] {
+    auto* p = new LutTables;
+    for (int32_t v = -32768; v <= 32767; ++v) {
+      const auto x = static_cast<int16_t>(v);
+      p->sigmoid[static_cast<uint16_t>(x)] = numerics::luna_sigmoid_q11(x);
+      p->tanh[static_cast<uint16_t>(x)] = numerics::luna_tanh_q11(x);
+    }
+    return p;
+  }();
+  return *t;
+}
+
+inline int32_t lut(const int8_t* table, int16_t x) { return table[static_cast<uint16_t>(x)]; }
+
+}  // namespace
+
+void gru_cell_lut(const int32_t* gi32, const int32_t* b_ih, const int64_t* gh, int qi, int qhh, const int8_t* h_prev,
+                  int64_t hidden, int qh, int8_t* h_out) {
+  using numerics::rhu_shift;
+  using numerics::sat16;
+  using numerics::to_q11;
+  const LutTables& L = lut_tables();
+  const int64_t H = hidden;
+  auto gi = [&](int64_t j) { return int64_t{gi32[j]} + (b_ih ? b_ih[j] : 0); };
+  for (int64_t u = 0; u < H; ++u) {  // numerics::gru_cell, the tables read directly
+    const int32_t r = lut(L.sigmoid, numerics::rnn_gate_q11(gi(u), qi, gh[u], qhh));
+    const int32_t z = lut(L.sigmoid, numerics::rnn_gate_q11(gi(H + u), qi, gh[H + u], qhh));
+    const int16_t rh = sat16(rhu_shift(static_cast<int64_t>(r) * to_q11(gh[2 * H + u], qhh), 7));
+    const int32_t n = lut(L.tanh, sat16(static_cast<int64_t>(to_q11(gi(2 * H + u), qi)) + rh));
+    const int64_t h7 = sat16(rhu_shift(h_prev[u], qh - 7));
+    h_out[u] = numerics::sat8(rhu_shift(static_cast<int64_t>(z) * h7 + static_cast<int64_t>(128 - z) * n, 14 - qh));
+  }
+}
+
+void lstm_cell_lut(const int32_t* gi32, const int32_t* b_ih, const int64_t* gh, int qi, int qhh,
+                   const int16_t* c_prev, int64_t hidden, int qh, int8_t* h_out, int16_t* c_out) {
+  using numerics::rhu_shift;
+  using numerics::rnn_gate_q11;
+  using numerics::sat16;
+  const LutTables& L = lut_tables();
+  const int64_t H = hidden;
+  auto gi = [&](int64_t j) { return int64_t{gi32[j]} + (b_ih ? b_ih[j] : 0); };
+  for (int64_t u = 0; u < H; ++u) {  // numerics::lstm_cell, the tables read directly
+    const int32_t i = lut(L.sigmoid, rnn_gate_q11(gi(u), qi, gh[u], qhh));
+    const int32_t f = lut(L.sigmoid, rnn_gate_q11(gi(H + u), qi, gh[H + u], qhh));
+    const int32_t g = lut(L.tanh, rnn_gate_q11(gi(2 * H + u), qi, gh[2 * H + u], qhh));
+    const int32_t o = lut(L.sigmoid, rnn_gate_q11(gi(3 * H + u), qi, gh[3 * H + u], qhh));
+    const int64_t c14 = static_cast<int64_t>(f) * c_prev[u] + static_cast<int64_t>(i) * g;
+    const int32_t tc = lut(L.tanh, sat16(rhu_shift(c14, 3)));
+    c_out[u] = sat16(rhu_shift(c14, 7));
+    h_out[u] = numerics::sat8(rhu_shift(static_cast<int64_t>(o) * tc, 14 - qh));
+  }
+}
+
+opt::Isa rnn_isa(const RnnGeometry& g, opt::Isa isa) {
+  const opt::Isa r = opt::resolve_isa(isa);
+  if (r == opt::Isa::kScalar || g.I > kMaxInt32K || g.H > kMaxInt32K) return opt::Isa::kScalar;
+  return r;
+}
+
+void prepare_rnn(InferContext& ctx, const RnnGeometry& g, RnnWeights* w) {
+  *w = RnnWeights{};
+  if (!ctx.complete()) return;
+  w->isa = rnn_isa(g, ctx.isa());
+  if (w->isa == opt::Isa::kScalar) return;
+  const Tensor* wi = ctx.constant(g.w_slot);
+  const Tensor* wh = ctx.constant(g.w_slot + 1);
+  if (!wi || !wh) return;
+  const int64_t GH = g.gates * g.H;
+  w->w_ih = opt::LinearInt8(wi->data<int8_t>(), g.I, GH, w->isa);
+  w->w_hh = opt::MatVecInt8(wh->data<int8_t>(), GH, g.H, w->isa);
+  w->packed = true;
+}
+
+int64_t rnn_workspace_bytes(const RnnGeometry& g, const RnnWeights& w) {
+  const int64_t gh = sat_mul(g.gates, g.H), rows = sat_mul(g.T, g.B);
+  int64_t bytes = sat_mul(sat_mul(rows, gh), 8);         // the input projections (int64; int32 on the fast path)
+  bytes = sat_add(bytes, sat_mul(rows, sat_mul(gh, 4)));  // the reference GEMM's int32 result
+  bytes = sat_add(bytes, sat_mul(gh, 8));                 // the recurrent accumulator
+  bytes = sat_add(bytes, sat_mul(sat_add(gh, g.H), 4));   // the matrix-vector product's scratch
+  bytes = sat_add(bytes, sat_mul(g.H, 6));                // h, h', c, c'
+  if (w.isa != opt::Isa::kScalar)  // the GEMM's own scratch
+    bytes = sat_add(bytes, opt::linear_workspace_bytes(rows, g.I, gh, w.isa));
+  return bytes;
 }
 
 void rnn_input_projections(const int8_t* x, const int8_t* w_ih, const int32_t* b_ih, int64_t rows, int64_t input,
@@ -99,28 +189,23 @@ void rnn_input_projections(const int8_t* x, const int8_t* w_ih, const int32_t* b
       acc[r * gates_h + j] = static_cast<int64_t>(c[static_cast<size_t>(r * gates_h + j)]) + (b_ih ? b_ih[j] : 0);
 }
 
-void run_rnn(const RunContext& ctx, const RnnGeometry& g) {
+namespace {
+
+// The reference path: numerics::rnn_matvec and gru_cell / lstm_cell per row and step.
+void run_reference(const RunContext& ctx, const RnnGeometry& g, const int8_t* wi, const int8_t* wh) {
   const int64_t T = g.T, B = g.B, I = g.I, H = g.H, GH = g.gates * g.H;
   const bool lstm = g.gates == 4;
   const int w = g.w_slot;
   const int8_t* x = ctx.in(0).data<int8_t>();
   const Tensor* h0 = ctx.in_opt(1);
   const Tensor* c0 = lstm ? ctx.in_opt(2) : nullptr;
-  const int8_t* wi = ctx.in(w).data<int8_t>();
-  const int8_t* wh = ctx.in(w + 1).data<int8_t>();
   const int32_t* bi = ctx.in_opt(w + 2) ? ctx.in_opt(w + 2)->data<int32_t>() : nullptr;
   const int32_t* bh = ctx.in_opt(w + 3) ? ctx.in_opt(w + 3)->data<int32_t>() : nullptr;
   const int64_t* lengths = g.has_lengths ? ctx.in(g.lengths_slot()).data<int64_t>() : nullptr;
-  if (lengths) {
-    for (int64_t b = 0; b < B; ++b)
-      if (lengths[b] < 0 || lengths[b] > T)
-        ctx.fail("lengths[" + std::to_string(b) + "] = " + std::to_string(lengths[b]) + " is outside [0, " +
-                 std::to_string(T) + "] (the number of time steps of x); give each row's number of valid steps");
-  }
   int8_t* y = ctx.out(0).data<int8_t>();
   const size_t n_out = ctx.node->outputs.size();
   std::vector<int64_t> gi(static_cast<size_t>(sat_mul(sat_mul(T, B), GH)));
-  rnn_input_projections(x, wi, bi, T * B, I, GH, gi.data(), ctx.isa);
+  rnn_input_projections(x, wi, bi, T * B, I, GH, gi.data(), opt::Isa::kScalar);
   const int qi = g.qx + g.qiw, qhh = g.qh + g.qhw;
   std::vector<int64_t> gh(static_cast<size_t>(GH));
   std::vector<int8_t> h(static_cast<size_t>(H)), hn(static_cast<size_t>(H));
@@ -151,6 +236,86 @@ void run_rnn(const RunContext& ctx, const RnnGeometry& g) {
     if (n_out > 1) std::copy(h.begin(), h.end(), ctx.out(1).data<int8_t>() + b * H);
     if (lstm && n_out > 2) std::copy(c.begin(), c.end(), ctx.out(2).data<int16_t>() + b * H);
   }
+}
+
+// The fast path (RnnWeights): prepacked GEMM for the projections, prepacked matrix-vector product per step,
+// table-driven cells. The projections stay int32 (exact: I <= kMaxInt32K) and b_ih is added in the cell.
+void run_fast(const RunContext& ctx, const RnnGeometry& g, const opt::LinearInt8& w_ih, const opt::MatVecInt8& w_hh) {
+  const int64_t T = g.T, B = g.B, H = g.H, GH = g.gates * g.H;
+  const bool lstm = g.gates == 4;
+  const int w = g.w_slot;
+  const int8_t* x = ctx.in(0).data<int8_t>();
+  const Tensor* h0 = ctx.in_opt(1);
+  const Tensor* c0 = lstm ? ctx.in_opt(2) : nullptr;
+  const int32_t* bi = ctx.in_opt(w + 2) ? ctx.in_opt(w + 2)->data<int32_t>() : nullptr;
+  const int32_t* bh = ctx.in_opt(w + 3) ? ctx.in_opt(w + 3)->data<int32_t>() : nullptr;
+  const int64_t* lengths = g.has_lengths ? ctx.in(g.lengths_slot()).data<int64_t>() : nullptr;
+  int8_t* y = ctx.out(0).data<int8_t>();
+  const size_t n_out = ctx.node->outputs.size();
+  // gi32 [T*B, GH] int32, then the matrix-vector product's scratch; gh [GH] int64.
+  const int64_t n_gi = sat_mul(sat_mul(T, B), GH);
+  std::vector<int32_t> buf32(static_cast<size_t>(sat_add(n_gi, w_hh.scratch_words())));
+  std::vector<int64_t> ghbuf(static_cast<size_t>(GH));
+  int32_t* gi = buf32.data();
+  int32_t* mv = gi + n_gi;
+  int64_t* gh = ghbuf.data();
+  opt::OutputStage out32;
+  out32.out_bits = 32;
+  out32.shift = 0;
+  w_ih.run(x, nullptr, gi, T * B, out32, ctx.workspace, nullptr);
+  const int qi = g.qx + g.qiw, qhh = g.qh + g.qhw;
+  std::vector<int8_t> hbuf(static_cast<size_t>(2 * H));
+  std::vector<int16_t> cbuf(static_cast<size_t>(lstm ? 2 * H : 0));
+  int8_t *h = hbuf.data(), *hn = h + H;
+  int16_t *c = cbuf.data(), *cn = lstm ? c + H : nullptr;
+  for (int64_t b = 0; b < B; ++b) {
+    if (h0) std::copy(h0->data<int8_t>() + b * H, h0->data<int8_t>() + (b + 1) * H, h);
+    else std::fill(h, h + H, int8_t{0});
+    if (lstm) {
+      if (c0) std::copy(c0->data<int16_t>() + b * H, c0->data<int16_t>() + (b + 1) * H, c);
+      else std::fill(c, c + H, int16_t{0});
+    }
+    const int64_t L = lengths ? lengths[b] : T;
+    for (int64_t s = 0; s < L; ++s) {
+      const int64_t t = g.forward ? s : L - 1 - s;
+      const int64_t row = g.batch_first ? b * T + t : t * B + b;
+      w_hh.run(h, bh, gh, mv);
+      if (lstm) {
+        lstm_cell_lut(gi + row * GH, bi, gh, qi, qhh, c, H, g.qh, hn, cn);
+        std::swap(c, cn);
+      } else {
+        gru_cell_lut(gi + row * GH, bi, gh, qi, qhh, h, H, g.qh, hn);
+      }
+      std::swap(h, hn);
+      std::copy(h, h + H, y + row * H);
+    }
+    for (int64_t t = L; t < T; ++t) {
+      const int64_t row = g.batch_first ? b * T + t : t * B + b;
+      std::fill(y + row * H, y + (row + 1) * H, int8_t{0});
+    }
+    if (n_out > 1) std::copy(h, h + H, ctx.out(1).data<int8_t>() + b * H);
+    if (lstm && n_out > 2) std::copy(c, c + H, ctx.out(2).data<int16_t>() + b * H);
+  }
+}
+
+}  // namespace
+
+void run_rnn(const RunContext& ctx, const RnnGeometry& g, const RnnWeights& rw) {
+  const int64_t T = g.T, B = g.B;
+  const int64_t* lengths = g.has_lengths ? ctx.in(g.lengths_slot()).data<int64_t>() : nullptr;
+  if (lengths) {
+    for (int64_t b = 0; b < B; ++b)
+      if (lengths[b] < 0 || lengths[b] > T)
+        ctx.fail("lengths[" + std::to_string(b) + "] = " + std::to_string(lengths[b]) + " is outside [0, " +
+                 std::to_string(T) + "] (the number of time steps of x); give each row's number of valid steps");
+  }
+  const int8_t* wi = ctx.in(g.w_slot).data<int8_t>();
+  const int8_t* wh = ctx.in(g.w_slot + 1).data<int8_t>();
+  const opt::Isa isa = rw.packed ? rw.isa : rnn_isa(g, ctx.isa);
+  if (isa == opt::Isa::kScalar) return run_reference(ctx, g, wi, wh);
+  if (rw.packed) return run_fast(ctx, g, rw.w_ih, rw.w_hh);
+  const int64_t GH = g.gates * g.H;  // weights computed at run time: packed for this run
+  run_fast(ctx, g, opt::LinearInt8(wi, g.I, GH, isa), opt::MatVecInt8(wh, GH, g.H, isa));
 }
 
 }  // namespace runtime

@@ -637,6 +637,43 @@ void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_
   }
 }
 
+namespace {
+
+// NB consecutive blocks of kMvRows rows: NB independent accumulator chains over the k-pairs.
+template <int NB>
+void matvec_blocks(const int16_t* wp, const int32_t* vpairs, int64_t kpairs, int64_t rows_left, int32_t* acc) {
+  __m256i s[NB];
+  for (int i = 0; i < NB; ++i) s[i] = _mm256_setzero_si256();
+  const int64_t block = kpairs * 2 * kMvRows;  // int16 per block
+  for (int64_t p = 0; p < kpairs; ++p) {
+    const __m256i vv = _mm256_set1_epi32(vpairs[p]);
+    const int16_t* w = wp + p * 2 * kMvRows;
+    for (int i = 0; i < NB; ++i)
+      s[i] = _mm256_add_epi32(
+          s[i], _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i * block)), vv));
+  }
+  for (int i = 0; i < NB; ++i) {
+    const int64_t n = rows_left - int64_t{i} * kMvRows;
+    if (n >= kMvRows) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + i * kMvRows), s[i]);
+    } else if (n > 0) {
+      alignas(32) int32_t t[kMvRows];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(t), s[i]);
+      std::memcpy(acc + i * kMvRows, t, static_cast<size_t>(n) * sizeof(int32_t));
+    }
+  }
+}
+
+}  // namespace
+
+void matvec_packed(const int16_t* wp, const int32_t* v, int64_t rows, int64_t kpairs, int32_t* acc) {
+  const int64_t blocks = (rows + kMvRows - 1) / kMvRows, block = kpairs * 2 * kMvRows;
+  int64_t b = 0;
+  for (; b + 8 <= blocks; b += 8) matvec_blocks<8>(wp + b * block, v, kpairs, rows - b * kMvRows, acc + b * kMvRows);
+  for (; b + 4 <= blocks; b += 4) matvec_blocks<4>(wp + b * block, v, kpairs, rows - b * kMvRows, acc + b * kMvRows);
+  for (; b < blocks; ++b) matvec_blocks<1>(wp + b * block, v, kpairs, rows - b * kMvRows, acc + b * kMvRows);
+}
+
 }  // namespace avx2
 }  // namespace detail
 }  // namespace opt

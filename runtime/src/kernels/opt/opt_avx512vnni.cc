@@ -35,6 +35,7 @@ namespace LINGER_OPT_VNNI_NS {
 #if defined(LINGER_OPT_VNNI_EMULATE)
 using avx512vnni::kKu;
 using avx512vnni::kMr;
+using avx512vnni::kMvRows;
 using avx512vnni::kNr;
 #endif
 
@@ -253,6 +254,40 @@ void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_
       cr[j] = hsum_epi32(_mm512_sub_epi32(s, o));
     }
   }
+}
+
+namespace {
+
+// NB consecutive blocks of kMvRows rows: NB independent accumulator chains over the k-quads.
+template <int NB>
+void matvec_blocks(const int8_t* wp, const int32_t* comp, const uint8_t* vu, int64_t kquads, int64_t rows_left,
+                   int32_t* acc) {
+  __m512i s[NB];
+  for (int i = 0; i < NB; ++i) s[i] = _mm512_setzero_si512();
+  const int64_t block = kquads * 4 * kMvRows;  // bytes per block
+  for (int64_t q = 0; q < kquads; ++q) {
+    const __m512i vv = bcast_quad(reinterpret_cast<const int8_t*>(vu + 4 * q));
+    const int8_t* w = wp + q * 4 * kMvRows;
+    for (int i = 0; i < NB; ++i) s[i] = _mm512_dpbusd_epi32(s[i], vv, _mm512_loadu_si512(w + i * block));
+  }
+  for (int i = 0; i < NB; ++i) {
+    const __m512i r = _mm512_sub_epi32(s[i], _mm512_loadu_si512(comp + i * kMvRows));
+    _mm512_mask_storeu_epi32(acc + i * kMvRows, lanes16(rows_left - int64_t{i} * kMvRows), r);
+  }
+}
+
+}  // namespace
+
+void matvec_packed(const int8_t* wp, const int32_t* comp, const uint8_t* vu, int64_t rows, int64_t kquads,
+                   int32_t* acc) {
+  const int64_t blocks = (rows + kMvRows - 1) / kMvRows, block = kquads * 4 * kMvRows;
+  int64_t b = 0;
+  for (; b + 8 <= blocks; b += 8)
+    matvec_blocks<8>(wp + b * block, comp + b * kMvRows, vu, kquads, rows - b * kMvRows, acc + b * kMvRows);
+  for (; b + 4 <= blocks; b += 4)
+    matvec_blocks<4>(wp + b * block, comp + b * kMvRows, vu, kquads, rows - b * kMvRows, acc + b * kMvRows);
+  for (; b < blocks; ++b)
+    matvec_blocks<1>(wp + b * block, comp + b * kMvRows, vu, kquads, rows - b * kMvRows, acc + b * kMvRows);
 }
 
 }  // namespace LINGER_OPT_VNNI_NS

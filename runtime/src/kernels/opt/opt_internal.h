@@ -107,6 +107,13 @@ int64_t quantize_s16(const float* x, int64_t n, float scale_q, int16_t* y);
 void dequantize_s8(const int8_t* x, int64_t n, float scale, float* y);
 void dequantize_s16(const int16_t* x, int64_t n, float scale, float* y);
 void dequantize_s32(const int32_t* x, int64_t n, float scale, float* y);
+// Matrix-vector product for a matrix used many times (the RNN recurrence W_hh h), opt_matvec.h:
+// acc[r] = sum_k W[r, k] v[k] (int32, wrapping) for r < rows. wp: W packed in blocks of kMvRows rows,
+// block-major; block b holds, for each k-pair p < kpairs, kMvRows pairs (W[r, 2p], W[r, 2p + 1]) as int16
+// (zero past the real rows and k). vpairs[p]: the int16 pair (v[2p], v[2p + 1]) in one int32 (low half
+// first; any value past k).
+constexpr int kMvRows = 8;
+void matvec_packed(const int16_t* wp, const int32_t* vpairs, int64_t rows, int64_t kpairs, int32_t* acc);
 }  // namespace avx2
 
 // AVX-512 VNNI: _mm512_dpbusd_epi32 multiplies u8 by s8. B is packed as
@@ -126,6 +133,13 @@ void gemm_packed(const int8_t* ap, const int32_t* comp, const uint8_t* bp, int64
                  int32_t* c, int64_t ldc);
 void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
               int64_t n, int64_t k);
+// Matrix-vector product (opt_matvec.h): acc[r] = sum_k W[r, k] v[k] (int32, wrapping) for r < rows.
+// wp: W packed in blocks of kMvRows rows, block-major; block b holds, for each k-quad q < kquads, kMvRows
+// groups of 4 int8 (W[r, 4q .. 4q + 3]; zero past the real rows and k). comp[r] = 128 * sum_k W[r, k]
+// (mod 2^32), one per packed row. vu: v ^ 0x80 (u8 = v + 128), kquads * 4 values (any value past k).
+constexpr int kMvRows = 16;
+void matvec_packed(const int8_t* wp, const int32_t* comp, const uint8_t* vu, int64_t rows, int64_t kquads,
+                   int32_t* acc);
 }  // namespace avx512vnni
 
 }  // namespace detail

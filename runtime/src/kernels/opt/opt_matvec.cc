@@ -1,0 +1,103 @@
+// MatVecInt8 (opt_matvec.h): packing and the ISA dispatch of the repeated matrix-vector product.
+#include "opt_matvec.h"
+
+#include <cstring>
+
+#include "../../size_math.h"
+#include "linger/numerics/lstm.h"
+#include "opt_internal.h"
+
+namespace linger {
+namespace runtime {
+namespace opt {
+
+namespace {
+// Largest k for which the int32 accumulation of k products of two int8 (each at most 2^14) cannot wrap.
+constexpr int64_t kMaxInt32K = (int64_t{1} << 31) / (128 * 128) - 1;
+}  // namespace
+
+MatVecInt8::MatVecInt8(const int8_t* w, int64_t rows, int64_t k, Isa isa) : rows_(rows), k_(k) {
+  isa_ = resolve_isa(isa);
+  if (rows <= 0 || k <= 0 || k > kMaxInt32K) isa_ = Isa::kScalar;
+  switch (isa_) {
+#if defined(LINGER_OPT_HAVE_AVX512VNNI)
+    case Isa::kAvx512Vnni: {
+      constexpr int64_t R = detail::avx512vnni::kMvRows;
+      const int64_t blocks = (rows + R - 1) / R;
+      kgroups_ = (k + 3) / 4;
+      packed_.assign(static_cast<size_t>(sat_mul(sat_mul(blocks, R), kgroups_ * 4)), 0);
+      comp_.assign(static_cast<size_t>(blocks * R), 0);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t b = r / R, lane = r % R;
+        uint32_t sum = 0;
+        for (int64_t kk = 0; kk < k; ++kk) {
+          const int8_t v = w[r * k + kk];
+          packed_[static_cast<size_t>(((b * kgroups_ + kk / 4) * R + lane) * 4 + kk % 4)] = v;
+          sum += static_cast<uint32_t>(int32_t{v});
+        }
+        comp_[static_cast<size_t>(r)] = static_cast<int32_t>(sum * 128u);  // mod 2^32, as the lanes wrap
+      }
+      return;
+    }
+#endif
+#if defined(LINGER_OPT_HAVE_AVX2)
+    case Isa::kAvx2: {
+      constexpr int64_t R = detail::avx2::kMvRows;
+      const int64_t blocks = (rows + R - 1) / R;
+      kgroups_ = (k + 1) / 2;
+      packed16_.assign(static_cast<size_t>(sat_mul(sat_mul(blocks, R), kgroups_ * 2)), 0);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t b = r / R, lane = r % R;
+        for (int64_t kk = 0; kk < k; ++kk)
+          packed16_[static_cast<size_t>(((b * kgroups_ + kk / 2) * R + lane) * 2 + kk % 2)] = w[r * k + kk];
+      }
+      return;
+    }
+#endif
+    default:
+      isa_ = Isa::kScalar;
+      w_.assign(w, w + sat_mul(rows, k));
+      return;
+  }
+}
+
+int64_t MatVecInt8::scratch_words() const { return isa_ == Isa::kScalar ? 0 : sat_add(rows_, kgroups_); }
+
+void MatVecInt8::run(const int8_t* v, const int32_t* bias, int64_t* acc, int32_t* scratch) const {
+  if (rows_ <= 0) return;
+  switch (isa_) {
+#if defined(LINGER_OPT_HAVE_AVX512VNNI)
+    case Isa::kAvx512Vnni: {
+      int32_t* c = scratch;
+      uint8_t* vu = reinterpret_cast<uint8_t*>(scratch + rows_);  // kgroups_ quads of u8 = v + 128
+      for (int64_t kk = 0; kk < k_; ++kk) vu[kk] = static_cast<uint8_t>(static_cast<uint8_t>(v[kk]) ^ 0x80u);
+      for (int64_t kk = k_; kk < kgroups_ * 4; ++kk) vu[kk] = 0x80u;
+      detail::avx512vnni::matvec_packed(packed_.data(), comp_.data(), vu, rows_, kgroups_, c);
+      for (int64_t r = 0; r < rows_; ++r) acc[r] = int64_t{c[r]} + (bias ? bias[r] : 0);
+      return;
+    }
+#endif
+#if defined(LINGER_OPT_HAVE_AVX2)
+    case Isa::kAvx2: {
+      int32_t* c = scratch;
+      int32_t* vp = scratch + rows_;  // kgroups_ int16 pairs
+      for (int64_t p = 0; p < kgroups_; ++p) {
+        const int64_t k0 = 2 * p, k1 = 2 * p + 1;
+        const uint32_t lo = static_cast<uint16_t>(static_cast<int16_t>(v[k0]));
+        const uint32_t hi = k1 < k_ ? static_cast<uint16_t>(static_cast<int16_t>(v[k1])) : 0u;
+        vp[p] = static_cast<int32_t>(lo | (hi << 16));
+      }
+      detail::avx2::matvec_packed(packed16_.data(), vp, rows_, kgroups_, c);
+      for (int64_t r = 0; r < rows_; ++r) acc[r] = int64_t{c[r]} + (bias ? bias[r] : 0);
+      return;
+    }
+#endif
+    default:
+      numerics::rnn_matvec(w_.data(), bias, v, rows_, k_, acc);
+      return;
+  }
+}
+
+}  // namespace opt
+}  // namespace runtime
+}  // namespace linger

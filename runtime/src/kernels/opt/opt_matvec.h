@@ -1,0 +1,44 @@
+// A prepacked int8 matrix for repeated matrix-vector products (the RNN recurrence W_hh h_{t-1}: one small
+// product per time step, the same matrix every step). Packed once, when constructed, for the ISA it runs
+// (AVX-512 VNNI: blocks of 16 rows x 4-byte k groups, u8-offset vector; AVX2: blocks of 8 rows x int16 k
+// pairs; scalar: the matrix as given). run() gives numerics::rnn_matvec's integers on every ISA:
+//   acc[r] = bias[r] + sum_k W[r, k] v[k]   (int64; bias may be null)
+// The SIMD paths accumulate in int32, exact while k * 2^14 < 2^31 (every product is at most 2^14 in
+// magnitude); a wider k takes the scalar int64 reference.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "opt_kernels.h"
+
+namespace linger {
+namespace runtime {
+namespace opt {
+
+class MatVecInt8 {
+ public:
+  MatVecInt8() = default;
+  // w: [rows, k] row-major int8, copied and packed for `isa` (resolved against the CPU; kAuto: the best).
+  MatVecInt8(const int8_t* w, int64_t rows, int64_t k, Isa isa);
+
+  Isa isa() const { return isa_; }
+  int64_t rows() const { return rows_; }
+  int64_t cols() const { return k_; }
+  // int32 words of the scratch memory run() needs (rows + k groups; 0 on the scalar path).
+  int64_t scratch_words() const;
+  // v: [k] int8; acc: [rows] int64; scratch: scratch_words() int32 (null when 0).
+  void run(const int8_t* v, const int32_t* bias, int64_t* acc, int32_t* scratch) const;
+
+ private:
+  int64_t rows_ = 0, k_ = 0, kgroups_ = 0;  // kgroups_: k-pairs (AVX2) or k-quads (VNNI)
+  Isa isa_ = Isa::kScalar;
+  std::vector<int8_t> w_;         // scalar path: the matrix as given
+  std::vector<int8_t> packed_;    // VNNI: int8 blocks
+  std::vector<int16_t> packed16_; // AVX2: int16 blocks
+  std::vector<int32_t> comp_;     // VNNI: 128 * row sums
+};
+
+}  // namespace opt
+}  // namespace runtime
+}  // namespace linger
