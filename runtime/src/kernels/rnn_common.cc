@@ -156,21 +156,19 @@ void prepare_rnn(InferContext& ctx, const RnnGeometry& g, RnnWeights* w) {
   const Tensor* wh = ctx.constant(g.w_slot + 1);
   if (!wi || !wh) return;
   const int64_t GH = g.gates * g.H;
-  w->w_ih = opt::LinearInt8(wi->data<int8_t>(), g.I, GH, w->isa);
+  w->w_ih = opt::MatVecInt8(wi->data<int8_t>(), GH, g.I, w->isa);
   w->w_hh = opt::MatVecInt8(wh->data<int8_t>(), GH, g.H, w->isa);
   w->packed = true;
 }
 
-int64_t rnn_workspace_bytes(const RnnGeometry& g, const RnnWeights& w) {
+int64_t rnn_workspace_bytes(const RnnGeometry& g, const RnnWeights& /*w*/) {
   const int64_t gh = sat_mul(g.gates, g.H), rows = sat_mul(g.T, g.B);
   int64_t bytes = sat_mul(sat_mul(rows, gh), 8);         // the input projections (int64; int32 on the fast path)
   bytes = sat_add(bytes, sat_mul(rows, sat_mul(gh, 4)));  // the reference GEMM's int32 result
   bytes = sat_add(bytes, sat_mul(gh, 8));                 // the recurrent accumulator
-  bytes = sat_add(bytes, sat_mul(sat_add(gh, g.H), 4));   // the matrix-vector product's scratch
-  bytes = sat_add(bytes, sat_mul(g.H, 6));                // h, h', c, c'
-  if (w.isa != opt::Isa::kScalar)  // the GEMM's own scratch
-    bytes = sat_add(bytes, opt::linear_workspace_bytes(rows, g.I, gh, w.isa));
-  return bytes;
+  bytes = sat_add(bytes, sat_mul(sat_add(gh, std::max(g.H, g.I)), 4));  // the matrix-vector products' scratch
+  return sat_add(bytes, sat_mul(g.H, 6));                               // h, h', c, c'
+
 }
 
 void rnn_input_projections(const int8_t* x, const int8_t* w_ih, const int32_t* b_ih, int64_t rows, int64_t input,
@@ -240,7 +238,7 @@ void run_reference(const RunContext& ctx, const RnnGeometry& g, const int8_t* wi
 
 // The fast path (RnnWeights): prepacked GEMM for the projections, prepacked matrix-vector product per step,
 // table-driven cells. The projections stay int32 (exact: I <= kMaxInt32K) and b_ih is added in the cell.
-void run_fast(const RunContext& ctx, const RnnGeometry& g, const opt::LinearInt8& w_ih, const opt::MatVecInt8& w_hh) {
+void run_fast(const RunContext& ctx, const RnnGeometry& g, const opt::MatVecInt8& w_ih, const opt::MatVecInt8& w_hh) {
   const int64_t T = g.T, B = g.B, H = g.H, GH = g.gates * g.H;
   const bool lstm = g.gates == 4;
   const int w = g.w_slot;
@@ -254,15 +252,12 @@ void run_fast(const RunContext& ctx, const RnnGeometry& g, const opt::LinearInt8
   const size_t n_out = ctx.node->outputs.size();
   // gi32 [T*B, GH] int32, then the matrix-vector product's scratch; gh [GH] int64.
   const int64_t n_gi = sat_mul(sat_mul(T, B), GH);
-  std::vector<int32_t> buf32(static_cast<size_t>(sat_add(n_gi, w_hh.scratch_words())));
+  std::vector<int32_t> buf32(static_cast<size_t>(sat_add(n_gi, std::max(w_hh.scratch_words(), w_ih.scratch_words()))));
   std::vector<int64_t> ghbuf(static_cast<size_t>(GH));
   int32_t* gi = buf32.data();
   int32_t* mv = gi + n_gi;
   int64_t* gh = ghbuf.data();
-  opt::OutputStage out32;
-  out32.out_bits = 32;
-  out32.shift = 0;
-  w_ih.run(x, nullptr, gi, T * B, out32, ctx.workspace, nullptr);
+  for (int64_t r = 0; r < T * B; ++r) w_ih.run32(x + r * g.I, gi + r * GH, mv);
   const int qi = g.qx + g.qiw, qhh = g.qh + g.qhw;
   std::vector<int8_t> hbuf(static_cast<size_t>(2 * H));
   std::vector<int16_t> cbuf(static_cast<size_t>(lstm ? 2 * H : 0));
@@ -315,7 +310,7 @@ void run_rnn(const RunContext& ctx, const RnnGeometry& g, const RnnWeights& rw) 
   if (isa == opt::Isa::kScalar) return run_reference(ctx, g, wi, wh);
   if (rw.packed) return run_fast(ctx, g, rw.w_ih, rw.w_hh);
   const int64_t GH = g.gates * g.H;  // weights computed at run time: packed for this run
-  run_fast(ctx, g, opt::LinearInt8(wi, g.I, GH, isa), opt::MatVecInt8(wh, GH, g.H, isa));
+  run_fast(ctx, g, opt::MatVecInt8(wi, GH, g.I, isa), opt::MatVecInt8(wh, GH, g.H, isa));
 }
 
 }  // namespace runtime

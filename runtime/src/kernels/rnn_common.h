@@ -29,16 +29,14 @@ struct RnnGeometry {
 RnnGeometry infer_rnn(InferContext& ctx, int gates, int w_slot);
 
 // The weights packed at load for the session's ISA (prepare_rnn). isa kScalar: the reference path
-// (numerics::rnn_matvec and gru_cell / lstm_cell per row and step); a SIMD ISA: the fast path -- W_ih x for
-// every row and step through the prepacked int8 GEMM (opt::LinearInt8, int32 out), W_hh h_{t-1} through the
-// prepacked matrix-vector product (opt::MatVecInt8), the cell through gru_cell_lut / lstm_cell_lut. Both
-// give the same integers. `packed` is false when W_ih / W_hh are not constants (then run_rnn packs them
+// (numerics::rnn_matvec and gru_cell / lstm_cell per row and step); a SIMD ISA: the fast path -- W_ih x_t
+// (every row and step, int32) and W_hh h_{t-1} through prepacked matrix-vector products (opt::MatVecInt8),
+// the cell through gru_cell_lut / lstm_cell_lut. Both give the same integers. `packed` is false when W_ih / W_hh are not constants (then run_rnn packs them
 // on every run).
 struct RnnWeights {
   opt::Isa isa = opt::Isa::kScalar;
   bool packed = false;
-  opt::LinearInt8 w_ih;
-  opt::MatVecInt8 w_hh;
+  opt::MatVecInt8 w_ih, w_hh;
 };
 
 // The ISA run_rnn uses for this geometry on `isa` (the session's): kScalar where the fast path does not

@@ -63,39 +63,50 @@ MatVecInt8::MatVecInt8(const int8_t* w, int64_t rows, int64_t k, Isa isa) : rows
 
 int64_t MatVecInt8::scratch_words() const { return isa_ == Isa::kScalar ? 0 : sat_add(rows_, kgroups_); }
 
-void MatVecInt8::run(const int8_t* v, const int32_t* bias, int64_t* acc, int32_t* scratch) const {
+void MatVecInt8::run32(const int8_t* v, int32_t* acc, int32_t* scratch) const {
   if (rows_ <= 0) return;
   switch (isa_) {
 #if defined(LINGER_OPT_HAVE_AVX512VNNI)
     case Isa::kAvx512Vnni: {
-      int32_t* c = scratch;
-      uint8_t* vu = reinterpret_cast<uint8_t*>(scratch + rows_);  // kgroups_ quads of u8 = v + 128
+      uint8_t* vu = reinterpret_cast<uint8_t*>(scratch);  // kgroups_ quads of u8 = v + 128
       for (int64_t kk = 0; kk < k_; ++kk) vu[kk] = static_cast<uint8_t>(static_cast<uint8_t>(v[kk]) ^ 0x80u);
       for (int64_t kk = k_; kk < kgroups_ * 4; ++kk) vu[kk] = 0x80u;
-      detail::avx512vnni::matvec_packed(packed_.data(), comp_.data(), vu, rows_, kgroups_, c);
-      for (int64_t r = 0; r < rows_; ++r) acc[r] = int64_t{c[r]} + (bias ? bias[r] : 0);
+      detail::avx512vnni::matvec_packed(packed_.data(), comp_.data(), vu, rows_, kgroups_, acc);
       return;
     }
 #endif
 #if defined(LINGER_OPT_HAVE_AVX2)
     case Isa::kAvx2: {
-      int32_t* c = scratch;
-      int32_t* vp = scratch + rows_;  // kgroups_ int16 pairs
-      for (int64_t p = 0; p < kgroups_; ++p) {
+      for (int64_t p = 0; p < kgroups_; ++p) {  // kgroups_ int16 pairs
         const int64_t k0 = 2 * p, k1 = 2 * p + 1;
         const uint32_t lo = static_cast<uint16_t>(static_cast<int16_t>(v[k0]));
         const uint32_t hi = k1 < k_ ? static_cast<uint16_t>(static_cast<int16_t>(v[k1])) : 0u;
-        vp[p] = static_cast<int32_t>(lo | (hi << 16));
+        scratch[p] = static_cast<int32_t>(lo | (hi << 16));
       }
-      detail::avx2::matvec_packed(packed16_.data(), vp, rows_, kgroups_, c);
-      for (int64_t r = 0; r < rows_; ++r) acc[r] = int64_t{c[r]} + (bias ? bias[r] : 0);
+      detail::avx2::matvec_packed(packed16_.data(), scratch, rows_, kgroups_, acc);
       return;
     }
 #endif
     default:
-      numerics::rnn_matvec(w_.data(), bias, v, rows_, k_, acc);
+      for (int64_t r = 0; r < rows_; ++r) {
+        uint32_t a = 0;
+        for (int64_t kk = 0; kk < k_; ++kk)
+          a += static_cast<uint32_t>(int32_t{w_[static_cast<size_t>(r * k_ + kk)]} * int32_t{v[kk]});
+        acc[r] = static_cast<int32_t>(a);
+      }
       return;
   }
+}
+
+void MatVecInt8::run(const int8_t* v, const int32_t* bias, int64_t* acc, int32_t* scratch) const {
+  if (rows_ <= 0) return;
+  if (isa_ == Isa::kScalar) {
+    numerics::rnn_matvec(w_.data(), bias, v, rows_, k_, acc);
+    return;
+  }
+  int32_t* c = scratch;  // rows_ int32, then run32's own kgroups_ words
+  run32(v, c, scratch + rows_);
+  for (int64_t r = 0; r < rows_; ++r) acc[r] = int64_t{c[r]} + (bias ? bias[r] : 0);
 }
 
 }  // namespace opt

@@ -27,8 +27,11 @@ class MatVecInt8 {
   int64_t cols() const { return k_; }
   // int32 words of the scratch memory run() needs (rows + k groups; 0 on the scalar path).
   int64_t scratch_words() const;
-  // v: [k] int8; acc: [rows] int64; scratch: scratch_words() int32 (null when 0).
+  // v: [k] int8; acc: [rows] int64; scratch: scratch_words() int32 (null when 0; run32 as well).
   void run(const int8_t* v, const int32_t* bias, int64_t* acc, int32_t* scratch) const;
+  // The products alone, as int32 wrapping sums: acc[r] = sum_k W[r, k] v[k] mod 2^32 (exact for k <= 131071,
+  // as every product is at most 2^14 in magnitude).
+  void run32(const int8_t* v, int32_t* acc, int32_t* scratch) const;
 
  private:
   int64_t rows_ = 0, k_ = 0, kgroups_ = 0;  // kgroups_: k-pairs (AVX2) or k-quads (VNNI)
