@@ -234,54 +234,66 @@ TEST(RnnMatVec, EveryIsaEqualsTheInt64DotProduct) {
 }
 
 // Accumulators that cover every gate input: small ones around 0 (the steep middle of the tables), large ones
-// (saturation at Q11), and the int32 extremes.
-std::vector<int64_t> gate_accs(size_t n, std::mt19937& g) {
+// (saturation at Q11), and values near the int32 extremes (that still fit int32 with a bias of up to 2^20, the
+// vector cell's precondition).
+std::vector<int32_t> gate_accs(size_t n, std::mt19937& g) {
+  const int32_t edge = INT32_MAX - (1 << 20);
   std::uniform_int_distribution<int> pick(0, 9);
-  std::uniform_int_distribution<int32_t> small(-40000, 40000), any(INT32_MIN, INT32_MAX);
-  std::vector<int64_t> v(n);
+  std::uniform_int_distribution<int32_t> small(-40000, 40000), any(-edge, edge);
+  std::vector<int32_t> v(n);
   for (auto& e : v) {
     const int p = pick(g);
-    e = p < 6 ? small(g) : p < 9 ? any(g) / (1 << (p * 3 - 12)) : (p % 2 ? INT32_MIN : INT32_MAX);
+    e = p < 6 ? small(g) : p < 9 ? any(g) / (1 << (p * 3 - 12)) : (p % 2 ? -edge : edge);
   }
   return v;
 }
 
 // The table-driven cells against numerics::gru_cell / lstm_cell (segment search), for exponents that shift
-// the accumulators down and up and hidden exponents on both sides of Q7.
+// the accumulators down and up and hidden exponents on both sides of Q7; the GRU cell on every ISA's vector
+// lanes (H = 37: whole vectors and a scalar tail).
 TEST(RnnCells, TableCellsEqualTheNumericsCells) {
   std::mt19937 g(33);
   const int64_t H = 37;
   std::uniform_int_distribution<int32_t> bd(-(1 << 20), 1 << 20);
   std::uniform_int_distribution<int> cd(-32768, 32767);
-  for (int qi : {4, 11, 14, 19, 30}) {
-    for (int qhh : {6, 11, 13, 22}) {
-      for (int qh : {3, 5, 7, 8, 10}) {
-        for (int rep = 0; rep < 20; ++rep) {
+  for (int qi : {4, 11, 12, 14, 19, 30, 45}) {
+    for (int qhh : {-3, 6, 11, 13, 22}) {
+      for (int qh : {-12, 3, 5, 7, 8, 10, 15, 25}) {
+        for (int rep = 0; rep < 12; ++rep) {
           for (bool lstm : {false, true}) {
             const int64_t GH = (lstm ? 4 : 3) * H;
-            std::vector<int64_t> gi64 = gate_accs(static_cast<size_t>(GH), g), gh = gate_accs(static_cast<size_t>(GH), g);
-            std::vector<int32_t> gi32(gi64.size()), bi(gi64.size());
+            const std::vector<int32_t> gi32 = gate_accs(static_cast<size_t>(GH), g);
+            const std::vector<int32_t> gh32 = gate_accs(static_cast<size_t>(GH), g);
+            std::vector<int32_t> bi(static_cast<size_t>(GH)), bh(static_cast<size_t>(GH));
             const bool with_bias = rep % 2 == 1;
+            std::vector<int64_t> gi64(static_cast<size_t>(GH)), gh64(static_cast<size_t>(GH));
             for (size_t j = 0; j < gi64.size(); ++j) {
-              gi32[j] = static_cast<int32_t>(gi64[j]);
               bi[j] = with_bias ? bd(g) : 0;
+              bh[j] = with_bias ? bd(g) : 0;
               gi64[j] = int64_t{gi32[j]} + bi[j];
+              gh64[j] = int64_t{gh32[j]} + bh[j];
             }
-            std::vector<int8_t> h_prev = random_int8(static_cast<size_t>(H), g), want(static_cast<size_t>(H)),
-                                got(static_cast<size_t>(H), 99);
+            const int32_t* pbi = with_bias ? bi.data() : nullptr;
+            const int32_t* pbh = with_bias ? bh.data() : nullptr;
+            std::vector<int8_t> h_prev = random_int8(static_cast<size_t>(H), g), want(static_cast<size_t>(H));
+            h_prev[0] = -128;
+            h_prev[1] = 127;
             if (!lstm) {
-              linger::numerics::gru_cell(gi64.data(), gh.data(), qi, qhh, h_prev.data(), H, qh, want.data());
-              lr::gru_cell_lut(gi32.data(), with_bias ? bi.data() : nullptr, gh.data(), qi, qhh, h_prev.data(), H, qh,
-                               got.data());
-              ASSERT_EQ(got, want) << "GRU qi=" << qi << " qhh=" << qhh << " qh=" << qh;
+              linger::numerics::gru_cell(gi64.data(), gh64.data(), qi, qhh, h_prev.data(), H, qh, want.data());
+              for (opt::Isa isa : opt_isas()) {
+                std::vector<int8_t> got(static_cast<size_t>(H), 99);
+                lr::gru_cell_lut(gi32.data(), pbi, gh32.data(), pbh, qi, qhh, h_prev.data(), H, qh, got.data(), isa);
+                ASSERT_EQ(got, want) << "GRU " << opt::isa_name(isa) << " qi=" << qi << " qhh=" << qhh << " qh=" << qh;
+              }
               continue;
             }
             std::vector<int16_t> c_prev(static_cast<size_t>(H)), c_want(c_prev.size()), c_got(c_prev.size(), 99);
             for (auto& e : c_prev) e = static_cast<int16_t>(cd(g));
-            linger::numerics::lstm_cell(gi64.data(), gh.data(), qi, qhh, c_prev.data(), H, qh, want.data(),
+            std::vector<int8_t> got(static_cast<size_t>(H), 99);
+            linger::numerics::lstm_cell(gi64.data(), gh64.data(), qi, qhh, c_prev.data(), H, qh, want.data(),
                                         c_want.data());
-            lr::lstm_cell_lut(gi32.data(), with_bias ? bi.data() : nullptr, gh.data(), qi, qhh, c_prev.data(), H, qh,
-                              got.data(), c_got.data());
+            lr::lstm_cell_lut(gi32.data(), pbi, gh32.data(), pbh, qi, qhh, c_prev.data(), H, qh, got.data(),
+                              c_got.data());
             ASSERT_EQ(got, want) << "LSTM h qi=" << qi << " qhh=" << qhh << " qh=" << qh;
             ASSERT_EQ(c_got, c_want) << "LSTM c qi=" << qi << " qhh=" << qhh << " qh=" << qh;
           }
@@ -289,6 +301,20 @@ TEST(RnnCells, TableCellsEqualTheNumericsCells) {
       }
     }
   }
+}
+
+TEST(RnnCells, Int32PreconditionOfTheVectorCell) {
+  const int64_t k = 64;  // |dot| <= 64 * 2^14 = 2^20
+  const int32_t room = INT32_MAX - (1 << 20);
+  std::vector<int32_t> b{0, room, -room};
+  EXPECT_TRUE(lr::rnn_sums_fit_int32(b.data(), 3, k));
+  EXPECT_TRUE(lr::rnn_sums_fit_int32(nullptr, 3, k));
+  b[1] = room + 1;
+  EXPECT_FALSE(lr::rnn_sums_fit_int32(b.data(), 3, k));
+  b[1] = 0;
+  b[2] = -room - 1;
+  EXPECT_FALSE(lr::rnn_sums_fit_int32(b.data(), 3, k));
+  EXPECT_FALSE(lr::rnn_sums_fit_int32(nullptr, 0, 131072));  // k * 2^14 = 2^31 alone does not fit
 }
 
 // Whole nodes at the speech model's size (examples/kws_demo.py: GRU(64) over 64 channels, 24 steps), odd

@@ -80,60 +80,74 @@ namespace {
 // Largest k for which an int32 sum of k products of two int8 (each at most 2^14 in magnitude) cannot wrap.
 constexpr int64_t kMaxInt32K = (int64_t{1} << 31) / (128 * 128) - 1;
 
-// numerics::luna_sigmoid_q11 / luna_tanh_q11 of every int16 x, at index uint16(x).
+// numerics::luna_sigmoid_q11 / luna_tanh_q11 of every int16 x at index x + 32768, 4 bytes of padding (the
+// vector cell gathers 4 bytes per entry).
 struct LutTables {
-  int8_t sigmoid[65536];
-  int8_t tanh[65536];
+  int8_t sigmoid[65536 + 4];
+  int8_t tanh[65536 + 4];
 };
 
 const LutTables& lut_tables() {
   static const LutTables* const t = [] {
-    auto* p = new LutTables;
+    auto* p = new LutTables{};
     for (int32_t v = -32768; v <= 32767; ++v) {
-      const auto x = static_cast<int16_t>(v);
-      p->sigmoid[static_cast<uint16_t>(x)] = numerics::luna_sigmoid_q11(x);
-      p->tanh[static_cast<uint16_t>(x)] = numerics::luna_tanh_q11(x);
+      p->sigmoid[v + 32768] = numerics::luna_sigmoid_q11(static_cast<int16_t>(v));
+      p->tanh[v + 32768] = numerics::luna_tanh_q11(static_cast<int16_t>(v));
     }
     return p;
   }();
   return *t;
 }
 
-inline int32_t lut(const int8_t* table, int16_t x) { return table[static_cast<uint16_t>(x)]; }
+inline int32_t lut(const int8_t* table, int16_t x) { return table[int32_t{x} + 32768]; }
 
 }  // namespace
 
-void gru_cell_lut(const int32_t* gi32, const int32_t* b_ih, const int64_t* gh, int qi, int qhh, const int8_t* h_prev,
-                  int64_t hidden, int qh, int8_t* h_out) {
+bool rnn_sums_fit_int32(const int32_t* bias, int64_t n, int64_t k) {
+  if (k > kMaxInt32K) return false;
+  const int64_t room = int64_t{INT32_MAX} - k * 128 * 128;  // |acc + b| <= INT32_MAX keeps -acc - b in range too
+  if (!bias) return true;
+  for (int64_t j = 0; j < n; ++j)
+    if (bias[j] > room || bias[j] < -room) return false;
+  return true;
+}
+
+void gru_cell_lut(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh, int qi, int qhh,
+                  const int8_t* h_prev, int64_t hidden, int qh, int8_t* h_out, opt::Isa vector_isa) {
   using numerics::rhu_shift;
   using numerics::sat16;
   using numerics::to_q11;
   const LutTables& L = lut_tables();
   const int64_t H = hidden;
+  int64_t u = 0;
+  if (vector_isa != opt::Isa::kScalar)
+    u = opt::gru_cell_vector(gi32, b_ih, gh32, b_hh, H, qi, qhh, qh, h_prev, h_out, L.sigmoid, L.tanh, vector_isa);
   auto gi = [&](int64_t j) { return int64_t{gi32[j]} + (b_ih ? b_ih[j] : 0); };
-  for (int64_t u = 0; u < H; ++u) {  // numerics::gru_cell, the tables read directly
-    const int32_t r = lut(L.sigmoid, numerics::rnn_gate_q11(gi(u), qi, gh[u], qhh));
-    const int32_t z = lut(L.sigmoid, numerics::rnn_gate_q11(gi(H + u), qi, gh[H + u], qhh));
-    const int16_t rh = sat16(rhu_shift(static_cast<int64_t>(r) * to_q11(gh[2 * H + u], qhh), 7));
+  auto gh = [&](int64_t j) { return int64_t{gh32[j]} + (b_hh ? b_hh[j] : 0); };
+  for (; u < H; ++u) {  // numerics::gru_cell, the tables read directly
+    const int32_t r = lut(L.sigmoid, numerics::rnn_gate_q11(gi(u), qi, gh(u), qhh));
+    const int32_t z = lut(L.sigmoid, numerics::rnn_gate_q11(gi(H + u), qi, gh(H + u), qhh));
+    const int16_t rh = sat16(rhu_shift(static_cast<int64_t>(r) * to_q11(gh(2 * H + u), qhh), 7));
     const int32_t n = lut(L.tanh, sat16(static_cast<int64_t>(to_q11(gi(2 * H + u), qi)) + rh));
     const int64_t h7 = sat16(rhu_shift(h_prev[u], qh - 7));
     h_out[u] = numerics::sat8(rhu_shift(static_cast<int64_t>(z) * h7 + static_cast<int64_t>(128 - z) * n, 14 - qh));
   }
 }
 
-void lstm_cell_lut(const int32_t* gi32, const int32_t* b_ih, const int64_t* gh, int qi, int qhh,
-                   const int16_t* c_prev, int64_t hidden, int qh, int8_t* h_out, int16_t* c_out) {
+void lstm_cell_lut(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh, int qi,
+                   int qhh, const int16_t* c_prev, int64_t hidden, int qh, int8_t* h_out, int16_t* c_out) {
   using numerics::rhu_shift;
   using numerics::rnn_gate_q11;
   using numerics::sat16;
   const LutTables& L = lut_tables();
   const int64_t H = hidden;
   auto gi = [&](int64_t j) { return int64_t{gi32[j]} + (b_ih ? b_ih[j] : 0); };
+  auto gh = [&](int64_t j) { return int64_t{gh32[j]} + (b_hh ? b_hh[j] : 0); };
   for (int64_t u = 0; u < H; ++u) {  // numerics::lstm_cell, the tables read directly
-    const int32_t i = lut(L.sigmoid, rnn_gate_q11(gi(u), qi, gh[u], qhh));
-    const int32_t f = lut(L.sigmoid, rnn_gate_q11(gi(H + u), qi, gh[H + u], qhh));
-    const int32_t g = lut(L.tanh, rnn_gate_q11(gi(2 * H + u), qi, gh[2 * H + u], qhh));
-    const int32_t o = lut(L.sigmoid, rnn_gate_q11(gi(3 * H + u), qi, gh[3 * H + u], qhh));
+    const int32_t i = lut(L.sigmoid, rnn_gate_q11(gi(u), qi, gh(u), qhh));
+    const int32_t f = lut(L.sigmoid, rnn_gate_q11(gi(H + u), qi, gh(H + u), qhh));
+    const int32_t g = lut(L.tanh, rnn_gate_q11(gi(2 * H + u), qi, gh(2 * H + u), qhh));
+    const int32_t o = lut(L.sigmoid, rnn_gate_q11(gi(3 * H + u), qi, gh(3 * H + u), qhh));
     const int64_t c14 = static_cast<int64_t>(f) * c_prev[u] + static_cast<int64_t>(i) * g;
     const int32_t tc = lut(L.tanh, sat16(rhu_shift(c14, 3)));
     c_out[u] = sat16(rhu_shift(c14, 7));
@@ -250,14 +264,17 @@ void run_fast(const RunContext& ctx, const RnnGeometry& g, const opt::MatVecInt8
   const int64_t* lengths = g.has_lengths ? ctx.in(g.lengths_slot()).data<int64_t>() : nullptr;
   int8_t* y = ctx.out(0).data<int8_t>();
   const size_t n_out = ctx.node->outputs.size();
-  // gi32 [T*B, GH] int32, then the matrix-vector product's scratch; gh [GH] int64.
+  // gi32 [T*B, GH] int32, gh32 [GH] int32, then the matrix-vector products' scratch.
   const int64_t n_gi = sat_mul(sat_mul(T, B), GH);
-  std::vector<int32_t> buf32(static_cast<size_t>(sat_add(n_gi, std::max(w_hh.scratch_words(), w_ih.scratch_words()))));
-  std::vector<int64_t> ghbuf(static_cast<size_t>(GH));
+  std::vector<int32_t> buf32(static_cast<size_t>(
+      sat_add(sat_add(n_gi, GH), std::max(w_hh.scratch_words(), w_ih.scratch_words()))));
   int32_t* gi = buf32.data();
-  int32_t* mv = gi + n_gi;
-  int64_t* gh = ghbuf.data();
+  int32_t* gh = gi + n_gi;
+  int32_t* mv = gh + GH;
   for (int64_t r = 0; r < T * B; ++r) w_ih.run32(x + r * g.I, gi + r * GH, mv);
+  // the vector GRU cell works in int32 lanes: every gi and gh must fit
+  const opt::Isa cell_isa = rnn_sums_fit_int32(bi, GH, g.I) && rnn_sums_fit_int32(bh, GH, H) ? w_hh.isa()
+                                                                                              : opt::Isa::kScalar;
   const int qi = g.qx + g.qiw, qhh = g.qh + g.qhw;
   std::vector<int8_t> hbuf(static_cast<size_t>(2 * H));
   std::vector<int16_t> cbuf(static_cast<size_t>(lstm ? 2 * H : 0));
@@ -274,12 +291,12 @@ void run_fast(const RunContext& ctx, const RnnGeometry& g, const opt::MatVecInt8
     for (int64_t s = 0; s < L; ++s) {
       const int64_t t = g.forward ? s : L - 1 - s;
       const int64_t row = g.batch_first ? b * T + t : t * B + b;
-      w_hh.run(h, bh, gh, mv);
+      w_hh.run32(h, gh, mv);
       if (lstm) {
-        lstm_cell_lut(gi + row * GH, bi, gh, qi, qhh, c, H, g.qh, hn, cn);
+        lstm_cell_lut(gi + row * GH, bi, gh, bh, qi, qhh, c, H, g.qh, hn, cn);
         std::swap(c, cn);
       } else {
-        gru_cell_lut(gi + row * GH, bi, gh, qi, qhh, h, H, g.qh, hn);
+        gru_cell_lut(gi + row * GH, bi, gh, bh, qi, qhh, h, H, g.qh, hn, cell_isa);
       }
       std::swap(h, hn);
       std::copy(h, h + H, y + row * H);

@@ -55,13 +55,17 @@ int64_t rnn_workspace_bytes(const RnnGeometry& g, const RnnWeights& w);
 // (PyTorch's pack / pad). A length outside [0, T] is an ExecutionError naming the node.
 void run_rnn(const RunContext& ctx, const RnnGeometry& g, const RnnWeights& w);
 
-// The GRU / LSTM cells of numerics/gru.h and numerics/lstm.h (same integers, every input), with the sigmoid
-// and tanh tables read from 64K-entry tables of every int16 input (built once from numerics::luna_sigmoid_q11
-// / luna_tanh_q11) instead of the segment search. gi = gi32 + b_ih (b_ih may be null), gh as in numerics.
-void gru_cell_lut(const int32_t* gi32, const int32_t* b_ih, const int64_t* gh, int qi, int qhh, const int8_t* h_prev,
-                  int64_t hidden, int qh, int8_t* h_out);
-void lstm_cell_lut(const int32_t* gi32, const int32_t* b_ih, const int64_t* gh, int qi, int qhh,
-                   const int16_t* c_prev, int64_t hidden, int qh, int8_t* h_out, int16_t* c_out);
+// The GRU / LSTM cells of numerics/gru.h and numerics/lstm.h (same integers, every input) from
+// gi = gi32 + b_ih and gh = gh32 + b_hh (biases may be null), with the sigmoid and tanh read from tables of
+// every int16 input (built once from numerics::luna_sigmoid_q11 / luna_tanh_q11) instead of the segment
+// search. GRU: `vector_isa` other than kScalar runs the first units on vector lanes (opt::gru_cell_vector),
+// which needs every gi and gh to fit int32 (rnn_sums_fit_int32); kScalar: int64 arithmetic throughout.
+void gru_cell_lut(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh, int qi, int qhh,
+                  const int8_t* h_prev, int64_t hidden, int qh, int8_t* h_out, opt::Isa vector_isa);
+void lstm_cell_lut(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh, int qi,
+                   int qhh, const int16_t* c_prev, int64_t hidden, int qh, int8_t* h_out, int16_t* c_out);
+// True when acc + bias[j] fits int32 for every |acc| <= k * 2^14 (an int8 dot product of length k).
+bool rnn_sums_fit_int32(const int32_t* bias, int64_t n, int64_t k);
 
 // acc[r, :] = b_ih + W_ih x_r (int64, [rows, gates*H]) for the `rows` rows of x ([rows, I] int8). The one
 // place the RNN kernels use the optimised int8 GEMM (opt_kernels.h); same integers as numerics::rnn_matvec.

@@ -114,6 +114,13 @@ void dequantize_s32(const int32_t* x, int64_t n, float scale, float* y);
 // first; any value past k).
 constexpr int kMvRows = 8;
 void matvec_packed(const int16_t* wp, const int32_t* vpairs, int64_t rows, int64_t kpairs, int32_t* acc);
+// numerics::gru_cell in int32 lanes for the units u < n rounded down to 8 (returns how many it did), from
+// gi = gi32 + b_ih and gh = gh32 + b_hh ([3H] each, gates r, z, n; the biases may be null). Precondition (the
+// caller's check): every gi and gh fits int32. sig / tanh: luna_sigmoid_q11 / luna_tanh_q11 of x at index
+// x + 32768, readable 3 bytes past the last entry (4-byte gathers).
+int64_t gru_cell_s32(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh, int64_t hidden,
+                     int64_t n, int qi, int qhh, int qh, const int8_t* h_prev, int8_t* h_out, const int8_t* sig,
+                     const int8_t* tanh);
 }  // namespace avx2
 
 // AVX-512 VNNI: _mm512_dpbusd_epi32 multiplies u8 by s8. B is packed as

@@ -109,6 +109,18 @@ void MatVecInt8::run(const int8_t* v, const int32_t* bias, int64_t* acc, int32_t
   for (int64_t r = 0; r < rows_; ++r) acc[r] = int64_t{c[r]} + (bias ? bias[r] : 0);
 }
 
+int64_t gru_cell_vector(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh,
+                        int64_t hidden, int qi, int qhh, int qh, const int8_t* h_prev, int8_t* h_out,
+                        const int8_t* sig, const int8_t* tanh, Isa isa) {
+#if defined(LINGER_OPT_HAVE_AVX2)
+  if (resolve_isa(isa) != Isa::kScalar)
+    return detail::avx2::gru_cell_s32(gi32, b_ih, gh32, b_hh, hidden, hidden, qi, qhh, qh, h_prev, h_out, sig, tanh);
+#endif
+  (void)gi32, (void)b_ih, (void)gh32, (void)b_hh, (void)hidden, (void)qi, (void)qhh, (void)qh, (void)h_prev,
+      (void)h_out, (void)sig, (void)tanh, (void)isa;
+  return 0;
+}
+
 }  // namespace opt
 }  // namespace runtime
 }  // namespace linger

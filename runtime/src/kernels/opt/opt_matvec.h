@@ -42,6 +42,15 @@ class MatVecInt8 {
   std::vector<int32_t> comp_;     // VNNI: 128 * row sums
 };
 
+// numerics::gru_cell for the first units of a GRU step on `isa`'s vector lanes (AVX2: 8 int32 lanes, used for
+// AVX-512 VNNI as well): units u < hidden rounded down to the lane count, from gi = gi32 + b_ih and
+// gh = gh32 + b_hh ([3H] each; biases may be null). Returns how many units it did (0 on the scalar ISA or a
+// build without AVX2): the caller does the rest. Precondition: every gi and gh fits int32. sig / tanh: the
+// sigmoid and tanh tables at index x + 32768 (x int16 at Q11), readable 3 bytes past the end.
+int64_t gru_cell_vector(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh,
+                        int64_t hidden, int qi, int qhh, int qh, const int8_t* h_prev, int8_t* h_out,
+                        const int8_t* sig, const int8_t* tanh, Isa isa);
+
 }  // namespace opt
 }  // namespace runtime
 }  // namespace linger
