@@ -282,6 +282,8 @@ void matvec_packed(const int8_t* wp, const int32_t* comp, const uint8_t* vu, int
                    int32_t* acc) {
   const int64_t blocks = (rows + kMvRows - 1) / kMvRows, block = kquads * 4 * kMvRows;
   int64_t b = 0;
+  for (; b + 12 <= blocks; b += 12)  // 12 accumulator chains (GRU(64): 3 * 64 rows = 12 blocks)
+    matvec_blocks<12>(wp + b * block, comp + b * kMvRows, vu, kquads, rows - b * kMvRows, acc + b * kMvRows);
   for (; b + 8 <= blocks; b += 8)
     matvec_blocks<8>(wp + b * block, comp + b * kMvRows, vu, kquads, rows - b * kMvRows, acc + b * kMvRows);
   for (; b + 4 <= blocks; b += 4)
