@@ -108,6 +108,7 @@ struct NodeCase {
   int64_t T = 9, B = 3, I = 21, H = 10;
   bool weights_as_inputs = false;
   int wh_div = 4;  // W_hh / wh_div keeps the recurrence away from permanent saturation
+  int32_t bias_max = 30000;  // biases uniform in [-bias_max, bias_max]
 };
 
 // One GRUInt / LSTMInt node with every input given (lengths included), run on each session ISA.
@@ -120,7 +121,7 @@ std::vector<lr::Tensor> run_node(bool lstm, bool forward, bool batch_first, lr::
   if (lstm) m.input("c0", tb::kInt16, {B, H});
   std::vector<int8_t> wi = random_int8(static_cast<size_t>(G * H * I), g), wh = random_int8(static_cast<size_t>(G * H * H), g);
   for (auto& e : wh) e = static_cast<int8_t>(e / nc.wh_div);
-  std::uniform_int_distribution<int32_t> bd(-30000, 30000);
+  std::uniform_int_distribution<int32_t> bd(-nc.bias_max, nc.bias_max);
   std::vector<int32_t> bi(static_cast<size_t>(G * H)), bh(static_cast<size_t>(G * H));
   for (auto& e : bi) e = bd(g);
   for (auto& e : bh) e = bd(g);
@@ -334,6 +335,9 @@ TEST(RnnNodes, SpeechSizeOddSizesAndRunTimeWeightsMatchScalar) {
   NodeCase inputs = odd;
   inputs.weights_as_inputs = true;
   cases.push_back(inputs);
+  NodeCase big_bias = speech;  // gate sums past int32: the int64 cell
+  big_bias.bias_max = INT32_MAX;
+  cases.push_back(big_bias);
   NodeCase wide;
   wide.T = 6, wide.B = 4, wide.I = 131, wide.H = 70, wide.wh_div = 2;
   cases.push_back(wide);

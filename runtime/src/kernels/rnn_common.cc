@@ -172,6 +172,12 @@ void prepare_rnn(InferContext& ctx, const RnnGeometry& g, RnnWeights* w) {
   const int64_t GH = g.gates * g.H;
   w->w_ih = opt::MatVecInt8(wi->data<int8_t>(), GH, g.I, w->isa);
   w->w_hh = opt::MatVecInt8(wh->data<int8_t>(), GH, g.H, w->isa);
+  const bool has_bi = ctx.has_input(g.w_slot + 2), has_bh = ctx.has_input(g.w_slot + 3);
+  const Tensor* bi = has_bi ? ctx.constant(g.w_slot + 2) : nullptr;
+  const Tensor* bh = has_bh ? ctx.constant(g.w_slot + 3) : nullptr;
+  if ((!has_bi || bi) && (!has_bh || bh))  // constant (or absent) biases: the vector cell's check done once
+    w->fits32 = rnn_sums_fit_int32(bi ? bi->data<int32_t>() : nullptr, GH, g.I) &&
+                rnn_sums_fit_int32(bh ? bh->data<int32_t>() : nullptr, GH, g.H);
   w->packed = true;
 }
 
@@ -252,7 +258,8 @@ void run_reference(const RunContext& ctx, const RnnGeometry& g, const int8_t* wi
 
 // The fast path (RnnWeights): prepacked GEMM for the projections, prepacked matrix-vector product per step,
 // table-driven cells. The projections stay int32 (exact: I <= kMaxInt32K) and b_ih is added in the cell.
-void run_fast(const RunContext& ctx, const RnnGeometry& g, const opt::MatVecInt8& w_ih, const opt::MatVecInt8& w_hh) {
+void run_fast(const RunContext& ctx, const RnnGeometry& g, const opt::MatVecInt8& w_ih, const opt::MatVecInt8& w_hh,
+              int fits32) {
   const int64_t T = g.T, B = g.B, H = g.H, GH = g.gates * g.H;
   const bool lstm = g.gates == 4;
   const int w = g.w_slot;
@@ -266,19 +273,19 @@ void run_fast(const RunContext& ctx, const RnnGeometry& g, const opt::MatVecInt8
   const size_t n_out = ctx.node->outputs.size();
   // gi32 [T*B, GH] int32, gh32 [GH] int32, then the matrix-vector products' scratch.
   const int64_t n_gi = sat_mul(sat_mul(T, B), GH);
-  std::vector<int32_t> buf32(static_cast<size_t>(
-      sat_add(sat_add(n_gi, GH), std::max(w_hh.scratch_words(), w_ih.scratch_words()))));
+  const int64_t n_mv = std::max(w_hh.scratch_words(), w_ih.scratch_words());
+  std::vector<int32_t> buf32(static_cast<size_t>(sat_add(sat_add(n_gi, GH), sat_add(n_mv, (2 * H + 3) / 4))));
   int32_t* gi = buf32.data();
   int32_t* gh = gi + n_gi;
   int32_t* mv = gh + GH;
+  int8_t* h = reinterpret_cast<int8_t*>(mv + n_mv);  // h and h' (2H bytes)
+  int8_t* hn = h + H;
   for (int64_t r = 0; r < T * B; ++r) w_ih.run32(x + r * g.I, gi + r * GH, mv);
   // the vector GRU cell works in int32 lanes: every gi and gh must fit
-  const opt::Isa cell_isa = rnn_sums_fit_int32(bi, GH, g.I) && rnn_sums_fit_int32(bh, GH, H) ? w_hh.isa()
-                                                                                              : opt::Isa::kScalar;
+  const bool fit = fits32 >= 0 ? fits32 == 1 : rnn_sums_fit_int32(bi, GH, g.I) && rnn_sums_fit_int32(bh, GH, H);
+  const opt::Isa cell_isa = fit ? w_hh.isa() : opt::Isa::kScalar;
   const int qi = g.qx + g.qiw, qhh = g.qh + g.qhw;
-  std::vector<int8_t> hbuf(static_cast<size_t>(2 * H));
   std::vector<int16_t> cbuf(static_cast<size_t>(lstm ? 2 * H : 0));
-  int8_t *h = hbuf.data(), *hn = h + H;
   int16_t *c = cbuf.data(), *cn = lstm ? c + H : nullptr;
   for (int64_t b = 0; b < B; ++b) {
     if (h0) std::copy(h0->data<int8_t>() + b * H, h0->data<int8_t>() + (b + 1) * H, h);
@@ -325,9 +332,9 @@ void run_rnn(const RunContext& ctx, const RnnGeometry& g, const RnnWeights& rw) 
   const int8_t* wh = ctx.in(g.w_slot + 1).data<int8_t>();
   const opt::Isa isa = rw.packed ? rw.isa : rnn_isa(g, ctx.isa);
   if (isa == opt::Isa::kScalar) return run_reference(ctx, g, wi, wh);
-  if (rw.packed) return run_fast(ctx, g, rw.w_ih, rw.w_hh);
+  if (rw.packed) return run_fast(ctx, g, rw.w_ih, rw.w_hh, rw.fits32);
   const int64_t GH = g.gates * g.H;  // weights computed at run time: packed for this run
-  run_fast(ctx, g, opt::MatVecInt8(wi, GH, g.I, isa), opt::MatVecInt8(wh, GH, g.H, isa));
+  run_fast(ctx, g, opt::MatVecInt8(wi, GH, g.I, isa), opt::MatVecInt8(wh, GH, g.H, isa), -1);
 }
 
 }  // namespace runtime

@@ -36,6 +36,7 @@ RnnGeometry infer_rnn(InferContext& ctx, int gates, int w_slot);
 struct RnnWeights {
   opt::Isa isa = opt::Isa::kScalar;
   bool packed = false;
+  int fits32 = -1;  // rnn_sums_fit_int32 of both biases when they are constants (1 / 0), else -1 (run time)
   opt::MatVecInt8 w_ih, w_hh;
 };
 
