@@ -109,6 +109,65 @@ void MatVecInt8::run(const int8_t* v, const int32_t* bias, int64_t* acc, int32_t
   for (int64_t r = 0; r < rows_; ++r) acc[r] = int64_t{c[r]} + (bias ? bias[r] : 0);
 }
 
+Conv1dFramesInt8::Conv1dFramesInt8(const int8_t* w, int64_t o, int64_t c, int64_t k, Isa isa)
+    : o_(o), c_(c), k_(k) {
+#if defined(LINGER_OPT_HAVE_AVX512VNNI)
+  namespace vn = detail::avx512vnni;
+  if (resolve_isa(isa) != Isa::kAvx512Vnni || o <= 0 || c <= 0 || k <= 0 || k % 4 != 0) return;
+  const int64_t kdim = sat_mul(c, k);
+  kquads_ = kdim / 4;
+  const int64_t rows = (o + vn::kMr - 1) / vn::kMr * vn::kMr;
+  packed_.assign(static_cast<size_t>(sat_mul(rows, kdim)), 0);
+  comp_.assign(static_cast<size_t>(rows), 0);
+  vn::pack_a(w, kdim, o, kdim, packed_.data(), comp_.data());
+  ok_ = true;
+#else
+  (void)w, (void)isa;
+#endif
+}
+
+bool Conv1dFramesInt8::stage_ok(const OutputStage& out) {
+  return out.out_bits == 8 && out.shift >= 0 && out.shift <= 63 && out.lo <= out.hi && out.hi >= -128 &&
+         out.lo <= 127;
+}
+
+int64_t Conv1dFramesInt8::scratch_words(int64_t t_out) const {
+  const int64_t cols = t_out < 32 ? t_out : 32;  // one panel of kNr columns at a time
+  return sat_add(sat_mul(kquads_, 32), sat_mul(o_, cols));  // B panel (u8 words), int32 results
+}
+
+void Conv1dFramesInt8::run(const int8_t* x, int64_t l, const int32_t* bias, int8_t* y, const OutputStage& out,
+                           int32_t* scratch) const {
+#if defined(LINGER_OPT_HAVE_AVX512VNNI)
+  namespace vn = detail::avx512vnni;
+  const int64_t t_out = l / k_, kq = k_ / 4, kdim = c_ * k_;
+  const int64_t acc_max = kdim < (int64_t{1} << 17) ? kdim * 16384 : int64_t{INT32_MAX};
+  const int32_t lo = out.lo < -128 ? -128 : out.lo, hi = out.hi > 127 ? 127 : out.hi;
+  uint32_t* bp = reinterpret_cast<uint32_t*>(scratch);  // [kquads][32] words of 4 u8 (b + 128)
+  int32_t* cacc = scratch + kquads_ * 32;                // [o][nv]
+  for (int64_t j0 = 0; j0 < t_out; j0 += 32) {
+    const int64_t nv = t_out - j0 < 32 ? t_out - j0 : 32;
+    for (int64_t q = 0; q < kquads_; ++q) {  // k-quad q = channel q / kq, taps 4 (q % kq) .. + 3
+      const int8_t* src = x + (q / kq) * l + j0 * k_ + 4 * (q % kq);
+      uint32_t* d = bp + q * 32;
+      for (int64_t j = 0; j < nv; ++j) {
+        uint32_t v;
+        std::memcpy(&v, src + j * k_, 4);
+        d[j] = v ^ 0x80808080u;
+      }
+      for (int64_t j = nv; j < 32; ++j) d[j] = 0x80808080u;  // offset zero past the columns
+    }
+    vn::gemm_packed(packed_.data(), comp_.data(), reinterpret_cast<const uint8_t*>(bp), o_, nv, kquads_ * 4, cacc,
+                    nv);
+    for (int64_t oc = 0; oc < o_; ++oc)
+      detail::avx2::requant_row_s8(cacc + oc * nv, nv, bias ? bias[oc] : 0, lo, hi, out.shift, y + oc * t_out + j0,
+                                   acc_max);
+  }
+#else
+  (void)x, (void)l, (void)bias, (void)y, (void)out, (void)scratch;
+#endif
+}
+
 int64_t gru_cell_vector(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh,
                         int64_t hidden, int qi, int qhh, int qh, const int8_t* h_prev, int8_t* h_out,
                         const int8_t* sig, const int8_t* tanh, Isa isa) {

@@ -42,6 +42,31 @@ class MatVecInt8 {
   std::vector<int32_t> comp_;     // VNNI: 128 * row sums
 };
 
+// Conv1dInt whose kernel tiles its input (stride == kernel K, K a multiple of 4, no padding, dilation 1, one
+// group: the speech front-end's "one frame group per step" conv), int8 output, on AVX-512 VNNI. Each output
+// column t reads x[c, t*K .. t*K + K - 1], so the GEMM's packed B operand (4 consecutive k per column) is
+// 4-byte words of the input rows directly: no im2col. Same integers as numerics::conv1d_int with the
+// OutputStage clamp (the wrapped int32 sum, the same int8 GEMM and requantisation as Conv2dInt8).
+class Conv1dFramesInt8 {
+ public:
+  Conv1dFramesInt8() = default;
+  // w: [o, c, k]. ok() is false (use the general conv) unless `isa` resolves to AVX-512 VNNI and k % 4 == 0.
+  Conv1dFramesInt8(const int8_t* w, int64_t o, int64_t c, int64_t k, Isa isa);
+  bool ok() const { return ok_; }
+  // Whether run() applies for this stage: int8 output, 0 <= shift <= 63, -128 <= lo <= hi <= 127.
+  static bool stage_ok(const OutputStage& out);
+  // int32 words of scratch for `t_out` output columns.
+  int64_t scratch_words(int64_t t_out) const;
+  // x: [c, l] (one batch item), y: [o, t_out] int8 with t_out = l / k.
+  void run(const int8_t* x, int64_t l, const int32_t* bias, int8_t* y, const OutputStage& out, int32_t* scratch) const;
+
+ private:
+  bool ok_ = false;
+  int64_t o_ = 0, c_ = 0, k_ = 0, kquads_ = 0;
+  std::vector<int8_t> packed_;  // A panels (pack_a)
+  std::vector<int32_t> comp_;
+};
+
 // numerics::gru_cell for the first units of a GRU step on `isa`'s vector lanes (AVX2: 8 int32 lanes, used for
 // AVX-512 VNNI as well): units u < hidden rounded down to the lane count, from gi = gi32 + b_ih and
 // gh = gh32 + b_hh ([3H] each; biases may be null). Returns how many units it did (0 on the scalar ISA or a
