@@ -251,10 +251,10 @@ std::vector<int32_t> gate_accs(size_t n, std::mt19937& g) {
 
 // The table-driven cells against numerics::gru_cell / lstm_cell (segment search), for exponents that shift
 // the accumulators down and up and hidden exponents on both sides of Q7; the GRU cell on every ISA's vector
-// lanes (H = 37: whole vectors and a scalar tail).
+// lanes (H = 37: 32 units in vectors of 16 (VNNI) or 8 (AVX2) and a scalar tail; H = 29: 16 + 8 + 5).
 TEST(RnnCells, TableCellsEqualTheNumericsCells) {
   std::mt19937 g(33);
-  const int64_t H = 37;
+  for (int64_t H : {37, 29}) {
   std::uniform_int_distribution<int32_t> bd(-(1 << 20), 1 << 20);
   std::uniform_int_distribution<int> cd(-32768, 32767);
   for (int qi : {4, 11, 12, 14, 19, 30, 45}) {
@@ -301,6 +301,7 @@ TEST(RnnCells, TableCellsEqualTheNumericsCells) {
         }
       }
     }
+  }
   }
 }
 

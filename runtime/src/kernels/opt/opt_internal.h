@@ -147,6 +147,11 @@ void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_
 constexpr int kMvRows = 16;
 void matvec_packed(const int8_t* wp, const int32_t* comp, const uint8_t* vu, int64_t rows, int64_t kquads,
                    int32_t* acc);
+// avx2::gru_cell_s32 on 16 int32 lanes: units u < n rounded down to 16 (returns how many it did). Not in the
+// emulated build (the cell is checked against numerics on the real ISA).
+int64_t gru_cell_s32(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh, int64_t hidden,
+                     int64_t n, int qi, int qhh, int qh, const int8_t* h_prev, int8_t* h_out, const int8_t* sig,
+                     const int8_t* tanh);
 }  // namespace avx512vnni
 
 }  // namespace detail
