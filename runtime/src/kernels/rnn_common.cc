@@ -80,26 +80,44 @@ namespace {
 // Largest k for which an int32 sum of k products of two int8 (each at most 2^14 in magnitude) cannot wrap.
 constexpr int64_t kMaxInt32K = (int64_t{1} << 31) / (128 * 128) - 1;
 
-// numerics::luna_sigmoid_q11 / luna_tanh_q11 of every int16 x at index x + 32768, 4 bytes of padding (the
-// vector cell gathers 4 bytes per entry).
+// numerics::luna_sigmoid_q11 / luna_tanh_q11 over the inputs where they are not yet saturated (found by
+// scanning every int16: about 20K and 12K entries), 4 bytes of padding (the vector cell gathers 4 bytes per
+// entry); an input outside a range has the value of its nearest bound, so lookups clamp to the range.
+struct LutTable {
+  std::vector<int8_t> v;
+  int32_t lo = 0, hi = 0;
+  const int8_t* at0() const { return v.data() - lo; }  // the entry of x = 0 (lo <= 0 <= hi)
+  int32_t operator()(int16_t x) const { return at0()[std::min(std::max(int32_t{x}, lo), hi)]; }
+};
+
+LutTable make_table(int8_t (*f)(int16_t)) {
+  LutTable t;
+  t.lo = -32768;
+  t.hi = 32767;
+  while (t.lo < 0 && f(static_cast<int16_t>(t.lo + 1)) == f(-32768)) ++t.lo;
+  while (t.hi > 0 && f(static_cast<int16_t>(t.hi - 1)) == f(32767)) --t.hi;
+  t.v.assign(static_cast<size_t>(t.hi - t.lo + 1 + 4), 0);
+  for (int32_t x = t.lo; x <= t.hi; ++x) t.v[static_cast<size_t>(x - t.lo)] = f(static_cast<int16_t>(x));
+  return t;
+}
+
 struct LutTables {
-  int8_t sigmoid[65536 + 4];
-  int8_t tanh[65536 + 4];
+  LutTable sigmoid = make_table(numerics::luna_sigmoid_q11);
+  LutTable tanh = make_table(numerics::luna_tanh_q11);
+  opt::ActTables act() const {
+    opt::ActTables a;
+    a.sig = sigmoid.at0(), a.sig_lo = sigmoid.lo, a.sig_hi = sigmoid.hi;
+    a.tanh = tanh.at0(), a.tanh_lo = tanh.lo, a.tanh_hi = tanh.hi;
+    return a;
+  }
 };
 
 const LutTables& lut_tables() {
-  static const LutTables* const t = [] {
-    auto* p = new LutTables{};
-    for (int32_t v = -32768; v <= 32767; ++v) {
-      p->sigmoid[v + 32768] = numerics::luna_sigmoid_q11(static_cast<int16_t>(v));
-      p->tanh[v + 32768] = numerics::luna_tanh_q11(static_cast<int16_t>(v));
-    }
-    return p;
-  }();
-  return *t;
+  static const LutTables t;
+  return t;
 }
 
-inline int32_t lut(const int8_t* table, int16_t x) { return table[int32_t{x} + 32768]; }
+inline int32_t lut(const LutTable& table, int16_t x) { return table(x); }
 
 }  // namespace
 
@@ -121,7 +139,7 @@ void gru_cell_lut(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32,
   const int64_t H = hidden;
   int64_t u = 0;
   if (vector_isa != opt::Isa::kScalar)
-    u = opt::gru_cell_vector(gi32, b_ih, gh32, b_hh, H, qi, qhh, qh, h_prev, h_out, L.sigmoid, L.tanh, vector_isa);
+    u = opt::gru_cell_vector(gi32, b_ih, gh32, b_hh, H, qi, qhh, qh, h_prev, h_out, L.act(), vector_isa);
   auto gi = [&](int64_t j) { return int64_t{gi32[j]} + (b_ih ? b_ih[j] : 0); };
   auto gh = [&](int64_t j) { return int64_t{gh32[j]} + (b_hh ? b_hh[j] : 0); };
   for (; u < H; ++u) {  // numerics::gru_cell, the tables read directly

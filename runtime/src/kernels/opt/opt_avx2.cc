@@ -701,10 +701,9 @@ __m256i acc8(const int32_t* a, const int32_t* b) {
   return b ? _mm256_add_epi32(load8(a), load8(b)) : load8(a);
 }
 
-// The table entry of each int16 lane x (table indexed by x + 32768), sign-extended.
+// The table entry of each lane x (table points at the entry of x = 0; x inside its range), sign-extended.
 __m256i table8(const int8_t* table, __m256i x) {
-  const __m256i g = _mm256_i32gather_epi32(reinterpret_cast<const int*>(table),
-                                           _mm256_add_epi32(x, _mm256_set1_epi32(32768)), 1);
+  const __m256i g = _mm256_i32gather_epi32(reinterpret_cast<const int*>(table), x, 1);
   return _mm256_srai_epi32(_mm256_slli_epi32(g, 24), 24);
 }
 
@@ -712,21 +711,21 @@ __m256i table8(const int8_t* table, __m256i x) {
 
 int64_t gru_cell_s32(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh, int64_t hidden,
                      int64_t n, int qi, int qhh, int qh, const int8_t* h_prev, int8_t* h_out, const int8_t* sig,
-                     const int8_t* tanh) {
+                     int32_t sig_lo, int32_t sig_hi, const int8_t* tanh, int32_t tanh_lo, int32_t tanh_hi) {
   const int64_t H = hidden, n8 = n / 8 * 8;
   const int si = qi - 11, sh = qhh - 11;
   const __m256i c128 = _mm256_set1_epi32(128);
   for (int64_t u = 0; u < n8; u += 8) {
     const __m256i ri = shift_sat(acc8(gi32 + u, b_ih ? b_ih + u : nullptr), si, -32768, 32767);
     const __m256i rh = shift_sat(acc8(gh32 + u, b_hh ? b_hh + u : nullptr), sh, -32768, 32767);
-    const __m256i r = table8(sig, clamp32(_mm256_add_epi32(ri, rh), -32768, 32767));
+    const __m256i r = table8(sig, clamp32(_mm256_add_epi32(ri, rh), sig_lo, sig_hi));
     const __m256i zi = shift_sat(acc8(gi32 + H + u, b_ih ? b_ih + H + u : nullptr), si, -32768, 32767);
     const __m256i zh = shift_sat(acc8(gh32 + H + u, b_hh ? b_hh + H + u : nullptr), sh, -32768, 32767);
-    const __m256i z = table8(sig, clamp32(_mm256_add_epi32(zi, zh), -32768, 32767));
+    const __m256i z = table8(sig, clamp32(_mm256_add_epi32(zi, zh), sig_lo, sig_hi));
     const __m256i nh = shift_sat(acc8(gh32 + 2 * H + u, b_hh ? b_hh + 2 * H + u : nullptr), sh, -32768, 32767);
     const __m256i rhn = shift_sat(_mm256_mullo_epi32(r, nh), 7, -32768, 32767);  // |r * nh| < 2^22
     const __m256i ni = shift_sat(acc8(gi32 + 2 * H + u, b_ih ? b_ih + 2 * H + u : nullptr), si, -32768, 32767);
-    const __m256i nn = table8(tanh, clamp32(_mm256_add_epi32(ni, rhn), -32768, 32767));
+    const __m256i nn = table8(tanh, clamp32(_mm256_add_epi32(ni, rhn), tanh_lo, tanh_hi));
     int64_t hp8;
     std::memcpy(&hp8, h_prev + u, sizeof hp8);
     const __m256i hp = _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(hp8));

@@ -319,9 +319,9 @@ __m512i acc16(const int32_t* a, const int32_t* b) {
   return b ? _mm512_add_epi32(v, _mm512_loadu_si512(b)) : v;
 }
 
-// The table entry of each int16 lane x (table indexed by x + 32768), sign-extended.
+// The table entry of each lane x (table points at the entry of x = 0; x inside its range), sign-extended.
 __m512i table16(const int8_t* table, __m512i x) {
-  const __m512i g = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), kAll, _mm512_add_epi32(x, _mm512_set1_epi32(32768)), table, 1);
+  const __m512i g = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), kAll, x, table, 1);
   return _mm512_maskz_srai_epi32(kAll, _mm512_maskz_slli_epi32(kAll, g, 24), 24);
 }
 
@@ -329,21 +329,21 @@ __m512i table16(const int8_t* table, __m512i x) {
 
 int64_t gru_cell_s32(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh, int64_t hidden,
                      int64_t n, int qi, int qhh, int qh, const int8_t* h_prev, int8_t* h_out, const int8_t* sig,
-                     const int8_t* tanh) {
+                     int32_t sig_lo, int32_t sig_hi, const int8_t* tanh, int32_t tanh_lo, int32_t tanh_hi) {
   const int64_t H = hidden, n16 = n / 16 * 16;
   const int si = qi - 11, sh = qhh - 11;
   const __m512i c128 = _mm512_set1_epi32(128);
   for (int64_t u = 0; u < n16; u += 16) {  // numerics::gru_cell, as avx2::gru_cell_s32
     const __m512i ri = shift_sat(acc16(gi32 + u, b_ih ? b_ih + u : nullptr), si, -32768, 32767);
     const __m512i rh = shift_sat(acc16(gh32 + u, b_hh ? b_hh + u : nullptr), sh, -32768, 32767);
-    const __m512i r = table16(sig, clamp32(_mm512_add_epi32(ri, rh), -32768, 32767));
+    const __m512i r = table16(sig, clamp32(_mm512_add_epi32(ri, rh), sig_lo, sig_hi));
     const __m512i zi = shift_sat(acc16(gi32 + H + u, b_ih ? b_ih + H + u : nullptr), si, -32768, 32767);
     const __m512i zh = shift_sat(acc16(gh32 + H + u, b_hh ? b_hh + H + u : nullptr), sh, -32768, 32767);
-    const __m512i z = table16(sig, clamp32(_mm512_add_epi32(zi, zh), -32768, 32767));
+    const __m512i z = table16(sig, clamp32(_mm512_add_epi32(zi, zh), sig_lo, sig_hi));
     const __m512i nh = shift_sat(acc16(gh32 + 2 * H + u, b_hh ? b_hh + 2 * H + u : nullptr), sh, -32768, 32767);
     const __m512i rhn = shift_sat(_mm512_mullo_epi32(r, nh), 7, -32768, 32767);  // |r * nh| < 2^22
     const __m512i ni = shift_sat(acc16(gi32 + 2 * H + u, b_ih ? b_ih + 2 * H + u : nullptr), si, -32768, 32767);
-    const __m512i nn = table16(tanh, clamp32(_mm512_add_epi32(ni, rhn), -32768, 32767));
+    const __m512i nn = table16(tanh, clamp32(_mm512_add_epi32(ni, rhn), tanh_lo, tanh_hi));
     const __m512i hp = _mm512_maskz_cvtepi8_epi32(kAll, _mm_loadu_si128(reinterpret_cast<const __m128i*>(h_prev + u)));
     const __m512i h7 = shift_sat(hp, qh - 7, -32768, 32767);
     // |z * h7| <= 127 * 2^15, |(128 - z) * n| <= 2^14: the sum fits int32

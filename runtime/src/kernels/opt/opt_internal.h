@@ -116,11 +116,12 @@ constexpr int kMvRows = 8;
 void matvec_packed(const int16_t* wp, const int32_t* vpairs, int64_t rows, int64_t kpairs, int32_t* acc);
 // numerics::gru_cell in int32 lanes for the units u < n rounded down to 8 (returns how many it did), from
 // gi = gi32 + b_ih and gh = gh32 + b_hh ([3H] each, gates r, z, n; the biases may be null). Precondition (the
-// caller's check): every gi and gh fits int32. sig / tanh: luna_sigmoid_q11 / luna_tanh_q11 of x at index
-// x + 32768, readable 3 bytes past the last entry (4-byte gathers).
+// caller's check): every gi and gh fits int32. sig / tanh point at the entry of x = 0 of luna_sigmoid_q11 /
+// luna_tanh_q11 tables covering [lo, hi] (the values outside equal the nearest bound's: the gate sums are
+// clamped to it), readable 3 bytes past hi (4-byte gathers).
 int64_t gru_cell_s32(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh, int64_t hidden,
                      int64_t n, int qi, int qhh, int qh, const int8_t* h_prev, int8_t* h_out, const int8_t* sig,
-                     const int8_t* tanh);
+                     int32_t sig_lo, int32_t sig_hi, const int8_t* tanh, int32_t tanh_lo, int32_t tanh_hi);
 }  // namespace avx2
 
 // AVX-512 VNNI: _mm512_dpbusd_epi32 multiplies u8 by s8. B is packed as
@@ -151,7 +152,7 @@ void matvec_packed(const int8_t* wp, const int32_t* comp, const uint8_t* vu, int
 // emulated build (the cell is checked against numerics on the real ISA).
 int64_t gru_cell_s32(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh, int64_t hidden,
                      int64_t n, int qi, int qhh, int qh, const int8_t* h_prev, int8_t* h_out, const int8_t* sig,
-                     const int8_t* tanh);
+                     int32_t sig_lo, int32_t sig_hi, const int8_t* tanh, int32_t tanh_lo, int32_t tanh_hi);
 }  // namespace avx512vnni
 
 }  // namespace detail

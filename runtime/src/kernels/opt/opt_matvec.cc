@@ -170,24 +170,26 @@ void Conv1dFramesInt8::run(const int8_t* x, int64_t l, const int32_t* bias, int8
 
 int64_t gru_cell_vector(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh,
                         int64_t hidden, int qi, int qhh, int qh, const int8_t* h_prev, int8_t* h_out,
-                        const int8_t* sig, const int8_t* tanh, Isa isa) {
+                        const ActTables& t, Isa isa) {
   int64_t done = 0;
 #if defined(LINGER_OPT_HAVE_AVX512VNNI)
   if (resolve_isa(isa) == Isa::kAvx512Vnni)
-    done = detail::avx512vnni::gru_cell_s32(gi32, b_ih, gh32, b_hh, hidden, hidden, qi, qhh, qh, h_prev, h_out, sig,
-                                            tanh);
+    done = detail::avx512vnni::gru_cell_s32(gi32, b_ih, gh32, b_hh, hidden, hidden, qi, qhh, qh, h_prev, h_out, t.sig,
+                                            t.sig_lo, t.sig_hi, t.tanh, t.tanh_lo, t.tanh_hi);
 #endif
 #if defined(LINGER_OPT_HAVE_AVX2)
   if (resolve_isa(isa) != Isa::kScalar && done < hidden) {  // the rest from unit `done` on, 8 at a time
     const auto off = [done](const int32_t* p) { return p ? p + done : nullptr; };
     done += detail::avx2::gru_cell_s32(off(gi32), off(b_ih), off(gh32), off(b_hh), hidden, hidden - done, qi, qhh, qh,
-                                       h_prev + done, h_out + done, sig, tanh);
+                                       h_prev + done, h_out + done, t.sig, t.sig_lo, t.sig_hi, t.tanh, t.tanh_lo,
+                                       t.tanh_hi);
   }
   return done;
-#endif
+#else
   (void)gi32, (void)b_ih, (void)gh32, (void)b_hh, (void)hidden, (void)qi, (void)qhh, (void)qh, (void)h_prev,
-      (void)h_out, (void)sig, (void)tanh, (void)isa;
-  return 0;
+      (void)h_out, (void)t, (void)isa;
+  return done;
+#endif
 }
 
 }  // namespace opt

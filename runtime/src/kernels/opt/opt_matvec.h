@@ -67,14 +67,24 @@ class Conv1dFramesInt8 {
   std::vector<int32_t> comp_;
 };
 
-// numerics::gru_cell for the first units of a GRU step on `isa`'s vector lanes (AVX2: 8 int32 lanes, used for
-// AVX-512 VNNI as well): units u < hidden rounded down to the lane count, from gi = gi32 + b_ih and
-// gh = gh32 + b_hh ([3H] each; biases may be null). Returns how many units it did (0 on the scalar ISA or a
-// build without AVX2): the caller does the rest. Precondition: every gi and gh fits int32. sig / tanh: the
-// sigmoid and tanh tables at index x + 32768 (x int16 at Q11), readable 3 bytes past the end.
+// Sigmoid / tanh tables for the vector GRU cell: sig[x] = luna_sigmoid_q11(x) for sig_lo <= x <= sig_hi
+// (sig points at the entry of x = 0), the same for tanh; outside its range each function equals its value at
+// the nearest bound (the ranges are where the tables saturate), and each table stays readable 3 bytes past
+// its hi entry (4-byte gathers).
+struct ActTables {
+  const int8_t* sig = nullptr;
+  int32_t sig_lo = 0, sig_hi = 0;
+  const int8_t* tanh = nullptr;
+  int32_t tanh_lo = 0, tanh_hi = 0;
+};
+
+// numerics::gru_cell for the first units of a GRU step on `isa`'s vector lanes (AVX-512 VNNI: 16 int32
+// lanes, then AVX2: 8): units u < hidden rounded down to 8, from gi = gi32 + b_ih and gh = gh32 + b_hh ([3H]
+// each; biases may be null). Returns how many units it did (0 on the scalar ISA or a build without AVX2):
+// the caller does the rest. Precondition: every gi and gh fits int32.
 int64_t gru_cell_vector(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh,
                         int64_t hidden, int qi, int qhh, int qh, const int8_t* h_prev, int8_t* h_out,
-                        const int8_t* sig, const int8_t* tanh, Isa isa);
+                        const ActTables& t, Isa isa);
 
 }  // namespace opt
 }  // namespace runtime
