@@ -111,19 +111,36 @@ void MatVecInt8::run(const int8_t* v, const int32_t* bias, int64_t* acc, int32_t
 
 Conv1dFramesInt8::Conv1dFramesInt8(const int8_t* w, int64_t o, int64_t c, int64_t k, Isa isa)
     : o_(o), c_(c), k_(k) {
-#if defined(LINGER_OPT_HAVE_AVX512VNNI)
-  namespace vn = detail::avx512vnni;
-  if (resolve_isa(isa) != Isa::kAvx512Vnni || o <= 0 || c <= 0 || k <= 0 || k % 4 != 0) return;
+  isa_ = resolve_isa(isa);
+  if (o <= 0 || c <= 0 || k <= 0 || k % 4 != 0) return;
   const int64_t kdim = sat_mul(c, k);
   kquads_ = kdim / 4;
-  const int64_t rows = (o + vn::kMr - 1) / vn::kMr * vn::kMr;
-  packed_.assign(static_cast<size_t>(sat_mul(rows, kdim)), 0);
-  comp_.assign(static_cast<size_t>(rows), 0);
-  vn::pack_a(w, kdim, o, kdim, packed_.data(), comp_.data());
-  ok_ = true;
-#else
-  (void)w, (void)isa;
+  switch (isa_) {
+#if defined(LINGER_OPT_HAVE_AVX512VNNI)
+    case Isa::kAvx512Vnni: {
+      namespace vn = detail::avx512vnni;
+      const int64_t rows = (o + vn::kMr - 1) / vn::kMr * vn::kMr;
+      packed_.assign(static_cast<size_t>(sat_mul(rows, kdim)), 0);
+      comp_.assign(static_cast<size_t>(rows), 0);
+      vn::pack_a(w, kdim, o, kdim, packed_.data(), comp_.data());
+      ok_ = true;
+      return;
+    }
 #endif
+#if defined(LINGER_OPT_HAVE_AVX2)
+    case Isa::kAvx2: {
+      namespace av = detail::avx2;
+      const int64_t rows = (o + av::kMr - 1) / av::kMr * av::kMr;
+      packed16_.assign(static_cast<size_t>(sat_mul(rows, kdim)), 0);
+      av::pack_a(w, kdim, o, kdim, packed16_.data());
+      ok_ = true;
+      return;
+    }
+#endif
+    default:
+      (void)w;
+      return;
+  }
 }
 
 bool Conv1dFramesInt8::stage_ok(const OutputStage& out) {
@@ -132,33 +149,54 @@ bool Conv1dFramesInt8::stage_ok(const OutputStage& out) {
 }
 
 int64_t Conv1dFramesInt8::scratch_words(int64_t t_out) const {
-  const int64_t cols = t_out < 32 ? t_out : 32;  // one panel of kNr columns at a time
-  return sat_add(sat_mul(kquads_, 32), sat_mul(o_, cols));  // B panel (u8 words), int32 results
+  const int64_t cols = t_out < 32 ? t_out : 32;  // one panel of columns at a time (VNNI 32, AVX2 16)
+  // B panel: kquads * 32 words (VNNI u8 quads; AVX2: 2 * kquads pairs x 16 columns of int16 = the same bytes)
+  return sat_add(sat_mul(kquads_, 32), sat_mul(o_, cols));
 }
 
 void Conv1dFramesInt8::run(const int8_t* x, int64_t l, const int32_t* bias, int8_t* y, const OutputStage& out,
                            int32_t* scratch) const {
-#if defined(LINGER_OPT_HAVE_AVX512VNNI)
-  namespace vn = detail::avx512vnni;
-  const int64_t t_out = l / k_, kq = k_ / 4, kdim = c_ * k_;
+#if defined(LINGER_OPT_HAVE_AVX2)
+  const int64_t t_out = l / k_, kdim = c_ * k_;
   const int64_t acc_max = kdim < (int64_t{1} << 17) ? kdim * 16384 : int64_t{INT32_MAX};
   const int32_t lo = out.lo < -128 ? -128 : out.lo, hi = out.hi > 127 ? 127 : out.hi;
-  uint32_t* bp = reinterpret_cast<uint32_t*>(scratch);  // [kquads][32] words of 4 u8 (b + 128)
-  int32_t* cacc = scratch + kquads_ * 32;                // [o][nv]
-  for (int64_t j0 = 0; j0 < t_out; j0 += 32) {
-    const int64_t nv = t_out - j0 < 32 ? t_out - j0 : 32;
-    for (int64_t q = 0; q < kquads_; ++q) {  // k-quad q = channel q / kq, taps 4 (q % kq) .. + 3
-      const int8_t* src = x + (q / kq) * l + j0 * k_ + 4 * (q % kq);
-      uint32_t* d = bp + q * 32;
-      for (int64_t j = 0; j < nv; ++j) {
-        uint32_t v;
-        std::memcpy(&v, src + j * k_, 4);
-        d[j] = v ^ 0x80808080u;
+  int32_t* cacc = scratch + kquads_ * 32;  // [o][nv]
+  const int64_t panel = isa_ == Isa::kAvx512Vnni ? 32 : 16;
+  for (int64_t j0 = 0; j0 < t_out; j0 += panel) {
+    const int64_t nv = t_out - j0 < panel ? t_out - j0 : panel;
+#if defined(LINGER_OPT_HAVE_AVX512VNNI)
+    if (isa_ == Isa::kAvx512Vnni) {
+      // k-quad q = channel q / (k / 4), taps 4 (q % (k / 4)) .. + 3: 4 bytes of the input row per column
+      const int64_t kq = k_ / 4;
+      uint32_t* bp = reinterpret_cast<uint32_t*>(scratch);  // [kquads][32] words of 4 u8 (b + 128)
+      for (int64_t q = 0; q < kquads_; ++q) {
+        const int8_t* src = x + (q / kq) * l + j0 * k_ + 4 * (q % kq);
+        uint32_t* d = bp + q * 32;
+        for (int64_t j = 0; j < nv; ++j) {
+          uint32_t v;
+          std::memcpy(&v, src + j * k_, 4);
+          d[j] = v ^ 0x80808080u;
+        }
+        for (int64_t j = nv; j < 32; ++j) d[j] = 0x80808080u;  // offset zero past the columns
       }
-      for (int64_t j = nv; j < 32; ++j) d[j] = 0x80808080u;  // offset zero past the columns
+      detail::avx512vnni::gemm_packed(packed_.data(), comp_.data(), reinterpret_cast<const uint8_t*>(bp), o_, nv,
+                                      kdim, cacc, nv);
     }
-    vn::gemm_packed(packed_.data(), comp_.data(), reinterpret_cast<const uint8_t*>(bp), o_, nv, kquads_ * 4, cacc,
-                    nv);
+#endif
+    if (isa_ == Isa::kAvx2) {
+      // k-pair p = channel p / (k / 2), taps 2 (p % (k / 2)) and + 1, as int16, 16 columns
+      const int64_t kp = k_ / 2;
+      int16_t* bp = reinterpret_cast<int16_t*>(scratch);  // [2 * kquads][16][2] int16
+      for (int64_t p = 0; p < 2 * kquads_; ++p) {
+        const int8_t* src = x + (p / kp) * l + j0 * k_ + 2 * (p % kp);
+        int16_t* d = bp + p * 32;
+        for (int64_t j = 0; j < 16; ++j) {
+          d[2 * j] = j < nv ? src[j * k_] : int16_t{0};
+          d[2 * j + 1] = j < nv ? src[j * k_ + 1] : int16_t{0};
+        }
+      }
+      detail::avx2::gemm_packed(packed16_.data(), bp, o_, nv, kdim, cacc, nv);
+    }
     for (int64_t oc = 0; oc < o_; ++oc)
       detail::avx2::requant_row_s8(cacc + oc * nv, nv, bias ? bias[oc] : 0, lo, hi, out.shift, y + oc * t_out + j0,
                                    acc_max);

@@ -43,14 +43,14 @@ class MatVecInt8 {
 };
 
 // Conv1dInt whose kernel tiles its input (stride == kernel K, K a multiple of 4, no padding, dilation 1, one
-// group: the speech front-end's "one frame group per step" conv), int8 output, on AVX-512 VNNI. Each output
-// column t reads x[c, t*K .. t*K + K - 1], so the GEMM's packed B operand (4 consecutive k per column) is
-// 4-byte words of the input rows directly: no im2col. Same integers as numerics::conv1d_int with the
+// group: the speech front-end's "one frame group per step" conv), int8 output, on AVX-512 VNNI and AVX2.
+// Each output column t reads x[c, t*K .. t*K + K - 1], so the GEMM's packed B operand (4 consecutive k per
+// column for VNNI, 2 for AVX2) is read from the input rows directly: no im2col. Same integers as numerics::conv1d_int with the
 // OutputStage clamp (the wrapped int32 sum, the same int8 GEMM and requantisation as Conv2dInt8).
 class Conv1dFramesInt8 {
  public:
   Conv1dFramesInt8() = default;
-  // w: [o, c, k]. ok() is false (use the general conv) unless `isa` resolves to AVX-512 VNNI and k % 4 == 0.
+  // w: [o, c, k]. ok() is false (use the general conv) unless `isa` resolves to a SIMD ISA and k % 4 == 0.
   Conv1dFramesInt8(const int8_t* w, int64_t o, int64_t c, int64_t k, Isa isa);
   bool ok() const { return ok_; }
   // Whether run() applies for this stage: int8 output, 0 <= shift <= 63, -128 <= lo <= hi <= 127.
@@ -62,9 +62,11 @@ class Conv1dFramesInt8 {
 
  private:
   bool ok_ = false;
+  Isa isa_ = Isa::kScalar;
   int64_t o_ = 0, c_ = 0, k_ = 0, kquads_ = 0;
-  std::vector<int8_t> packed_;  // A panels (pack_a)
-  std::vector<int32_t> comp_;
+  std::vector<int8_t> packed_;     // VNNI A panels (pack_a)
+  std::vector<int32_t> comp_;      // VNNI: 128 * row sums
+  std::vector<int16_t> packed16_;  // AVX2 A panels
 };
 
 // Sigmoid / tanh tables for the vector GRU cell: sig[x] = luna_sigmoid_q11(x) for sig_lo <= x <= sig_hi
