@@ -63,6 +63,21 @@ class KwsNet(nn.Module):
         return self.fc(out[:, -1]), h_n
 
 
+class KwsLogits(KwsNet):
+    """KwsNet with the logits as its only output (no state input): the form bench/bench_models.py times."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(x)[0]
+
+
+def bench_model() -> Tuple[nn.Module, Tuple[int, ...]]:
+    """The demo's model at its default size for bench/bench_models.py (row "kws_gru"): a fresh KwsLogits
+    (40 mel bands, 64 channels, GRU(64), 11 classes, stride 4) and its input shape [1, 40, 98] (1 s of audio)."""
+    defaults = build_parser().parse_args([])
+    model = KwsLogits(40, defaults.channels, defaults.hidden, len(kd.KwsConfig().classes), defaults.stride)
+    return model, (1, 40, 98)
+
+
 def log(msg: str) -> None:
     print(msg, flush=True)
 

@@ -238,6 +238,18 @@ TEST(ActivationFusion, LinearConvTransposeIqAddAndConv1d) {
     for (size_t i = 0; i < a.size(); ++i) want.push_back(std::max(0, indep::iqadd(a[i], b[i], 0, 1)));
     EXPECT_EQ(ints_of(out[0]), want);
   }
+  {  // Conv1dInt with kernel = stride 4 (the tiling path on AVX-512 VNNI) -> Relu
+    tb::Model m;
+    m.input("x", tb::kInt8, {2, 8, 26}).output("y", tb::kInt8, {2, 12, 6});
+    m.init(tb::tensor("w", tb::kInt8, {12, 8, 4}, tmodels::random_ints<int8_t>(384, -128, 127, 53)));
+    m.init(tb::tensor("b", tb::kInt32, {12}, tmodels::random_ints<int32_t>(12, -3000, 3000, 54)));
+    m.add({"Conv1dInt", "thinker", "conv1d", {"x", "w", "b"}, {"c"},
+           {tb::attr_float("scale_x", 16.0f), tb::attr_float("scale_w", 64.0f), tb::attr_float("scale_o", 8.0f),
+            tb::attr_int("o_bits", 8), tb::attr_ints("kernel_shape", {4}), tb::attr_ints("strides", {4})}});
+    m.add({"Relu", "", "relu", {"c"}, {"y"}, {}});
+    expect_same_every_way(
+        m, {{"x", lr::Tensor::from_vector<int8_t>({2, 8, 26}, tmodels::random_ints<int8_t>(416, -128, 127, 55))}}, 1);
+  }
   {  // Conv1dInt -> Relu (through the shared conv path)
     tb::Model m;
     m.input("x", tb::kInt8, {1, 4, 16}).output("y", tb::kInt8, {1, 6, 16});

@@ -171,6 +171,12 @@ TEST(NewKernels, Conv1dIntModelsMatchNumerics) {
       {1, 5, 12, 3, 4, 3, 1, 1, 2, 1, 0, true, 0},     // float output (no o_bits)
       {1, 6, 10, 4, 3, 1, 3, 3, 3, 2, 0, false, 0},    // float output, no bias, dilation 3
       {2, 24, 40, 32, 3, 2, 1, 1, 1, 1, 8, true, 2},   // wider: SIMD blocks and tails
+      // kernel = stride, a multiple of 4, no padding: the tiling path on AVX-512 VNNI (Conv1dFramesInt8)
+      {1, 40, 98, 64, 4, 4, 1, 0, 0, 1, 8, true, 2},   // the speech front-end (L % K = 2 frames dropped)
+      {2, 7, 150, 13, 8, 8, 1, 0, 0, 1, 8, false, 3},  // K = 8, odd channels, no bias
+      {1, 3, 148, 9, 4, 4, 1, 0, 0, 1, 8, true, 1},    // 37 output columns: two column panels
+      {1, 3, 16, 5, 4, 4, 1, 0, 0, 1, 8, true, 11},    // shift -1: the general path
+      {1, 4, 16, 6, 4, 4, 1, 0, 0, 1, 16, true, 5},    // int16 output: the general path
   };
   uint32_t seed = 100;
   for (const C& k : cases) {

@@ -1,11 +1,13 @@
 // Conv1dInt (thinker): int8 x [N,C,L], int8 W [O,C/g,K], optional int32 B [O].
 // numerics/conv1d.h: the Conv2dInt definition with H = KH = 1, so this runs
 // opt::conv2d_int8 on the [N,C,1,L] view (same integers as numerics::conv1d_int).
+#include <algorithm>
 #include <vector>
 
 #include "kernels/conv_common.h"
 #include "kernels/kernel.h"
 #include "kernels/limits.h"
+#include "kernels/opt/opt_matvec.h"
 #include "linger/numerics/conv1d.h"
 
 namespace linger {
@@ -63,13 +65,35 @@ class Conv1dIntKernel final : public Kernel {
       if (x[0] > 0 && !s1.valid()) ctx.fail("shape", "invalid convolution geometry for input " + shape_str(x));
       s_ = s1.to_conv2d();
       runner_.prepare(ctx, s_, has_bias_, out_bits_, shift_);
+      // A kernel that tiles the input (the speech front-end): the GEMM reads the input rows directly.
+      frames_ = opt::Conv1dFramesInt8();
+      const Tensor* wt = ctx.constant(1);
+      if (wt && group == 1 && dil == 1 && pads[0] == 0 && pads[1] == 0 && stride == w[2] && out_bits_ == 8) {
+        frames_stage_ = output_stage(ctx, out_bits_, shift_);
+        frames_ = opt::Conv1dFramesInt8(wt->data<int8_t>(), w[0], w[1], w[2], ctx.isa());
+      }
     }
     ctx.set_output(0, conv_out_dtype(out_bits_), y);
   }
 
-  void run(const RunContext& ctx) override { runner_.run(ctx); }
-  bool fuse_output_clamp(int64_t lo, int64_t hi) override { return runner_.fuse_clamp(lo, hi); }
-  int64_t workspace_bytes(opt::Isa /*isa*/) const override { return runner_.workspace_bytes(); }
+  void run(const RunContext& ctx) override {
+    if (!frames_.ok() || !opt::Conv1dFramesInt8::stage_ok(frames_stage_) || s_.n == 0) return runner_.run(ctx);
+    const int64_t c = s_.c, l = s_.w, o = s_.o, t_out = s_.out_w();
+    std::vector<int32_t> scratch(static_cast<size_t>(frames_.scratch_words(t_out)));
+    const int32_t* b = has_bias_ ? ctx.in(2).data<int32_t>() : nullptr;
+    const int8_t* x = ctx.in(0).data<int8_t>();
+    int8_t* y = ctx.out(0).data<int8_t>();
+    for (int64_t n = 0; n < s_.n; ++n) frames_.run(x + n * c * l, l, b, y + n * o * t_out, frames_stage_, scratch.data());
+  }
+  bool fuse_output_clamp(int64_t lo, int64_t hi) override {
+    if (!runner_.fuse_clamp(lo, hi)) return false;
+    frames_stage_.lo = static_cast<int32_t>(std::max<int64_t>(lo, frames_stage_.lo));  // as ConvRunner narrows
+    frames_stage_.hi = static_cast<int32_t>(std::min<int64_t>(hi, frames_stage_.hi));
+    return true;
+  }
+  int64_t workspace_bytes(opt::Isa /*isa*/) const override {
+    return sat_add(runner_.workspace_bytes(), frames_.ok() ? sat_mul(frames_.scratch_words(s_.out_w()), 4) : 0);
+  }
 
  private:
   numerics::Conv2dShape s_;
@@ -77,6 +101,8 @@ class Conv1dIntKernel final : public Kernel {
   int out_bits_ = 0;
   int shift_ = 0;
   ConvRunner runner_;
+  opt::Conv1dFramesInt8 frames_;     // when ok(): the tiling-kernel path (run on frames_stage_)
+  opt::OutputStage frames_stage_;
 };
 
 }  // namespace

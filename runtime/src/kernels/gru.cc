@@ -17,12 +17,16 @@ namespace {
 class GruKernel final : public Kernel {
  public:
   explicit GruKernel(OpKind) {}
-  void infer(InferContext& ctx) override { g_ = infer_rnn(ctx, 3, 2); }
-  int64_t workspace_bytes(opt::Isa /*isa*/) const override { return rnn_workspace_bytes(g_); }
-  void run(const RunContext& ctx) override { run_rnn(ctx, g_); }
+  void infer(InferContext& ctx) override {
+    g_ = infer_rnn(ctx, 3, 2);
+    prepare_rnn(ctx, g_, &w_);
+  }
+  int64_t workspace_bytes(opt::Isa /*isa*/) const override { return rnn_workspace_bytes(g_, w_); }
+  void run(const RunContext& ctx) override { run_rnn(ctx, g_, w_); }
 
  private:
   RnnGeometry g_;
+  RnnWeights w_;
 };
 
 }  // namespace

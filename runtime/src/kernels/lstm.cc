@@ -18,12 +18,16 @@ namespace {
 class LstmKernel final : public Kernel {
  public:
   explicit LstmKernel(OpKind) {}
-  void infer(InferContext& ctx) override { g_ = infer_rnn(ctx, 4, 3); }
-  int64_t workspace_bytes(opt::Isa /*isa*/) const override { return rnn_workspace_bytes(g_); }
-  void run(const RunContext& ctx) override { run_rnn(ctx, g_); }
+  void infer(InferContext& ctx) override {
+    g_ = infer_rnn(ctx, 4, 3);
+    prepare_rnn(ctx, g_, &w_);
+  }
+  int64_t workspace_bytes(opt::Isa /*isa*/) const override { return rnn_workspace_bytes(g_, w_); }
+  void run(const RunContext& ctx) override { run_rnn(ctx, g_, w_); }
 
  private:
   RnnGeometry g_;
+  RnnWeights w_;
 };
 
 }  // namespace

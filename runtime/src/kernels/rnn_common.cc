@@ -75,12 +75,138 @@ RnnGeometry infer_rnn(InferContext& ctx, int gates, int w_slot) {
   return g;
 }
 
-int64_t rnn_workspace_bytes(const RnnGeometry& g) {
-  const int64_t gh = sat_mul(g.gates, g.H);
-  int64_t bytes = sat_mul(sat_mul(sat_mul(g.T, g.B), gh), 8);  // the input projections (int64)
-  bytes = sat_add(bytes, sat_mul(sat_mul(g.T, g.B), sat_mul(gh, 4)));  // the GEMM's int32 result
-  bytes = sat_add(bytes, sat_mul(gh, 8));                        // the recurrent accumulator
-  return sat_add(bytes, sat_mul(g.H, 6));                        // h, h', c, c'
+namespace {
+
+// Largest k for which an int32 sum of k products of two int8 (each at most 2^14 in magnitude) cannot wrap.
+constexpr int64_t kMaxInt32K = (int64_t{1} << 31) / (128 * 128) - 1;
+
+// numerics::luna_sigmoid_q11 / luna_tanh_q11 over the inputs where they are not yet saturated (found by
+// scanning every int16: about 20K and 12K entries), 4 bytes of padding (the vector cell gathers 4 bytes per
+// entry); an input outside a range has the value of its nearest bound, so lookups clamp to the range.
+struct LutTable {
+  std::vector<int8_t> v;
+  int32_t lo = 0, hi = 0;
+  const int8_t* at0() const { return v.data() - lo; }  // the entry of x = 0 (lo <= 0 <= hi)
+  int32_t operator()(int16_t x) const { return at0()[std::min(std::max(int32_t{x}, lo), hi)]; }
+};
+
+LutTable make_table(int8_t (*f)(int16_t)) {
+  LutTable t;
+  t.lo = -32768;
+  t.hi = 32767;
+  while (t.lo < 0 && f(static_cast<int16_t>(t.lo + 1)) == f(-32768)) ++t.lo;
+  while (t.hi > 0 && f(static_cast<int16_t>(t.hi - 1)) == f(32767)) --t.hi;
+  t.v.assign(static_cast<size_t>(t.hi - t.lo + 1 + 4), 0);
+  for (int32_t x = t.lo; x <= t.hi; ++x) t.v[static_cast<size_t>(x - t.lo)] = f(static_cast<int16_t>(x));
+  return t;
+}
+
+struct LutTables {
+  LutTable sigmoid = make_table(numerics::luna_sigmoid_q11);
+  LutTable tanh = make_table(numerics::luna_tanh_q11);
+  opt::ActTables act() const {
+    opt::ActTables a;
+    a.sig = sigmoid.at0(), a.sig_lo = sigmoid.lo, a.sig_hi = sigmoid.hi;
+    a.tanh = tanh.at0(), a.tanh_lo = tanh.lo, a.tanh_hi = tanh.hi;
+    return a;
+  }
+};
+
+const LutTables& lut_tables() {
+  static const LutTables t;
+  return t;
+}
+
+inline int32_t lut(const LutTable& table, int16_t x) { return table(x); }
+
+}  // namespace
+
+bool rnn_sums_fit_int32(const int32_t* bias, int64_t n, int64_t k) {
+  if (k > kMaxInt32K) return false;
+  const int64_t room = int64_t{INT32_MAX} - k * 128 * 128;  // |acc + b| <= INT32_MAX keeps -acc - b in range too
+  if (!bias) return true;
+  for (int64_t j = 0; j < n; ++j)
+    if (bias[j] > room || bias[j] < -room) return false;
+  return true;
+}
+
+void gru_cell_lut(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh, int qi, int qhh,
+                  const int8_t* h_prev, int64_t hidden, int qh, int8_t* h_out, opt::Isa vector_isa) {
+  using numerics::rhu_shift;
+  using numerics::sat16;
+  using numerics::to_q11;
+  const LutTables& L = lut_tables();
+  const int64_t H = hidden;
+  int64_t u = 0;
+  if (vector_isa != opt::Isa::kScalar)
+    u = opt::gru_cell_vector(gi32, b_ih, gh32, b_hh, H, qi, qhh, qh, h_prev, h_out, L.act(), vector_isa);
+  auto gi = [&](int64_t j) { return int64_t{gi32[j]} + (b_ih ? b_ih[j] : 0); };
+  auto gh = [&](int64_t j) { return int64_t{gh32[j]} + (b_hh ? b_hh[j] : 0); };
+  for (; u < H; ++u) {  // numerics::gru_cell, the tables read directly
+    const int32_t r = lut(L.sigmoid, numerics::rnn_gate_q11(gi(u), qi, gh(u), qhh));
+    const int32_t z = lut(L.sigmoid, numerics::rnn_gate_q11(gi(H + u), qi, gh(H + u), qhh));
+    const int16_t rh = sat16(rhu_shift(static_cast<int64_t>(r) * to_q11(gh(2 * H + u), qhh), 7));
+    const int32_t n = lut(L.tanh, sat16(static_cast<int64_t>(to_q11(gi(2 * H + u), qi)) + rh));
+    const int64_t h7 = sat16(rhu_shift(h_prev[u], qh - 7));
+    h_out[u] = numerics::sat8(rhu_shift(static_cast<int64_t>(z) * h7 + static_cast<int64_t>(128 - z) * n, 14 - qh));
+  }
+}
+
+void lstm_cell_lut(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh, int qi,
+                   int qhh, const int16_t* c_prev, int64_t hidden, int qh, int8_t* h_out, int16_t* c_out) {
+  using numerics::rhu_shift;
+  using numerics::rnn_gate_q11;
+  using numerics::sat16;
+  const LutTables& L = lut_tables();
+  const int64_t H = hidden;
+  auto gi = [&](int64_t j) { return int64_t{gi32[j]} + (b_ih ? b_ih[j] : 0); };
+  auto gh = [&](int64_t j) { return int64_t{gh32[j]} + (b_hh ? b_hh[j] : 0); };
+  for (int64_t u = 0; u < H; ++u) {  // numerics::lstm_cell, the tables read directly
+    const int32_t i = lut(L.sigmoid, rnn_gate_q11(gi(u), qi, gh(u), qhh));
+    const int32_t f = lut(L.sigmoid, rnn_gate_q11(gi(H + u), qi, gh(H + u), qhh));
+    const int32_t g = lut(L.tanh, rnn_gate_q11(gi(2 * H + u), qi, gh(2 * H + u), qhh));
+    const int32_t o = lut(L.sigmoid, rnn_gate_q11(gi(3 * H + u), qi, gh(3 * H + u), qhh));
+    const int64_t c14 = static_cast<int64_t>(f) * c_prev[u] + static_cast<int64_t>(i) * g;
+    const int32_t tc = lut(L.tanh, sat16(rhu_shift(c14, 3)));
+    c_out[u] = sat16(rhu_shift(c14, 7));
+    h_out[u] = numerics::sat8(rhu_shift(static_cast<int64_t>(o) * tc, 14 - qh));
+  }
+}
+
+opt::Isa rnn_isa(const RnnGeometry& g, opt::Isa isa) {
+  const opt::Isa r = opt::resolve_isa(isa);
+  if (r == opt::Isa::kScalar || g.I > kMaxInt32K || g.H > kMaxInt32K) return opt::Isa::kScalar;
+  return r;
+}
+
+void prepare_rnn(InferContext& ctx, const RnnGeometry& g, RnnWeights* w) {
+  *w = RnnWeights{};
+  if (!ctx.complete()) return;
+  w->isa = rnn_isa(g, ctx.isa());
+  if (w->isa == opt::Isa::kScalar) return;
+  const Tensor* wi = ctx.constant(g.w_slot);
+  const Tensor* wh = ctx.constant(g.w_slot + 1);
+  if (!wi || !wh) return;
+  const int64_t GH = g.gates * g.H;
+  w->w_ih = opt::MatVecInt8(wi->data<int8_t>(), GH, g.I, w->isa);
+  w->w_hh = opt::MatVecInt8(wh->data<int8_t>(), GH, g.H, w->isa);
+  const bool has_bi = ctx.has_input(g.w_slot + 2), has_bh = ctx.has_input(g.w_slot + 3);
+  const Tensor* bi = has_bi ? ctx.constant(g.w_slot + 2) : nullptr;
+  const Tensor* bh = has_bh ? ctx.constant(g.w_slot + 3) : nullptr;
+  if ((!has_bi || bi) && (!has_bh || bh))  // constant (or absent) biases: the vector cell's check done once
+    w->fits32 = rnn_sums_fit_int32(bi ? bi->data<int32_t>() : nullptr, GH, g.I) &&
+                rnn_sums_fit_int32(bh ? bh->data<int32_t>() : nullptr, GH, g.H);
+  w->packed = true;
+}
+
+int64_t rnn_workspace_bytes(const RnnGeometry& g, const RnnWeights& /*w*/) {
+  const int64_t gh = sat_mul(g.gates, g.H), rows = sat_mul(g.T, g.B);
+  int64_t bytes = sat_mul(sat_mul(rows, gh), 8);         // the input projections (int64; int32 on the fast path)
+  bytes = sat_add(bytes, sat_mul(rows, sat_mul(gh, 4)));  // the reference GEMM's int32 result
+  bytes = sat_add(bytes, sat_mul(gh, 8));                 // the recurrent accumulator
+  bytes = sat_add(bytes, sat_mul(sat_add(gh, std::max(g.H, g.I)), 4));  // the matrix-vector products' scratch
+  return sat_add(bytes, sat_mul(g.H, 6));                               // h, h', c, c'
+
 }
 
 void rnn_input_projections(const int8_t* x, const int8_t* w_ih, const int32_t* b_ih, int64_t rows, int64_t input,
@@ -99,28 +225,23 @@ void rnn_input_projections(const int8_t* x, const int8_t* w_ih, const int32_t* b
       acc[r * gates_h + j] = static_cast<int64_t>(c[static_cast<size_t>(r * gates_h + j)]) + (b_ih ? b_ih[j] : 0);
 }
 
-void run_rnn(const RunContext& ctx, const RnnGeometry& g) {
+namespace {
+
+// The reference path: numerics::rnn_matvec and gru_cell / lstm_cell per row and step.
+void run_reference(const RunContext& ctx, const RnnGeometry& g, const int8_t* wi, const int8_t* wh) {
   const int64_t T = g.T, B = g.B, I = g.I, H = g.H, GH = g.gates * g.H;
   const bool lstm = g.gates == 4;
   const int w = g.w_slot;
   const int8_t* x = ctx.in(0).data<int8_t>();
   const Tensor* h0 = ctx.in_opt(1);
   const Tensor* c0 = lstm ? ctx.in_opt(2) : nullptr;
-  const int8_t* wi = ctx.in(w).data<int8_t>();
-  const int8_t* wh = ctx.in(w + 1).data<int8_t>();
   const int32_t* bi = ctx.in_opt(w + 2) ? ctx.in_opt(w + 2)->data<int32_t>() : nullptr;
   const int32_t* bh = ctx.in_opt(w + 3) ? ctx.in_opt(w + 3)->data<int32_t>() : nullptr;
   const int64_t* lengths = g.has_lengths ? ctx.in(g.lengths_slot()).data<int64_t>() : nullptr;
-  if (lengths) {
-    for (int64_t b = 0; b < B; ++b)
-      if (lengths[b] < 0 || lengths[b] > T)
-        ctx.fail("lengths[" + std::to_string(b) + "] = " + std::to_string(lengths[b]) + " is outside [0, " +
-                 std::to_string(T) + "] (the number of time steps of x); give each row's number of valid steps");
-  }
   int8_t* y = ctx.out(0).data<int8_t>();
   const size_t n_out = ctx.node->outputs.size();
   std::vector<int64_t> gi(static_cast<size_t>(sat_mul(sat_mul(T, B), GH)));
-  rnn_input_projections(x, wi, bi, T * B, I, GH, gi.data(), ctx.isa);
+  rnn_input_projections(x, wi, bi, T * B, I, GH, gi.data(), opt::Isa::kScalar);
   const int qi = g.qx + g.qiw, qhh = g.qh + g.qhw;
   std::vector<int64_t> gh(static_cast<size_t>(GH));
   std::vector<int8_t> h(static_cast<size_t>(H)), hn(static_cast<size_t>(H));
@@ -151,6 +272,87 @@ void run_rnn(const RunContext& ctx, const RnnGeometry& g) {
     if (n_out > 1) std::copy(h.begin(), h.end(), ctx.out(1).data<int8_t>() + b * H);
     if (lstm && n_out > 2) std::copy(c.begin(), c.end(), ctx.out(2).data<int16_t>() + b * H);
   }
+}
+
+// The fast path (RnnWeights): prepacked GEMM for the projections, prepacked matrix-vector product per step,
+// table-driven cells. The projections stay int32 (exact: I <= kMaxInt32K) and b_ih is added in the cell.
+void run_fast(const RunContext& ctx, const RnnGeometry& g, const opt::MatVecInt8& w_ih, const opt::MatVecInt8& w_hh,
+              int fits32) {
+  const int64_t T = g.T, B = g.B, H = g.H, GH = g.gates * g.H;
+  const bool lstm = g.gates == 4;
+  const int w = g.w_slot;
+  const int8_t* x = ctx.in(0).data<int8_t>();
+  const Tensor* h0 = ctx.in_opt(1);
+  const Tensor* c0 = lstm ? ctx.in_opt(2) : nullptr;
+  const int32_t* bi = ctx.in_opt(w + 2) ? ctx.in_opt(w + 2)->data<int32_t>() : nullptr;
+  const int32_t* bh = ctx.in_opt(w + 3) ? ctx.in_opt(w + 3)->data<int32_t>() : nullptr;
+  const int64_t* lengths = g.has_lengths ? ctx.in(g.lengths_slot()).data<int64_t>() : nullptr;
+  int8_t* y = ctx.out(0).data<int8_t>();
+  const size_t n_out = ctx.node->outputs.size();
+  // gi32 [T*B, GH] int32, gh32 [GH] int32, then the matrix-vector products' scratch.
+  const int64_t n_gi = sat_mul(sat_mul(T, B), GH);
+  const int64_t n_mv = std::max(w_hh.scratch_words(), w_ih.scratch_words());
+  std::vector<int32_t> buf32(static_cast<size_t>(sat_add(sat_add(n_gi, GH), sat_add(n_mv, (2 * H + 3) / 4))));
+  int32_t* gi = buf32.data();
+  int32_t* gh = gi + n_gi;
+  int32_t* mv = gh + GH;
+  int8_t* h = reinterpret_cast<int8_t*>(mv + n_mv);  // h and h' (2H bytes)
+  int8_t* hn = h + H;
+  for (int64_t r = 0; r < T * B; ++r) w_ih.run32(x + r * g.I, gi + r * GH, mv);
+  // the vector GRU cell works in int32 lanes: every gi and gh must fit
+  const bool fit = fits32 >= 0 ? fits32 == 1 : rnn_sums_fit_int32(bi, GH, g.I) && rnn_sums_fit_int32(bh, GH, H);
+  const opt::Isa cell_isa = fit ? w_hh.isa() : opt::Isa::kScalar;
+  const int qi = g.qx + g.qiw, qhh = g.qh + g.qhw;
+  std::vector<int16_t> cbuf(static_cast<size_t>(lstm ? 2 * H : 0));
+  int16_t *c = cbuf.data(), *cn = lstm ? c + H : nullptr;
+  for (int64_t b = 0; b < B; ++b) {
+    if (h0) std::copy(h0->data<int8_t>() + b * H, h0->data<int8_t>() + (b + 1) * H, h);
+    else std::fill(h, h + H, int8_t{0});
+    if (lstm) {
+      if (c0) std::copy(c0->data<int16_t>() + b * H, c0->data<int16_t>() + (b + 1) * H, c);
+      else std::fill(c, c + H, int16_t{0});
+    }
+    const int64_t L = lengths ? lengths[b] : T;
+    for (int64_t s = 0; s < L; ++s) {
+      const int64_t t = g.forward ? s : L - 1 - s;
+      const int64_t row = g.batch_first ? b * T + t : t * B + b;
+      w_hh.run32(h, gh, mv);
+      if (lstm) {
+        lstm_cell_lut(gi + row * GH, bi, gh, bh, qi, qhh, c, H, g.qh, hn, cn);
+        std::swap(c, cn);
+      } else {
+        gru_cell_lut(gi + row * GH, bi, gh, bh, qi, qhh, h, H, g.qh, hn, cell_isa);
+      }
+      std::swap(h, hn);
+      std::copy(h, h + H, y + row * H);
+    }
+    for (int64_t t = L; t < T; ++t) {
+      const int64_t row = g.batch_first ? b * T + t : t * B + b;
+      std::fill(y + row * H, y + (row + 1) * H, int8_t{0});
+    }
+    if (n_out > 1) std::copy(h, h + H, ctx.out(1).data<int8_t>() + b * H);
+    if (lstm && n_out > 2) std::copy(c, c + H, ctx.out(2).data<int16_t>() + b * H);
+  }
+}
+
+}  // namespace
+
+void run_rnn(const RunContext& ctx, const RnnGeometry& g, const RnnWeights& rw) {
+  const int64_t T = g.T, B = g.B;
+  const int64_t* lengths = g.has_lengths ? ctx.in(g.lengths_slot()).data<int64_t>() : nullptr;
+  if (lengths) {
+    for (int64_t b = 0; b < B; ++b)
+      if (lengths[b] < 0 || lengths[b] > T)
+        ctx.fail("lengths[" + std::to_string(b) + "] = " + std::to_string(lengths[b]) + " is outside [0, " +
+                 std::to_string(T) + "] (the number of time steps of x); give each row's number of valid steps");
+  }
+  const int8_t* wi = ctx.in(g.w_slot).data<int8_t>();
+  const int8_t* wh = ctx.in(g.w_slot + 1).data<int8_t>();
+  const opt::Isa isa = rw.packed ? rw.isa : rnn_isa(g, ctx.isa);
+  if (isa == opt::Isa::kScalar) return run_reference(ctx, g, wi, wh);
+  if (rw.packed) return run_fast(ctx, g, rw.w_ih, rw.w_hh, rw.fits32);
+  const int64_t GH = g.gates * g.H;  // weights computed at run time: packed for this run
+  run_fast(ctx, g, opt::MatVecInt8(wi, GH, g.I, isa), opt::MatVecInt8(wh, GH, g.H, isa), -1);
 }
 
 }  // namespace runtime

@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "kernels/kernel.h"
+#include "kernels/opt/opt_kernels.h"
+#include "kernels/opt/opt_matvec.h"
 
 namespace linger {
 namespace runtime {
@@ -26,14 +28,45 @@ struct RnnGeometry {
 // Q7); every failure names the node and the rule.
 RnnGeometry infer_rnn(InferContext& ctx, int gates, int w_slot);
 
+// The weights packed at load for the session's ISA (prepare_rnn). isa kScalar: the reference path
+// (numerics::rnn_matvec and gru_cell / lstm_cell per row and step); a SIMD ISA: the fast path -- W_ih x_t
+// (every row and step, int32) and W_hh h_{t-1} through prepacked matrix-vector products (opt::MatVecInt8),
+// the cell through gru_cell_lut / lstm_cell_lut. Both give the same integers. `packed` is false when W_ih / W_hh are not constants (then run_rnn packs them
+// on every run).
+struct RnnWeights {
+  opt::Isa isa = opt::Isa::kScalar;
+  bool packed = false;
+  int fits32 = -1;  // rnn_sums_fit_int32 of both biases when they are constants (1 / 0), else -1 (run time)
+  opt::MatVecInt8 w_ih, w_hh;
+};
+
+// The ISA run_rnn uses for this geometry on `isa` (the session's): kScalar where the fast path does not
+// apply (the scalar session; I or H too wide for int32 accumulation).
+opt::Isa rnn_isa(const RnnGeometry& g, opt::Isa isa);
+
+// Called from infer() with the geometry infer_rnn returned: packs the constant weights once.
+void prepare_rnn(InferContext& ctx, const RnnGeometry& g, RnnWeights* w);
+
 // Scratch bytes of run_rnn (overflow-checked, saturating).
-int64_t rnn_workspace_bytes(const RnnGeometry& g);
+int64_t rnn_workspace_bytes(const RnnGeometry& g, const RnnWeights& w);
 
 // Runs one layer and direction over the batch: the input projections W_ih x_t + b_ih of every row and step
-// first (rnn_input_projections), then per row the recurrence over its first L_b steps (L_b = lengths[b], T
-// without lengths; go_forward = 0 runs t = L_b - 1 .. 0); steps t >= L_b output zeros and leave the state
-// as it was (PyTorch's pack / pad). A length outside [0, T] is an ExecutionError naming the node.
-void run_rnn(const RunContext& ctx, const RnnGeometry& g);
+// first, then per row the recurrence over its first L_b steps (L_b = lengths[b], T without lengths;
+// go_forward = 0 runs t = L_b - 1 .. 0); steps t >= L_b output zeros and leave the state as it was
+// (PyTorch's pack / pad). A length outside [0, T] is an ExecutionError naming the node.
+void run_rnn(const RunContext& ctx, const RnnGeometry& g, const RnnWeights& w);
+
+// The GRU / LSTM cells of numerics/gru.h and numerics/lstm.h (same integers, every input) from
+// gi = gi32 + b_ih and gh = gh32 + b_hh (biases may be null), with the sigmoid and tanh read from tables of
+// every int16 input (built once from numerics::luna_sigmoid_q11 / luna_tanh_q11) instead of the segment
+// search. GRU: `vector_isa` other than kScalar runs the first units on vector lanes (opt::gru_cell_vector),
+// which needs every gi and gh to fit int32 (rnn_sums_fit_int32); kScalar: int64 arithmetic throughout.
+void gru_cell_lut(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh, int qi, int qhh,
+                  const int8_t* h_prev, int64_t hidden, int qh, int8_t* h_out, opt::Isa vector_isa);
+void lstm_cell_lut(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh, int qi,
+                   int qhh, const int16_t* c_prev, int64_t hidden, int qh, int8_t* h_out, int16_t* c_out);
+// True when acc + bias[j] fits int32 for every |acc| <= k * 2^14 (an int8 dot product of length k).
+bool rnn_sums_fit_int32(const int32_t* bias, int64_t n, int64_t k);
 
 // acc[r, :] = b_ih + W_ih x_r (int64, [rows, gates*H]) for the `rows` rows of x ([rows, I] int8). The one
 // place the RNN kernels use the optimised int8 GEMM (opt_kernels.h); same integers as numerics::rnn_matvec.

@@ -637,6 +637,112 @@ void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_
   }
 }
 
+namespace {
+
+// NB consecutive blocks of kMvRows rows: NB independent accumulator chains over the k-pairs.
+template <int NB>
+void matvec_blocks(const int16_t* wp, const int32_t* vpairs, int64_t kpairs, int64_t rows_left, int32_t* acc) {
+  __m256i s[NB];
+  for (int i = 0; i < NB; ++i) s[i] = _mm256_setzero_si256();
+  const int64_t block = kpairs * 2 * kMvRows;  // int16 per block
+  for (int64_t p = 0; p < kpairs; ++p) {
+    const __m256i vv = _mm256_set1_epi32(vpairs[p]);
+    const int16_t* w = wp + p * 2 * kMvRows;
+    for (int i = 0; i < NB; ++i)
+      s[i] = _mm256_add_epi32(
+          s[i], _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i * block)), vv));
+  }
+  for (int i = 0; i < NB; ++i) {
+    const int64_t n = rows_left - int64_t{i} * kMvRows;
+    if (n >= kMvRows) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + i * kMvRows), s[i]);
+    } else if (n > 0) {
+      alignas(32) int32_t t[kMvRows];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(t), s[i]);
+      std::memcpy(acc + i * kMvRows, t, static_cast<size_t>(n) * sizeof(int32_t));
+    }
+  }
+}
+
+}  // namespace
+
+void matvec_packed(const int16_t* wp, const int32_t* v, int64_t rows, int64_t kpairs, int32_t* acc) {
+  const int64_t blocks = (rows + kMvRows - 1) / kMvRows, block = kpairs * 2 * kMvRows;
+  int64_t b = 0;
+  for (; b + 8 <= blocks; b += 8) matvec_blocks<8>(wp + b * block, v, kpairs, rows - b * kMvRows, acc + b * kMvRows);
+  for (; b + 4 <= blocks; b += 4) matvec_blocks<4>(wp + b * block, v, kpairs, rows - b * kMvRows, acc + b * kMvRows);
+  for (; b < blocks; ++b) matvec_blocks<1>(wp + b * block, v, kpairs, rows - b * kMvRows, acc + b * kMvRows);
+}
+
+namespace {
+
+__m256i clamp32(__m256i v, int32_t lo, int32_t hi) {
+  return _mm256_min_epi32(_mm256_max_epi32(v, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
+}
+
+// clamp(rhu_shift(v, s), lo, hi) for int32 lanes, any s, |lo|, |hi| <= 2^15 (numerics::rhu_shift then a
+// saturation). s > 0: t = v >> (s - 1), (t >> 1) + (t & 1) (an arithmetic shift by 32 or more gives the
+// sign, the same as 31: the result is then 0, as for rhu_shift). s <= 0: the exact v * 2^-s saturates
+// exactly when clamp(v) * 2^-s does, and a shift by 16 already saturates every nonzero clamped value, so
+// the shift is capped at 16 (no int32 overflow).
+__m256i shift_sat(__m256i v, int s, int32_t lo, int32_t hi) {
+  if (s > 0) {
+    const __m256i t = _mm256_sra_epi32(v, _mm_cvtsi32_si128(s - 1 < 31 ? s - 1 : 31));
+    const __m256i r = _mm256_add_epi32(_mm256_srai_epi32(t, 1), _mm256_and_si256(t, _mm256_set1_epi32(1)));
+    return clamp32(r, lo, hi);
+  }
+  const __m256i c = clamp32(v, lo, hi);
+  if (s == 0) return c;
+  return clamp32(_mm256_sll_epi32(c, _mm_cvtsi32_si128(-s < 16 ? -s : 16)), lo, hi);
+}
+
+// gi + b (b may be null).
+__m256i acc8(const int32_t* a, const int32_t* b) {
+  return b ? _mm256_add_epi32(load8(a), load8(b)) : load8(a);
+}
+
+// The table entry of each lane x (table points at the entry of x = 0; x inside its range), sign-extended.
+__m256i table8(const int8_t* table, __m256i x) {
+  const __m256i g = _mm256_i32gather_epi32(reinterpret_cast<const int*>(table), x, 1);
+  return _mm256_srai_epi32(_mm256_slli_epi32(g, 24), 24);
+}
+
+}  // namespace
+
+int64_t gru_cell_s32(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh, int64_t hidden,
+                     int64_t n, int qi, int qhh, int qh, const int8_t* h_prev, int8_t* h_out, const int8_t* sig,
+                     int32_t sig_lo, int32_t sig_hi, const int8_t* tanh, int32_t tanh_lo, int32_t tanh_hi) {
+  const int64_t H = hidden, n8 = n / 8 * 8;
+  const int si = qi - 11, sh = qhh - 11;
+  const __m256i c128 = _mm256_set1_epi32(128);
+  for (int64_t u = 0; u < n8; u += 8) {
+    const __m256i ri = shift_sat(acc8(gi32 + u, b_ih ? b_ih + u : nullptr), si, -32768, 32767);
+    const __m256i rh = shift_sat(acc8(gh32 + u, b_hh ? b_hh + u : nullptr), sh, -32768, 32767);
+    const __m256i r = table8(sig, clamp32(_mm256_add_epi32(ri, rh), sig_lo, sig_hi));
+    const __m256i zi = shift_sat(acc8(gi32 + H + u, b_ih ? b_ih + H + u : nullptr), si, -32768, 32767);
+    const __m256i zh = shift_sat(acc8(gh32 + H + u, b_hh ? b_hh + H + u : nullptr), sh, -32768, 32767);
+    const __m256i z = table8(sig, clamp32(_mm256_add_epi32(zi, zh), sig_lo, sig_hi));
+    const __m256i nh = shift_sat(acc8(gh32 + 2 * H + u, b_hh ? b_hh + 2 * H + u : nullptr), sh, -32768, 32767);
+    const __m256i rhn = shift_sat(_mm256_mullo_epi32(r, nh), 7, -32768, 32767);  // |r * nh| < 2^22
+    const __m256i ni = shift_sat(acc8(gi32 + 2 * H + u, b_ih ? b_ih + 2 * H + u : nullptr), si, -32768, 32767);
+    const __m256i nn = table8(tanh, clamp32(_mm256_add_epi32(ni, rhn), tanh_lo, tanh_hi));
+    int64_t hp8;
+    std::memcpy(&hp8, h_prev + u, sizeof hp8);
+    const __m256i hp = _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(hp8));
+    const __m256i h7 = shift_sat(hp, qh - 7, -32768, 32767);
+    // |z * h7| <= 127 * 2^15, |(128 - z) * n| <= 2^14: the sum fits int32
+    const __m256i blend = _mm256_add_epi32(_mm256_mullo_epi32(z, h7), _mm256_mullo_epi32(_mm256_sub_epi32(c128, z), nn));
+    const __m256i h = shift_sat(blend, 14 - qh, -128, 127);
+    const __m256i p16 = _mm256_packs_epi32(h, h);     // per 128-bit half: 4 values, twice
+    const __m256i p8 = _mm256_packs_epi16(p16, p16);  // per half: the 4 values as bytes at the bottom
+    const int32_t lo4 = _mm_cvtsi128_si32(_mm256_castsi256_si128(p8));
+    const int32_t hi4 = _mm_cvtsi128_si32(_mm256_extracti128_si256(p8, 1));
+    std::memcpy(h_out + u, &lo4, 4);
+    std::memcpy(h_out + u + 4, &hi4, 4);
+  }
+  return n8;
+}
+
 }  // namespace avx2
 }  // namespace detail
 }  // namespace opt

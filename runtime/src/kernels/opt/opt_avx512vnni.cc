@@ -35,6 +35,7 @@ namespace LINGER_OPT_VNNI_NS {
 #if defined(LINGER_OPT_VNNI_EMULATE)
 using avx512vnni::kKu;
 using avx512vnni::kMr;
+using avx512vnni::kMvRows;
 using avx512vnni::kNr;
 #endif
 
@@ -254,6 +255,106 @@ void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_
     }
   }
 }
+
+namespace {
+
+// NB consecutive blocks of kMvRows rows: NB independent accumulator chains over the k-quads.
+template <int NB>
+void matvec_blocks(const int8_t* wp, const int32_t* comp, const uint8_t* vu, int64_t kquads, int64_t rows_left,
+                   int32_t* acc) {
+  __m512i s[NB];
+  for (int i = 0; i < NB; ++i) s[i] = _mm512_setzero_si512();
+  const int64_t block = kquads * 4 * kMvRows;  // bytes per block
+  for (int64_t q = 0; q < kquads; ++q) {
+    const __m512i vv = bcast_quad(reinterpret_cast<const int8_t*>(vu + 4 * q));
+    const int8_t* w = wp + q * 4 * kMvRows;
+    for (int i = 0; i < NB; ++i) s[i] = _mm512_dpbusd_epi32(s[i], vv, _mm512_loadu_si512(w + i * block));
+  }
+  for (int i = 0; i < NB; ++i) {
+    const __m512i r = _mm512_sub_epi32(s[i], _mm512_loadu_si512(comp + i * kMvRows));
+    _mm512_mask_storeu_epi32(acc + i * kMvRows, lanes16(rows_left - int64_t{i} * kMvRows), r);
+  }
+}
+
+}  // namespace
+
+void matvec_packed(const int8_t* wp, const int32_t* comp, const uint8_t* vu, int64_t rows, int64_t kquads,
+                   int32_t* acc) {
+  const int64_t blocks = (rows + kMvRows - 1) / kMvRows, block = kquads * 4 * kMvRows;
+  int64_t b = 0;
+  for (; b + 12 <= blocks; b += 12)  // 12 accumulator chains (GRU(64): 3 * 64 rows = 12 blocks)
+    matvec_blocks<12>(wp + b * block, comp + b * kMvRows, vu, kquads, rows - b * kMvRows, acc + b * kMvRows);
+  for (; b + 8 <= blocks; b += 8)
+    matvec_blocks<8>(wp + b * block, comp + b * kMvRows, vu, kquads, rows - b * kMvRows, acc + b * kMvRows);
+  for (; b + 4 <= blocks; b += 4)
+    matvec_blocks<4>(wp + b * block, comp + b * kMvRows, vu, kquads, rows - b * kMvRows, acc + b * kMvRows);
+  for (; b < blocks; ++b)
+    matvec_blocks<1>(wp + b * block, comp + b * kMvRows, vu, kquads, rows - b * kMvRows, acc + b * kMvRows);
+}
+
+#if !defined(LINGER_OPT_VNNI_EMULATE)
+namespace {
+
+// The zero-masked forms throughout: the plain ones expand to _mm512_undefined_epi32(), which GCC 12 reports
+// as -Wmaybe-uninitialized.
+constexpr __mmask16 kAll = 0xFFFF;
+
+__m512i clamp32(__m512i v, int32_t lo, int32_t hi) {
+  return _mm512_maskz_min_epi32(kAll, _mm512_maskz_max_epi32(kAll, v, _mm512_set1_epi32(lo)), _mm512_set1_epi32(hi));
+}
+
+// clamp(rhu_shift(v, s), lo, hi) on int32 lanes, any s, |lo|, |hi| <= 2^15 (see avx2::shift_sat).
+__m512i shift_sat(__m512i v, int s, int32_t lo, int32_t hi) {
+  if (s > 0) {
+    const __m512i t = _mm512_maskz_sra_epi32(kAll, v, _mm_cvtsi32_si128(s - 1 < 31 ? s - 1 : 31));
+    return clamp32(_mm512_add_epi32(_mm512_maskz_srai_epi32(kAll, t, 1), _mm512_and_si512(t, _mm512_set1_epi32(1))), lo, hi);
+  }
+  const __m512i c = clamp32(v, lo, hi);
+  if (s == 0) return c;
+  return clamp32(_mm512_maskz_sll_epi32(kAll, c, _mm_cvtsi32_si128(-s < 16 ? -s : 16)), lo, hi);
+}
+
+__m512i acc16(const int32_t* a, const int32_t* b) {
+  const __m512i v = _mm512_loadu_si512(a);
+  return b ? _mm512_add_epi32(v, _mm512_loadu_si512(b)) : v;
+}
+
+// The table entry of each lane x (table points at the entry of x = 0; x inside its range), sign-extended.
+__m512i table16(const int8_t* table, __m512i x) {
+  const __m512i g = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), kAll, x, table, 1);
+  return _mm512_maskz_srai_epi32(kAll, _mm512_maskz_slli_epi32(kAll, g, 24), 24);
+}
+
+}  // namespace
+
+int64_t gru_cell_s32(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh, int64_t hidden,
+                     int64_t n, int qi, int qhh, int qh, const int8_t* h_prev, int8_t* h_out, const int8_t* sig,
+                     int32_t sig_lo, int32_t sig_hi, const int8_t* tanh, int32_t tanh_lo, int32_t tanh_hi) {
+  const int64_t H = hidden, n16 = n / 16 * 16;
+  const int si = qi - 11, sh = qhh - 11;
+  const __m512i c128 = _mm512_set1_epi32(128);
+  for (int64_t u = 0; u < n16; u += 16) {  // numerics::gru_cell, as avx2::gru_cell_s32
+    const __m512i ri = shift_sat(acc16(gi32 + u, b_ih ? b_ih + u : nullptr), si, -32768, 32767);
+    const __m512i rh = shift_sat(acc16(gh32 + u, b_hh ? b_hh + u : nullptr), sh, -32768, 32767);
+    const __m512i r = table16(sig, clamp32(_mm512_add_epi32(ri, rh), sig_lo, sig_hi));
+    const __m512i zi = shift_sat(acc16(gi32 + H + u, b_ih ? b_ih + H + u : nullptr), si, -32768, 32767);
+    const __m512i zh = shift_sat(acc16(gh32 + H + u, b_hh ? b_hh + H + u : nullptr), sh, -32768, 32767);
+    const __m512i z = table16(sig, clamp32(_mm512_add_epi32(zi, zh), sig_lo, sig_hi));
+    const __m512i nh = shift_sat(acc16(gh32 + 2 * H + u, b_hh ? b_hh + 2 * H + u : nullptr), sh, -32768, 32767);
+    const __m512i rhn = shift_sat(_mm512_mullo_epi32(r, nh), 7, -32768, 32767);  // |r * nh| < 2^22
+    const __m512i ni = shift_sat(acc16(gi32 + 2 * H + u, b_ih ? b_ih + 2 * H + u : nullptr), si, -32768, 32767);
+    const __m512i nn = table16(tanh, clamp32(_mm512_add_epi32(ni, rhn), tanh_lo, tanh_hi));
+    const __m512i hp = _mm512_maskz_cvtepi8_epi32(kAll, _mm_loadu_si128(reinterpret_cast<const __m128i*>(h_prev + u)));
+    const __m512i h7 = shift_sat(hp, qh - 7, -32768, 32767);
+    // |z * h7| <= 127 * 2^15, |(128 - z) * n| <= 2^14: the sum fits int32
+    const __m512i blend =
+        _mm512_add_epi32(_mm512_mullo_epi32(z, h7), _mm512_mullo_epi32(_mm512_sub_epi32(c128, z), nn));
+    const __m512i h = shift_sat(blend, 14 - qh, -128, 127);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(h_out + u), _mm512_maskz_cvtepi32_epi8(kAll, h));
+  }
+  return n16;
+}
+#endif  // !LINGER_OPT_VNNI_EMULATE
 
 }  // namespace LINGER_OPT_VNNI_NS
 }  // namespace detail

@@ -107,6 +107,21 @@ int64_t quantize_s16(const float* x, int64_t n, float scale_q, int16_t* y);
 void dequantize_s8(const int8_t* x, int64_t n, float scale, float* y);
 void dequantize_s16(const int16_t* x, int64_t n, float scale, float* y);
 void dequantize_s32(const int32_t* x, int64_t n, float scale, float* y);
+// Matrix-vector product for a matrix used many times (the RNN recurrence W_hh h), opt_matvec.h:
+// acc[r] = sum_k W[r, k] v[k] (int32, wrapping) for r < rows. wp: W packed in blocks of kMvRows rows,
+// block-major; block b holds, for each k-pair p < kpairs, kMvRows pairs (W[r, 2p], W[r, 2p + 1]) as int16
+// (zero past the real rows and k). vpairs[p]: the int16 pair (v[2p], v[2p + 1]) in one int32 (low half
+// first; any value past k).
+constexpr int kMvRows = 8;
+void matvec_packed(const int16_t* wp, const int32_t* vpairs, int64_t rows, int64_t kpairs, int32_t* acc);
+// numerics::gru_cell in int32 lanes for the units u < n rounded down to 8 (returns how many it did), from
+// gi = gi32 + b_ih and gh = gh32 + b_hh ([3H] each, gates r, z, n; the biases may be null). Precondition (the
+// caller's check): every gi and gh fits int32. sig / tanh point at the entry of x = 0 of luna_sigmoid_q11 /
+// luna_tanh_q11 tables covering [lo, hi] (the values outside equal the nearest bound's: the gate sums are
+// clamped to it), readable 3 bytes past hi (4-byte gathers).
+int64_t gru_cell_s32(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh, int64_t hidden,
+                     int64_t n, int qi, int qhh, int qh, const int8_t* h_prev, int8_t* h_out, const int8_t* sig,
+                     int32_t sig_lo, int32_t sig_hi, const int8_t* tanh, int32_t tanh_lo, int32_t tanh_hi);
 }  // namespace avx2
 
 // AVX-512 VNNI: _mm512_dpbusd_epi32 multiplies u8 by s8. B is packed as
@@ -126,6 +141,18 @@ void gemm_packed(const int8_t* ap, const int32_t* comp, const uint8_t* bp, int64
                  int32_t* c, int64_t ldc);
 void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
               int64_t n, int64_t k);
+// Matrix-vector product (opt_matvec.h): acc[r] = sum_k W[r, k] v[k] (int32, wrapping) for r < rows.
+// wp: W packed in blocks of kMvRows rows, block-major; block b holds, for each k-quad q < kquads, kMvRows
+// groups of 4 int8 (W[r, 4q .. 4q + 3]; zero past the real rows and k). comp[r] = 128 * sum_k W[r, k]
+// (mod 2^32), one per packed row. vu: v ^ 0x80 (u8 = v + 128), kquads * 4 values (any value past k).
+constexpr int kMvRows = 16;
+void matvec_packed(const int8_t* wp, const int32_t* comp, const uint8_t* vu, int64_t rows, int64_t kquads,
+                   int32_t* acc);
+// avx2::gru_cell_s32 on 16 int32 lanes: units u < n rounded down to 16 (returns how many it did). Not in the
+// emulated build (the cell is checked against numerics on the real ISA).
+int64_t gru_cell_s32(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh, int64_t hidden,
+                     int64_t n, int qi, int qhh, int qh, const int8_t* h_prev, int8_t* h_out, const int8_t* sig,
+                     int32_t sig_lo, int32_t sig_hi, const int8_t* tanh, int32_t tanh_lo, int32_t tanh_hi);
 }  // namespace avx512vnni
 
 }  // namespace detail
