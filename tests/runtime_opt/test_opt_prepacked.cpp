@@ -17,6 +17,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "linger/numerics/batchnorm.h"
@@ -572,6 +573,34 @@ TEST(ThreadPool, RangesCoverEachIndexOnceWithDistinctWorkers) {
       EXPECT_EQ(overlap.load(), 0);
     }
   }
+}
+
+// Range r runs as worker r (its scratch), whether pool thread r or the caller
+// (when that thread had not claimed it yet) runs it: many short calls on more
+// threads than cores take both paths.
+TEST(ThreadPool, RangeRunsAsItsOwnWorkerWhoeverRunsIt) {
+  const int threads = 4;
+  opt::ThreadPool pool(threads);
+  const std::thread::id caller = std::this_thread::get_id();
+  int64_t stolen = 0, by_pool = 0;
+  for (int call = 0; call < 5000; ++call) {
+    const int64_t n = 1 + call % 9;
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+    std::atomic<int> wrong_worker{0}, stolen_here{0}, pool_here{0};
+    pool.parallel_for(n, [&](int64_t b, int64_t e, int worker) {
+      int64_t rb = 0, re = 0;
+      opt::ThreadPool::split(n, threads, worker, &rb, &re);
+      if (rb != b || re != e) ++wrong_worker;
+      if (worker != 0) ++(std::this_thread::get_id() == caller ? stolen_here : pool_here);
+      for (int64_t i = b; i < e; ++i) ++hits[static_cast<size_t>(i)];
+    });
+    for (auto& h : hits) ASSERT_EQ(h.load(), 1) << "call " << call;
+    ASSERT_EQ(wrong_worker.load(), 0) << "call " << call;
+    stolen += stolen_here.load();
+    by_pool += pool_here.load();
+  }
+  std::printf("ranges of pool threads run by them: %lld, by the caller: %lld\n", static_cast<long long>(by_pool),
+              static_cast<long long>(stolen));
 }
 
 TEST(ThreadPool, ExceptionReachesTheCaller) {

@@ -19,7 +19,14 @@ namespace {
 constexpr int kSpinRounds = 4000;
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)) {
+ThreadPool::ThreadPool(int threads)
+    : threads_(std::max(1, threads)),
+      claim_(new std::atomic<uint64_t>[static_cast<size_t>(threads_)]),
+      done_(new std::atomic<uint64_t>[static_cast<size_t>(threads_)]) {
+  for (int r = 0; r < threads_; ++r) {
+    claim_[r].store(0);
+    done_[r].store(0);
+  }
   for (int w = 1; w < threads_; ++w) pool_.emplace_back([this, w] { worker_loop(w); });
 }
 
@@ -57,22 +64,25 @@ void ThreadPool::worker_loop(int worker) {
       sleepers_.fetch_sub(1, std::memory_order_relaxed);
       if (stop_) return;
     }
-    seen = generation_.load(std::memory_order_acquire);
-    const Fn* fn = fn_;
-    const int64_t n = n_;
+    const uint64_t g = generation_.load(std::memory_order_acquire);
+    seen = g;
+    uint64_t expected = g - 1;
+    // Claimed by the caller already (it finished first), or a call that is over: nothing to do.
+    if (!claim_[worker].compare_exchange_strong(expected, g, std::memory_order_acq_rel)) continue;
     int64_t b = 0, e = 0;
-    split(n, threads_, worker, &b, &e);
+    split(n_, threads_, worker, &b, &e);
     if (b < e) {
       try {
-        (*fn)(b, e, worker);
+        (*fn_)(b, e, worker);
       } catch (...) {
         std::lock_guard<std::mutex> lock(mutex_);
         if (!error_) error_ = std::current_exception();
       }
     }
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      std::lock_guard<std::mutex> lock(mutex_);  // the caller may be about to block on done_
-      done_.notify_one();
+    done_[worker].store(g, std::memory_order_seq_cst);
+    if (caller_waiting_.load(std::memory_order_seq_cst)) {
+      std::lock_guard<std::mutex> lock(mutex_);  // the caller checks done_ under the mutex before it blocks
+      done_cv_.notify_all();
     }
   }
 }
@@ -89,30 +99,50 @@ void ThreadPool::parallel_for(int64_t n, const Fn& fn) {
     }
     return;
   }
+  const uint64_t g = generation_.load(std::memory_order_relaxed) + 1;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     fn_ = &fn;
     n_ = n;
     error_ = nullptr;
-    pending_.store(threads_ - 1, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_seq_cst);  // publishes fn_, n_, pending_
+    generation_.store(g, std::memory_order_seq_cst);  // publishes fn_ and n_
   }
   if (sleepers_.load(std::memory_order_seq_cst) > 0) wake_.notify_all();
   std::exception_ptr err;
-  int64_t b = 0, e = 0;
-  split(n, threads_, 0, &b, &e);
-  if (b < e) {
-    try {
-      fn(b, e, 0);
-    } catch (...) {
-      err = std::current_exception();
+  auto run_range = [&](int r) {
+    int64_t b = 0, e = 0;
+    split(n, threads_, r, &b, &e);
+    if (b < e && !err) {
+      try {
+        fn(b, e, r);
+      } catch (...) {
+        err = std::current_exception();
+      }
     }
+  };
+  run_range(0);
+  // The ranges no worker has claimed yet: here, each as its own worker index.
+  std::vector<int> claimed;  // by workers: wait for them
+  for (int r = 1; r < threads_; ++r) {
+    uint64_t expected = g - 1;
+    if (claim_[r].compare_exchange_strong(expected, g, std::memory_order_acq_rel))
+      run_range(r);
+    else
+      claimed.push_back(r);
   }
-  for (int k = 0; k < kSpinRounds && pending_.load(std::memory_order_acquire) != 0; ++k) LINGER_CPU_PAUSE();
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
-  if (!err) err = error_;
-  fn_ = nullptr;
+  for (int r : claimed) {
+    for (int k = 0; k < kSpinRounds && done_[r].load(std::memory_order_acquire) != g; ++k) LINGER_CPU_PAUSE();
+    if (done_[r].load(std::memory_order_acquire) == g) continue;
+    std::unique_lock<std::mutex> lock(mutex_);
+    caller_waiting_.store(true, std::memory_order_seq_cst);
+    done_cv_.wait(lock, [&] { return done_[r].load(std::memory_order_seq_cst) == g; });
+    caller_waiting_.store(false, std::memory_order_relaxed);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!err) err = error_;
+    fn_ = nullptr;
+  }
   if (err) std::rethrow_exception(err);
 }
 

@@ -13,11 +13,16 @@
 // concurrent Session::run) runs all its ranges on the calling thread, one
 // after the other, as worker 0 (same results, no waiting).
 //
+// Range r is run by pool thread r, or by the caller when that thread has not
+// claimed it by the time the caller finished its own range (a compare-and-swap
+// on the range's claim word decides): on cores busy with other processes a
+// late worker costs nothing, and results do not change, since range r always
+// runs as worker r. The caller waits only for ranges a worker claimed.
 // Waking a sleeping thread costs tens of microseconds, and a model runs one
 // parallel_for per layer (or more): so a worker that finished a range spins
-// on the task counter for a short while (kSpinRounds pauses, about 50 us)
-// before it sleeps, and the caller spins the same way for the workers to
-// finish. Between runs the workers sleep.
+// on the call counter for a short while (kSpinRounds pauses, about 50 us)
+// before it sleeps, and the caller spins the same way on the claimed ranges.
+// Between runs the workers sleep.
 #pragma once
 
 #include <atomic>
@@ -25,6 +30,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -56,14 +62,21 @@ class ThreadPool {
   int threads_;
   std::vector<std::thread> pool_;
   std::mutex run_mutex_;  // one parallel_for at a time
-  std::mutex mutex_;
-  std::condition_variable wake_, done_;
-  const Fn* fn_ = nullptr;  // written before generation_ is published (release), read after (acquire)
+  std::mutex mutex_;      // the sleeping / waking below, stop_, error_
+  std::condition_variable wake_, done_cv_;
+  // The current call: written by the caller before it publishes generation_
+  // (release), read by a worker only after it claimed its range for that
+  // generation (the caller then waits for the range, so they stay valid).
+  const Fn* fn_ = nullptr;
   int64_t n_ = 0;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};  // ranges of the current call still running on pool threads
-  std::atomic<int> sleepers_{0};  // pool threads blocked on wake_ (a notify is needed)
-  bool stop_ = false;  // guarded by mutex_
+  std::atomic<uint64_t> generation_{0};  // the number of the current (or last) call
+  // Per range r (1 .. threads-1): the call that claimed it (claim_) and the
+  // call whose range the worker finished (done_). claim_[r] == g - 1 means
+  // range r of call g is not claimed yet.
+  std::unique_ptr<std::atomic<uint64_t>[]> claim_, done_;
+  std::atomic<int> sleepers_{0};         // pool threads blocked on wake_ (a notify is needed)
+  std::atomic<bool> caller_waiting_{false};  // the caller is blocked on done_cv_
+  bool stop_ = false;
   std::exception_ptr error_;
 };
 
