@@ -566,6 +566,26 @@ TEST(OptIsaSelection, NamesAndScalarAlwaysSupported) {
               opt::isa_supported(Isa::kAvx512Vnni) ? "yes" : "no");
 }
 
+// The depthwise 3x3 layers of mobilenet-style networks (stride 1 and 2) run
+// the VNNI plane kernel where the CPU has VNNI (the fastest there, see
+// bench/runtime_opt), else the AVX2 one.
+TEST(OptIsaSelection, DepthwiseChoosesThePlaneKernels) {
+  for (const int stride : {1, 2}) {
+    nm::Conv2dShape s;
+    s.c = s.o = s.groups = 144;
+    s.h = s.w = 56;
+    s.kh = s.kw = 3;
+    s.stride_h = s.stride_w = stride;
+    s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = 1;
+    const Isa want = opt::isa_supported(Isa::kAvx512Vnni) ? Isa::kAvx512Vnni
+                     : opt::isa_supported(Isa::kAvx2)     ? Isa::kAvx2
+                                                          : Isa::kScalar;
+    EXPECT_EQ(opt::choose_conv_isa(s, Isa::kAuto), want) << "stride " << stride;
+    // Capped at AVX2: the AVX2 plane kernel.
+    if (opt::isa_supported(Isa::kAvx2)) EXPECT_EQ(opt::choose_conv_isa(s, Isa::kAvx2), Isa::kAvx2);
+  }
+}
+
 class EnvGuard {
  public:
   EnvGuard() {

@@ -25,6 +25,10 @@ void gemm_packed(const int8_t* ap, const int32_t* comp, const uint8_t* bp, int64
                  int32_t* c, int64_t ldc);
 void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
               int64_t n, int64_t k);
+bool depthwise_plane_supported(int kh, int kw, int stride_h, int stride_w, int dil_h, int dil_w);
+void depthwise_plane(const int8_t* x, int64_t h, int64_t w, const int8_t* wk, int kh, int kw, int stride_h,
+                     int stride_w, int dil_h, int dil_w, int pad_top, int pad_left, int64_t oh, int64_t ow,
+                     int32_t* acc);
 }  // namespace avx512vnni_emulated
 }  // namespace detail
 }  // namespace opt
@@ -143,6 +147,53 @@ TEST(VnniEmulated, ExtremesAndWrap) {
   // the correction 128 * sum_k a (= -2^14 * k).
   run_packed(rng, 3, 5, 140001, true, -128);
   run_dot(rng, 1, 2, 140001, -128);
+}
+
+// The depthwise plane kernel (masked loads at the plane's edges, the gather
+// of tap quads, the u8-offset correction, the 3x3 register path and the
+// general one) against the direct wrapping sum with zero padding. The plane
+// sits in a buffer with guard bytes around it: a masked-off byte that was
+// read anyway would not show here (the model reads only unmasked bytes, like
+// the instruction), but any written int32 past oh * ow would.
+TEST(VnniEmulated, DepthwisePlane) {
+  Rng rng(909);
+  int ran = 0;
+  for (int t = 0; t < 400; ++t) {
+    const int kh = rng.uniform(1, 7), kw = rng.uniform(0, 2) == 0 ? rng.uniform(1, 9) : kh;
+    const int sh = rng.uniform(1, 3), sw = rng.uniform(1, 2), dh = rng.uniform(0, 3) == 0 ? rng.uniform(2, 4) : 1;
+    const int dw = rng.uniform(0, 3) == 0 ? rng.uniform(2, 4) : 1;
+    if (!emu::depthwise_plane_supported(kh, kw, sh, sw, dh, dw)) continue;
+    const int h = rng.uniform(1, 30), w = rng.uniform(1, 70);
+    const int pt = rng.uniform(0, 4), pb = rng.uniform(0, 4), pl = rng.uniform(0, 4), pr = rng.uniform(0, 4);
+    const int64_t oh = (h + pt + pb - (int64_t{kh - 1} * dh + 1)) / sh + 1;
+    const int64_t ow = (w + pl + pr - (int64_t{kw - 1} * dw + 1)) / sw + 1;
+    if (oh < 1 || ow < 1) continue;
+    const int fill = t % 10 == 0 ? -128 : (t % 10 == 1 ? 127 : 0);
+    std::vector<int8_t> buf(static_cast<size_t>(h * w + 256)), wk(static_cast<size_t>(kh * kw));
+    for (auto& v : buf) v = fill ? static_cast<int8_t>(fill) : rng.i8();
+    for (auto& v : wk) v = fill ? int8_t{-128} : rng.i8();
+    const int8_t* x = buf.data() + 128;
+    std::vector<int32_t> acc(static_cast<size_t>(oh * ow + 16), 0x0BADF00D);
+    emu::depthwise_plane(x, h, w, wk.data(), kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, acc.data());
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        uint32_t want = 0;
+        for (int ky = 0; ky < kh; ++ky)
+          for (int kx = 0; kx < kw; ++kx) {
+            const int64_t iy = oy * sh - pt + int64_t{ky} * dh, ix = ox * sw - pl + int64_t{kx} * dw;
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+            want += static_cast<uint32_t>(int32_t{wk[static_cast<size_t>(ky * kw + kx)]} *
+                                          int32_t{x[iy * w + ix]});
+          }
+        ASSERT_EQ(acc[static_cast<size_t>(oy * ow + ox)], static_cast<int32_t>(want))
+            << "k" << kh << "x" << kw << " s" << sh << "," << sw << " d" << dh << "," << dw << " h" << h << " w" << w
+            << " pad " << pt << "," << pl << "," << pb << "," << pr << " at " << oy << "," << ox;
+      }
+    for (size_t i = static_cast<size_t>(oh * ow); i < acc.size(); ++i)
+      ASSERT_EQ(acc[i], 0x0BADF00D) << "wrote past oh * ow";
+    ++ran;
+  }
+  EXPECT_GT(ran, 100);
 }
 
 }  // namespace

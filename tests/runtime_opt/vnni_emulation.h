@@ -41,6 +41,7 @@ inline __m512i _mm512_loadu_si512(const void* p) {
   std::memcpy(v.b, p, 64);
   return v;
 }
+inline __m512i _mm512_load_si512(const void* p) { return _mm512_loadu_si512(p); }
 inline void _mm512_store_si512(void* p, __m512i v) { std::memcpy(p, v.b, 64); }
 inline __m512i _mm512_set1_epi32(int x) {
   __m512i v;
@@ -84,6 +85,21 @@ inline __m512i _mm512_maskz_loadu_epi8(__mmask64 m, const void* p) {
   for (int i = 0; i < 64; ++i)
     if ((m >> i) & 1u) v.b[i] = static_cast<const uint8_t*>(p)[i];
   return v;
+}
+// VPERMD, zero-masked: dword i of the result = a.dword[idx.dword[i] & 15] where mask bit i is set, else 0.
+inline __m512i _mm512_maskz_permutexvar_epi32(__mmask16 m, __m512i idx, __m512i a) {
+  __m512i r{};
+  for (int i = 0; i < 16; ++i)
+    if ((m >> i) & 1u)
+      linger_vnni_emu::set_lane32(r, i, linger_vnni_emu::lane32(a, linger_vnni_emu::lane32(idx, i) & 15));
+  return r;
+}
+// VPSHUFB (per 128-bit lane): byte i = 0 if b.byte[i] has bit 7, else a.byte[lane base + (b.byte[i] & 15)].
+inline __m512i _mm512_shuffle_epi8(__m512i a, __m512i b) {
+  __m512i r;
+  for (int i = 0; i < 64; ++i)
+    r.b[i] = (b.b[i] & 0x80u) ? uint8_t{0} : a.b[(i & ~15) + (b.b[i] & 15)];
+  return r;
 }
 
 inline __m128i _mm_setzero_si128() { return __m128i{}; }

@@ -33,6 +33,8 @@ namespace opt {
 namespace detail {
 namespace LINGER_OPT_VNNI_NS {
 #if defined(LINGER_OPT_VNNI_EMULATE)
+using avx512vnni::kDepthwiseMaxGathers;
+using avx512vnni::kDepthwiseRows;
 using avx512vnni::kKu;
 using avx512vnni::kMr;
 using avx512vnni::kNr;
@@ -251,6 +253,193 @@ void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_
         o = _mm512_dpbusd_epi32(o, flip, vb);
       }
       cr[j] = hsum_epi32(_mm512_sub_epi32(s, o));
+    }
+  }
+}
+
+// ------------------------------------------------------------------ depthwise
+
+namespace {
+// Mask of the bytes b < 64 with 0 <= start + b < w (the in-plane columns of a
+// 64-byte load starting at column `start`).
+__mmask64 column_mask(int64_t start, int64_t w) {
+  const int64_t lo = start < 0 ? -start : 0;
+  const int64_t hi = min64(64, w - start);
+  if (hi <= lo) return 0;
+  const int64_t n = hi - lo;
+  const uint64_t bits = n >= 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1);
+  return static_cast<__mmask64>(bits << lo);
+}
+
+// The permute / shuffle controls of dw_gather for stride_w 1 or 2 and dil_w
+// 1 .. 4 (index (stride_w - 1) * 4 + dil_w - 1), built once (stored tables:
+// vector loads of freshly written scalars would stall on every call).
+struct DwGatherTables {
+  alignas(64) int32_t perm[16];
+  alignas(64) int8_t shuf[64];
+};
+
+const DwGatherTables* dw_gather_tables() {
+  static const struct All {
+    DwGatherTables t[8];
+    All() : t() {
+      for (int sw = 1; sw <= 2; ++sw)
+        for (int dw = 1; dw <= 4; ++dw) {
+          DwGatherTables& e = t[(sw - 1) * 4 + dw - 1];
+          for (int g = 0; g < 4; ++g)
+            for (int d = 0; d < 4; ++d) {
+              e.perm[4 * g + d] = g * sw + d;
+              for (int i = 0; i < 4; ++i) e.shuf[16 * g + 4 * d + i] = static_cast<int8_t>(d * sw + i * dw);
+            }
+        }
+    }
+  } all;
+  return all.t;
+}
+
+// The gather of depthwise_plane: lanes p of the result = the four bytes
+// (v ^ 0x80)[p * stride_w + i * dil_w], i < 4 (vperm / vshuf built there).
+__m512i dw_gather(__m512i v, __m512i flip, __m512i vperm, __m512i vshuf) {
+  // (maskz form, all lanes: GCC 12 warns -Wmaybe-uninitialized inside the plain one)
+  return _mm512_shuffle_epi8(_mm512_maskz_permutexvar_epi32(0xFFFF, vperm, _mm512_xor_si512(v, flip)), vshuf);
+}
+
+// depthwise_plane for a 3-row kernel of at most 4 columns, dil_h 1 and
+// stride_h SH, with the 3 * SH + 3 gathered input rows of a block of 4
+// output rows in registers (the general loop keeps them in memory: loads and
+// stores of whole vectors were its cost). The last block's rows past oh are
+// computed from masked (all zero) loads and not stored.
+template <int SH>
+void dw_k3_blocks(const int8_t* x, int64_t h, int64_t w, const int32_t* wq, __m512i init, int stride_w,
+                  int pad_top, int pad_left, int64_t oh, int64_t ow, __m512i vperm, __m512i vshuf, int32_t* acc) {
+  constexpr int NR = 3 * SH + 3;
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  const __m512i w0 = _mm512_set1_epi32(wq[0]), w1 = _mm512_set1_epi32(wq[1]), w2 = _mm512_set1_epi32(wq[2]);
+  for (int64_t oy0 = 0; oy0 < oh; oy0 += 4) {
+    const int64_t rows = min64(4, oh - oy0);
+    const int64_t iyb = oy0 * SH - pad_top;
+    for (int64_t ox0 = 0; ox0 < ow; ox0 += 16) {
+      const int64_t start = ox0 * stride_w - pad_left;
+      const __mmask64 cm = column_mask(start, w);
+      const uintptr_t p0 = reinterpret_cast<uintptr_t>(x) + static_cast<uintptr_t>(iyb * w + start);
+      __m512i g[NR];
+#pragma GCC unroll 16
+      for (int r = 0; r < NR; ++r) {
+        const int64_t iy = iyb + r;
+        const __mmask64 m = iy >= 0 && iy < h ? cm : __mmask64{0};
+        // Masked off bytes are not read: the address may lie outside the plane.
+        const void* p = reinterpret_cast<const void*>(p0 + static_cast<uintptr_t>(r * w));
+        g[r] = dw_gather(_mm512_maskz_loadu_epi8(m, p), flip, vperm, vshuf);
+      }
+      const __mmask16 smask = lanes16(ow - ox0);
+      int32_t* out = acc + oy0 * ow + ox0;
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        __m512i sj = _mm512_dpbusd_epi32(init, g[j * SH], w0);
+        sj = _mm512_dpbusd_epi32(sj, g[j * SH + 1], w1);
+        sj = _mm512_dpbusd_epi32(sj, g[j * SH + 2], w2);
+        if (j < rows) _mm512_mask_storeu_epi32(out + j * ow, smask, sj);
+      }
+    }
+  }
+}
+}  // namespace
+
+bool depthwise_plane_supported(int kh, int kw, int stride_h, int stride_w, int dil_h, int dil_w) {
+  if (kh < 1 || kw < 1 || stride_h < 1 || dil_h < 1 || dil_w < 1) return false;
+  if (!(stride_w == 1 || stride_w == 2) || 3 * stride_w + 3 * dil_w > 15) return false;
+  const int64_t span = int64_t{kDepthwiseRows - 1} * stride_h + int64_t{kh - 1} * dil_h + 1;
+  return span * ((kw + 3) / 4) <= kDepthwiseMaxGathers;
+}
+
+void depthwise_plane(const int8_t* x, int64_t h, int64_t w, const int8_t* wk, int kh, int kw, int stride_h,
+                     int stride_w, int dil_h, int dil_w, int pad_top, int pad_left, int64_t oh, int64_t ow,
+                     int32_t* acc) {
+  // 16 output pixels per vector, one int32 lane each, kDepthwiseRows (4)
+  // output rows at once: the input rows of the block are gathered once into
+  // G and shared by the output rows that use them (stride_h 1, 3x3 kernel:
+  // 6 input rows for 4 outputs instead of 12); four independent accumulators.
+  // The taps of a kernel row go in quads (kx = 4q .. 4q+3, the last quad
+  // zero-padded): lane p gets the four input bytes x[p * stride_w + i * dil_w]
+  // (i < 4) of a 64-byte load, by a dword permute (lane group L <- dwords
+  // L * stride_w .. + 3) and an in-lane byte shuffle, then
+  // _mm512_dpbusd_epi32 with the quad's weights. The bytes are flipped to
+  // u8 = x + 128; bytes outside the plane (columns, and whole rows above or
+  // below it) are masked off at the load, 0 -> 0x80 after the flip, i.e. the
+  // value 0, like the padding. So every sum is corrected by the same
+  // 128 * (sum of all weights), as in the GEMM, and no padded copy is made.
+  if (!depthwise_plane_supported(kh, kw, stride_h, stride_w, dil_h, dil_w)) return;
+  constexpr int R = kDepthwiseRows;
+  const int quads = (kw + 3) / 4;
+  int32_t wq[kDepthwiseMaxGathers];
+  uint32_t wsum = 0;
+  for (int ky = 0; ky < kh; ++ky)
+    for (int q = 0; q < quads; ++q) {
+      uint32_t packed = 0;
+      for (int i = 0; i < 4; ++i) {
+        const int kx = 4 * q + i;
+        const int8_t v = kx < kw ? wk[ky * kw + kx] : int8_t{0};
+        wsum += static_cast<uint32_t>(int32_t{v});
+        packed |= static_cast<uint32_t>(static_cast<uint8_t>(v)) << (8 * i);
+      }
+      wq[ky * quads + q] = static_cast<int32_t>(packed);
+    }
+  const __m512i init = _mm512_set1_epi32(static_cast<int32_t>(0u - wsum * 128u));
+  const DwGatherTables& tab = dw_gather_tables()[(stride_w - 1) * 4 + (dil_w - 1)];
+  const __m512i vperm = _mm512_load_si512(tab.perm), vshuf = _mm512_load_si512(tab.shuf);
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  if (kh == 3 && quads == 1 && dil_h == 1 && (stride_h == 1 || stride_h == 2)) {
+    if (stride_h == 1)
+      dw_k3_blocks<1>(x, h, w, wq, init, stride_w, pad_top, pad_left, oh, ow, vperm, vshuf, acc);
+    else
+      dw_k3_blocks<2>(x, h, w, wq, init, stride_w, pad_top, pad_left, oh, ow, vperm, vshuf, acc);
+    return;
+  }
+  __m512i gath[kDepthwiseMaxGathers];  // [input row of the block][quad]
+  const int64_t step_j = int64_t{stride_h} * quads, step_ky = int64_t{dil_h} * quads;
+  for (int64_t oy0 = 0; oy0 < oh; oy0 += R) {
+    const int64_t rows = min64(R, oh - oy0);
+    const int64_t iyb = oy0 * stride_h - pad_top;
+    const int64_t nr = (rows - 1) * stride_h + int64_t{kh - 1} * dil_h + 1;  // input rows used
+    for (int64_t ox0 = 0; ox0 < ow; ox0 += 16) {
+      for (int q = 0; q < quads; ++q) {
+        const int64_t start = ox0 * stride_w - pad_left + int64_t{4} * q * dil_w;
+        const __mmask64 cm = column_mask(start, w);
+        for (int64_t r = 0; r < nr; ++r) {
+          const int64_t iy = iyb + r;
+          const __mmask64 m = iy >= 0 && iy < h ? cm : __mmask64{0};
+          // Masked off bytes are not read: the address may lie outside the plane.
+          const void* p = reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(x) +
+                                                        static_cast<uintptr_t>(iy * w + start));
+          gath[r * quads + q] = dw_gather(_mm512_maskz_loadu_epi8(m, p), flip, vperm, vshuf);
+        }
+      }
+      const __mmask16 smask = lanes16(ow - ox0);
+      int32_t* out = acc + oy0 * ow + ox0;
+      if (rows == R) {
+        __m512i s0 = init, s1 = init, s2 = init, s3 = init;
+        for (int ky = 0; ky < kh; ++ky)
+          for (int q = 0; q < quads; ++q) {
+            const __m512i wv = _mm512_set1_epi32(wq[ky * quads + q]);
+            const __m512i* g = gath + ky * step_ky + q;
+            s0 = _mm512_dpbusd_epi32(s0, g[0], wv);
+            s1 = _mm512_dpbusd_epi32(s1, g[step_j], wv);
+            s2 = _mm512_dpbusd_epi32(s2, g[2 * step_j], wv);
+            s3 = _mm512_dpbusd_epi32(s3, g[3 * step_j], wv);
+          }
+        _mm512_mask_storeu_epi32(out, smask, s0);
+        _mm512_mask_storeu_epi32(out + ow, smask, s1);
+        _mm512_mask_storeu_epi32(out + 2 * ow, smask, s2);
+        _mm512_mask_storeu_epi32(out + 3 * ow, smask, s3);
+      } else {
+        for (int64_t j = 0; j < rows; ++j) {
+          __m512i s = init;
+          for (int ky = 0; ky < kh; ++ky)
+            for (int q = 0; q < quads; ++q)
+              s = _mm512_dpbusd_epi32(s, gath[j * step_j + ky * step_ky + q], _mm512_set1_epi32(wq[ky * quads + q]));
+          _mm512_mask_storeu_epi32(out + j * ow, smask, s);
+        }
+      }
     }
   }
 }

@@ -126,6 +126,20 @@ void gemm_packed(const int8_t* ap, const int32_t* comp, const uint8_t* bp, int64
                  int32_t* c, int64_t ldc);
 void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
               int64_t n, int64_t k);
+// Depthwise plane read straight from the unpadded h x w input plane x (no
+// padded copy): acc[oy * ow + ox] = sum over the taps whose input lies inside
+// the plane of wk[ky * kw + kx] * x[iy * w + ix], iy = oy * stride_h - pad_top +
+// ky * dil_h, ix = ox * stride_w - pad_left + kx * dil_w, wrapping int32 (the
+// padding counts as 0). Writes exactly oh * ow int32 and reads only bytes of
+// the plane. For the shapes of depthwise_plane_supported only (stride_w 1 or
+// 2, 3 * (stride_w + dil_w) <= 15, the input rows of kDepthwiseRows output
+// rows times ceil(kw / 4) at most kDepthwiseMaxGathers); others: nothing done.
+constexpr int kDepthwiseRows = 4;
+constexpr int kDepthwiseMaxGathers = 64;
+bool depthwise_plane_supported(int kh, int kw, int stride_h, int stride_w, int dil_h, int dil_w);
+void depthwise_plane(const int8_t* x, int64_t h, int64_t w, const int8_t* wk, int kh, int kw, int stride_h,
+                     int stride_w, int dil_h, int dil_w, int pad_top, int pad_left, int64_t oh, int64_t ow,
+                     int32_t* acc);
 }  // namespace avx512vnni
 
 }  // namespace detail

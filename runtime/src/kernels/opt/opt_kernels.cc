@@ -760,19 +760,32 @@ void axpy_row(uint32_t* __restrict acc, const int8_t* __restrict src, int32_t w,
   }
 }
 
-// Depthwise: AVX2 (also on VNNI CPUs) runs detail::avx2::depthwise_plane_s1/s2
-// for horizontal stride 1 or 2 and up to 64 taps; otherwise a row-update loop
+// Depthwise: on VNNI CPUs detail::avx512vnni::depthwise_plane reads the input
+// plane directly (the shapes of depthwise_plane_supported); AVX2 runs
+// detail::avx2::depthwise_plane_s1/s2 on a zero-padded copy of the plane for
+// horizontal stride 1 or 2 and up to 64 taps; otherwise a row-update loop
 // that the compiler vectorises for the baseline instruction set.
+bool use_vnni_depthwise(const nm::Conv2dShape& s) {
+#if defined(LINGER_OPT_HAVE_AVX512VNNI)
+  return detail::avx512vnni::depthwise_plane_supported(s.kh, s.kw, s.stride_h, s.stride_w, s.dil_h, s.dil_w);
+#else
+  (void)s;
+  return false;
+#endif
+}
+
 template <typename OutT>
 void conv_depthwise(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y, const nm::Conv2dShape& s,
-                    const Stage& st, bool simd, std::vector<int8_t>* ws, ThreadPool* pool) {
+                    const Stage& st, Isa isa, std::vector<int8_t>* ws, ThreadPool* pool) {
   const ConvGeom g = conv_geom(s);
   const DepthwiseLayout L = depthwise_layout(s, g, pool_threads(pool));
   const int64_t hp = L.hp, wp = L.wp;
   const int64_t taps = int64_t{s.kh} * s.kw;
+  const bool simd = isa != Isa::kScalar;
   uint8_t* base = L.ws.cv.base(ws);
+  const bool vnni_plane = isa == Isa::kAvx512Vnni && use_vnni_depthwise(s);
 #if defined(LINGER_OPT_HAVE_AVX2)
-  const bool vec_plane = simd && (s.stride_w == 1 || s.stride_w == 2) && taps <= 64;
+  const bool vec_plane = simd && !vnni_plane && (s.stride_w == 1 || s.stride_w == 2) && taps <= 64;
 #else
   const bool vec_plane = false;
 #endif
@@ -780,15 +793,22 @@ void conv_depthwise(const int8_t* x, const int8_t* w, const int32_t* bias, OutT*
     uint8_t* wb = L.ws.region(base, worker);
     int8_t* xp = at<int8_t>(wb, L.off_x);
     int32_t* acc = at<int32_t>(wb, L.off_acc);
-    std::memset(xp, 0, static_cast<size_t>(hp * wp + kPlaneSlack));  // the border and the slack stay zero
+    if (!vnni_plane)  // the border and the slack stay zero
+      std::memset(xp, 0, static_cast<size_t>(hp * wp + kPlaneSlack));
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t n = p / g.groups, grp = p % g.groups;
       const int8_t* plane = x + (n * s.c + grp) * g.hw;
-      copy_into_padded(plane, s.h, s.w, xp + int64_t{s.pad_top} * wp, wp, s.pad_left);  // interior only
+      if (!vnni_plane)
+        copy_into_padded(plane, s.h, s.w, xp + int64_t{s.pad_top} * wp, wp, s.pad_left);  // interior only
       for (int64_t m = 0; m < g.opg; ++m) {
         const int64_t oc = grp * g.opg + m;
         const int8_t* wk = w + oc * taps;
-        if (vec_plane) {
+        if (vnni_plane) {
+#if defined(LINGER_OPT_HAVE_AVX512VNNI)
+          detail::avx512vnni::depthwise_plane(plane, s.h, s.w, wk, s.kh, s.kw, s.stride_h, s.stride_w, s.dil_h,
+                                              s.dil_w, s.pad_top, s.pad_left, g.oh, g.ow, acc);
+#endif
+        } else if (vec_plane) {
 #if defined(LINGER_OPT_HAVE_AVX2)
           if (s.stride_w == 1)
             detail::avx2::depthwise_plane_s1(xp, wp, wk, s.kh, s.kw, s.stride_h, s.dil_h, s.dil_w, g.oh, g.ow, acc);
@@ -843,7 +863,7 @@ void conv_run(const Conv2dInt8& conv, const int8_t* x, const int8_t* w, const in
   const nm::Conv2dShape& s = conv.shape();
   const Stage st = with_acc_bound(stage, int64_t{s.c / s.groups} * s.kh * s.kw);
   if (use_depthwise(s)) {
-    conv_depthwise(x, w, bias, y, s, st, conv.isa() != Isa::kScalar, ws, pool);
+    conv_depthwise(x, w, bias, y, s, st, conv.isa(), ws, pool);
     return;
   }
   const ConvGeom g = conv_geom(s);
@@ -1073,8 +1093,12 @@ void gemm_s8s8_s32(const int8_t* a, const int8_t* b, int32_t* c, int64_t m, int6
 Isa choose_conv_isa(const numerics::Conv2dShape& s, Isa max_isa) {
   const Isa top = resolve(max_isa);
   if (top == Isa::kScalar || !s.valid()) return top;
-  // Depthwise convs run the AVX2 plane kernels on both SIMD ISAs.
-  if (use_depthwise(s)) return isa_supported(Isa::kAvx2) ? Isa::kAvx2 : top;
+  // Depthwise convs: the VNNI plane kernel where it takes the shape, else the
+  // AVX2 plane kernels.
+  if (use_depthwise(s)) {
+    if (top == Isa::kAvx512Vnni && use_vnni_depthwise(s)) return top;
+    return isa_supported(Isa::kAvx2) ? Isa::kAvx2 : top;
+  }
   return top;
 }
 
