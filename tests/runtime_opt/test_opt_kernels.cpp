@@ -551,6 +551,54 @@ TEST(OptRequantAvx2, BoundedAccumulatorsSkipSaturationExactly) {
 }
 #endif
 
+// The AVX-512 int8 requantisation (VNNI layers): the rows it takes (no step
+// saturates) equal the formula, clamp included, at the edges of the bound
+// and of the bias room, every shift 0..31, every tail length; one past the
+// room it declines (returns false, writes nothing).
+TEST(OptRequantVnni, EqualsConvRequantWhereItApplies) {
+  if (!opt::isa_supported(Isa::kAvx512Vnni)) GTEST_SKIP() << "this CPU has no AVX-512 VNNI (run-time cpuid check)";
+  namespace vnni = linger::runtime::opt::detail::avx512vnni;
+  Rng rng(17);
+  int took = 0, declined = 0;
+  for (const int64_t acc_max : {int64_t{9} << 14, int64_t{4608} << 14, int64_t{131071} << 14}) {
+    std::vector<int32_t> accs = {static_cast<int32_t>(acc_max), static_cast<int32_t>(-acc_max), 0, 1, -1, 127, -128};
+    while (accs.size() < 53)
+      accs.push_back(static_cast<int32_t>(rng.uniform(static_cast<int>(-acc_max), static_cast<int>(acc_max))));
+    for (int shift = 0; shift <= 33; ++shift) {
+      const int64_t half = shift > 0 && shift <= 31 ? int64_t{1} << (shift - 1) : 0;
+      const int64_t room = int64_t{kI32Max} - acc_max - half;  // the largest bias it takes
+      for (const int64_t b64 : {room, room + 1, -(int64_t{kI32Max} - acc_max), -(int64_t{kI32Max} - acc_max) - 1,
+                                int64_t{0}, int64_t{-5}, int64_t{1} << 20}) {
+        if (b64 < kI32Min || b64 > kI32Max) continue;
+        const auto b = static_cast<int32_t>(b64);
+        for (const int lo : {-128, 0, -7})
+          for (const int hi : {127, 96, 5})
+            for (const int64_t n : {int64_t{1}, int64_t{15}, int64_t{16}, int64_t{17}, static_cast<int64_t>(accs.size())}) {
+              std::vector<int8_t> y(static_cast<size_t>(n) + 1, 0x5A);
+              const bool did = vnni::requant_row_s8(accs.data(), n, b, lo, hi, shift, y.data(), acc_max);
+              const bool fits = shift <= 31 && b64 <= room && b64 >= -(int64_t{kI32Max} - acc_max);
+              ASSERT_EQ(did, fits) << "bias " << b << " shift " << shift << " acc_max " << acc_max;
+              ASSERT_EQ(y[static_cast<size_t>(n)], 0x5A) << "wrote past the row";
+              if (!did) {
+                ASSERT_EQ(y[0], 0x5A) << "declined but wrote";
+                ++declined;
+                continue;
+              }
+              ++took;
+              for (int64_t j = 0; j < n; ++j) {
+                const int64_t want = std::min<int64_t>(
+                    std::max<int64_t>(nm::conv_requant(accs[static_cast<size_t>(j)], b, false, shift, 8), lo), hi);
+                ASSERT_EQ(y[static_cast<size_t>(j)], want) << "acc " << accs[static_cast<size_t>(j)] << " bias " << b
+                                                          << " shift " << shift << " lo " << lo << " hi " << hi;
+              }
+            }
+      }
+    }
+  }
+  EXPECT_GT(took, 1000);
+  EXPECT_GT(declined, 100);
+}
+
 // ---------------------------------------------------------------- ISA selection
 
 TEST(OptIsaSelection, NamesAndScalarAlwaysSupported) {

@@ -11,6 +11,7 @@
 #include <random>
 #include <vector>
 
+#include "linger/numerics/conv.h"
 #include "opt_internal.h"
 
 namespace linger {
@@ -25,6 +26,8 @@ void gemm_packed(const int8_t* ap, const int32_t* comp, const uint8_t* bp, int64
                  int32_t* c, int64_t ldc);
 void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
               int64_t n, int64_t k);
+bool requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int8_t* y,
+                    int64_t acc_max);
 bool depthwise_plane_supported(int kh, int kw, int stride_h, int stride_w, int dil_h, int dil_w);
 void depthwise_plane(const int8_t* x, int64_t h, int64_t w, const int8_t* wk, int kh, int kw, int stride_h,
                      int stride_w, int dil_h, int dil_w, int pad_top, int pad_left, int64_t oh, int64_t ow,
@@ -194,6 +197,34 @@ TEST(VnniEmulated, DepthwisePlane) {
     ++ran;
   }
   EXPECT_GT(ran, 100);
+}
+
+// The 16-lane int8 requantisation on the emulated intrinsics: the formula
+// (numerics::conv_requant, then the clamp) wherever it takes the row.
+TEST(VnniEmulated, RequantRowS8) {
+  Rng rng(111);
+  const int64_t acc_max = int64_t{4608} << 14;
+  std::vector<int32_t> accs = {static_cast<int32_t>(acc_max), static_cast<int32_t>(-acc_max), 0, 1, -1};
+  while (accs.size() < 37) accs.push_back(rng.uniform(static_cast<int>(-acc_max), static_cast<int>(acc_max)));
+  int took = 0;
+  for (int shift = 0; shift <= 31; ++shift) {
+    const int64_t half = shift > 0 ? int64_t{1} << (shift - 1) : 0;
+    for (const int64_t b64 : {int64_t{2147483647} - acc_max - half, -(int64_t{2147483647} - acc_max), int64_t{3}})
+      for (const int lo : {-128, 0})
+        for (const int hi : {127, 20}) {
+          const auto b = static_cast<int32_t>(b64);
+          const int64_t n = static_cast<int64_t>(accs.size());
+          std::vector<int8_t> y(accs.size() + 1, 0x5A);
+          ASSERT_TRUE(emu::requant_row_s8(accs.data(), n, b, lo, hi, shift, y.data(), acc_max));
+          ASSERT_EQ(y[accs.size()], 0x5A);
+          for (size_t j = 0; j < accs.size(); ++j)
+            ASSERT_EQ(y[j], std::min<int64_t>(std::max<int64_t>(
+                                linger::numerics::conv_requant(accs[j], b, false, shift, 8), lo), hi))
+                << "acc " << accs[j] << " bias " << b << " shift " << shift;
+          ++took;
+        }
+  }
+  EXPECT_EQ(took, 32 * 3 * 4);
 }
 
 }  // namespace

@@ -102,6 +102,36 @@ inline __m512i _mm512_shuffle_epi8(__m512i a, __m512i b) {
   return r;
 }
 
+// 32-bit lane arithmetic of the requantisation.
+inline __m512i linger_emu_lanes(__m512i a, __m512i b, int op) {
+  __m512i r;
+  for (int i = 0; i < 16; ++i) {
+    const int32_t x = linger_vnni_emu::lane32(a, i), y = linger_vnni_emu::lane32(b, i);
+    const int32_t v = op == 0 ? static_cast<int32_t>(static_cast<uint32_t>(x) + static_cast<uint32_t>(y))
+                              : (op == 1 ? (x > y ? x : y) : (x < y ? x : y));
+    linger_vnni_emu::set_lane32(r, i, v);
+  }
+  return r;
+}
+inline __m512i linger_emu_maskz(__mmask16 m, __m512i v) {
+  for (int i = 0; i < 16; ++i)
+    if (!((m >> i) & 1u)) linger_vnni_emu::set_lane32(v, i, 0);
+  return v;
+}
+inline __m512i _mm512_add_epi32(__m512i a, __m512i b) { return linger_emu_lanes(a, b, 0); }
+inline __m512i _mm512_maskz_max_epi32(__mmask16 m, __m512i a, __m512i b) {
+  return linger_emu_maskz(m, linger_emu_lanes(a, b, 1));
+}
+inline __m512i _mm512_maskz_min_epi32(__mmask16 m, __m512i a, __m512i b) {
+  return linger_emu_maskz(m, linger_emu_lanes(a, b, 2));
+}
+inline __m512i _mm512_maskz_loadu_epi32(__mmask16 m, const void* p) {
+  __m512i v{};
+  for (int i = 0; i < 16; ++i)
+    if ((m >> i) & 1u) std::memcpy(v.b + 4 * i, static_cast<const uint8_t*>(p) + 4 * i, 4);
+  return v;
+}
+
 inline __m128i _mm_setzero_si128() { return __m128i{}; }
 inline __m128i _mm_set1_epi8(char x) {
   __m128i v;
@@ -133,3 +163,31 @@ inline __m128i _mm_unpacklo_epi8(__m128i a, __m128i b) { return linger_emu_unpac
 inline __m128i _mm_unpackhi_epi8(__m128i a, __m128i b) { return linger_emu_unpack(a, b, 1, 1); }
 inline __m128i _mm_unpacklo_epi16(__m128i a, __m128i b) { return linger_emu_unpack(a, b, 2, 0); }
 inline __m128i _mm_unpackhi_epi16(__m128i a, __m128i b) { return linger_emu_unpack(a, b, 2, 1); }
+
+// VPSRAD by the count in the low 64 bits of `count` (> 31: the sign in every bit), zero-masked.
+inline __m128i _mm_cvtsi32_si128(int x) {
+  __m128i v{};
+  std::memcpy(v.b, &x, 4);
+  return v;
+}
+inline __m512i _mm512_maskz_sra_epi32(__mmask16 m, __m512i a, __m128i count) {
+  uint64_t n;
+  std::memcpy(&n, count.b, 8);
+  __m512i r;
+  for (int i = 0; i < 16; ++i) {
+    const int32_t x = linger_vnni_emu::lane32(a, i);
+    linger_vnni_emu::set_lane32(r, i, n > 31 ? (x < 0 ? -1 : 0) : static_cast<int32_t>(x >> n));
+  }
+  return linger_emu_maskz(m, r);
+}
+// VPMOVDB: the low byte of each lane (truncation); zero where the mask bit is clear.
+inline __m128i _mm512_maskz_cvtepi32_epi8(__mmask16 m, __m512i a) {
+  __m128i r{};
+  for (int i = 0; i < 16; ++i)
+    if ((m >> i) & 1u) r.b[i] = a.b[4 * i];
+  return r;
+}
+inline void _mm512_mask_cvtepi32_storeu_epi8(void* p, __mmask16 m, __m512i a) {
+  for (int i = 0; i < 16; ++i)
+    if ((m >> i) & 1u) static_cast<uint8_t*>(p)[i] = a.b[4 * i];
+}

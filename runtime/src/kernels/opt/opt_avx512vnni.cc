@@ -22,6 +22,7 @@
 #define LINGER_OPT_VNNI_NS avx512vnni
 #endif
 
+#include <climits>
 #include <cstdint>
 #include <cstring>
 
@@ -255,6 +256,37 @@ void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_
       cr[j] = hsum_epi32(_mm512_sub_epi32(s, o));
     }
   }
+}
+
+bool requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int8_t* y,
+                    int64_t acc_max) {
+  // Only where no step saturates: |c| <= acc_max, c + bias inside int32 and
+  // b = bias + 2^(shift-1) (0 for shift 0) with c + b inside int32. Then
+  // rhu_shift(c + bias, shift) = (c + b) >> shift (arithmetic), and the clamp
+  // to [lo, hi] (inside int8) is also the int8 saturation: the 16 results
+  // narrow exactly (vpmovdb truncates).
+  if (shift < 0 || shift > 31 || acc_max < 0 || acc_max > INT32_MAX) return false;
+  const int64_t half = shift > 0 ? int64_t{1} << (shift - 1) : 0;
+  const int64_t b = int64_t{bias} + half;
+  if ((bias < 0 ? -int64_t{bias} : int64_t{bias}) + acc_max > INT32_MAX || b + acc_max > INT32_MAX) return false;
+  const __m512i vb = _mm512_set1_epi32(static_cast<int32_t>(b));
+  const __m512i vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi);
+  const __m128i count = _mm_cvtsi32_si128(shift);
+  // (maskz forms, all lanes: GCC 12 warns -Wmaybe-uninitialized inside the plain ones)
+  const __mmask16 all = 0xFFFF;
+  auto requant16 = [&](__m512i v) {
+    v = _mm512_maskz_sra_epi32(all, _mm512_add_epi32(v, vb), count);
+    return _mm512_maskz_min_epi32(all, _mm512_maskz_max_epi32(all, v, vlo), vhi);
+  };
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + j),
+                     _mm512_maskz_cvtepi32_epi8(all, requant16(_mm512_loadu_si512(c + j))));
+  if (j < n) {
+    const __mmask16 m = lanes16(n - j);
+    _mm512_mask_cvtepi32_storeu_epi8(y + j, m, requant16(_mm512_maskz_loadu_epi32(m, c + j)));
+  }
+  return true;
 }
 
 // ------------------------------------------------------------------ depthwise

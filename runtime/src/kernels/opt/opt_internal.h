@@ -134,6 +134,13 @@ void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_
 // the plane. For the shapes of depthwise_plane_supported only (stride_w 1 or
 // 2, 3 * (stride_w + dil_w) <= 15, the input rows of kDepthwiseRows output
 // rows times ceil(kw / 4) at most kDepthwiseMaxGathers); others: nothing done.
+// requant_row_s8 of the AVX2 unit in 16 lanes, for the rows where no step
+// saturates: 0 <= shift <= 31, |c[j]| <= acc_max, |bias| + acc_max and
+// bias + 2^(shift-1) + acc_max inside int32 (so rhu_shift is one add and one
+// arithmetic shift); lo <= hi inside int8. Returns false (nothing written)
+// for other rows: the caller runs the AVX2 form.
+bool requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int8_t* y,
+                    int64_t acc_max);
 constexpr int kDepthwiseRows = 4;
 constexpr int kDepthwiseMaxGathers = 64;
 bool depthwise_plane_supported(int kh, int kw, int stride_h, int stride_w, int dil_h, int dil_w);

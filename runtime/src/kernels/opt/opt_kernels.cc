@@ -333,6 +333,7 @@ struct Stage {
   int32_t lo, hi;
   bool simd_ok;     // the vector requantisation applies (0 <= shift <= 63)
   int64_t acc_max;  // bound on |accumulator| (INT32_MAX: unknown; see with_acc_bound)
+  bool vnni = false;  // the AVX-512 int8 requantisation may run (a VNNI layer)
 };
 
 // The stage for accumulators of k int8 x int8 products: |acc| <= k * 2^14 when
@@ -360,6 +361,9 @@ int64_t clamp_stage(int64_t v, const Stage& st) { return v < st.lo ? st.lo : (v 
 
 #if defined(LINGER_OPT_HAVE_AVX2)
 void requant_row_simd(const int32_t* c, int64_t n, int32_t b, const Stage& st, int8_t* y) {
+#if defined(LINGER_OPT_HAVE_AVX512VNNI)
+  if (st.vnni && detail::avx512vnni::requant_row_s8(c, n, b, st.lo, st.hi, st.shift, y, st.acc_max)) return;
+#endif
   detail::avx2::requant_row_s8(c, n, b, st.lo, st.hi, st.shift, y, st.acc_max);
 }
 void requant_row_simd(const int32_t* c, int64_t n, int32_t b, const Stage& st, int16_t* y) {
@@ -861,7 +865,8 @@ template <typename OutT>
 void conv_run(const Conv2dInt8& conv, const int8_t* x, const int8_t* w, const int8_t* packed, const int32_t* comp,
               const int32_t* bias, OutT* y, const Stage& stage, std::vector<int8_t>* ws, ThreadPool* pool) {
   const nm::Conv2dShape& s = conv.shape();
-  const Stage st = with_acc_bound(stage, int64_t{s.c / s.groups} * s.kh * s.kw);
+  Stage st = with_acc_bound(stage, int64_t{s.c / s.groups} * s.kh * s.kw);
+  st.vnni = conv.isa() == Isa::kAvx512Vnni;
   if (use_depthwise(s)) {
     conv_depthwise(x, w, bias, y, s, st, conv.isa(), ws, pool);
     return;
