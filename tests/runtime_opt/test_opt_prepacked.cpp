@@ -452,8 +452,16 @@ TEST_P(Prepacked, MaxPoolAndAvgPool) {
     s.pad_left = rng.uniform(0, s.kw / 2);
     s.pad_right = rng.uniform(0, s.kw / 2);
     s.ceil_mode = rng.coin();
+    if (t % 8 == 0) {  // a global pool (window = plane, the classifier head's fast path), extremes too
+      s.kh = s.h;
+      s.kw = s.w;
+      s.stride_h = rng.uniform(1, 3);
+      s.stride_w = rng.uniform(1, 3);
+      s.pad_top = s.pad_bottom = s.pad_left = s.pad_right = 0;
+    }
     if (!s.valid()) continue;
-    const auto x = rng.i8s(static_cast<size_t>(s.n) * s.c * s.h * s.w);
+    auto x = rng.i8s(static_cast<size_t>(s.n) * s.c * s.h * s.w);
+    if (t % 16 == 0) std::fill(x.begin(), x.end(), t % 32 == 0 ? int8_t{-128} : int8_t{127});
     const size_t count = static_cast<size_t>(s.n) * s.c * s.out_h() * s.out_w();
     std::vector<int8_t> want(count), got(count), want_avg(count), got_avg(count);
     nm::maxpool2d_int(x.data(), want.data(), s);
