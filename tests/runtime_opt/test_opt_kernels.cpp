@@ -630,9 +630,7 @@ TEST(OptIsaSelection, DepthwiseChoosesThePlaneKernels) {
                                                           : Isa::kScalar;
     EXPECT_EQ(opt::choose_conv_isa(s, Isa::kAuto), want) << "stride " << stride;
     // Capped at AVX2: the AVX2 plane kernel.
-    if (opt::isa_supported(Isa::kAvx2)) {
-      EXPECT_EQ(opt::choose_conv_isa(s, Isa::kAvx2), Isa::kAvx2);
-    }
+    if (opt::isa_supported(Isa::kAvx2)) EXPECT_EQ(opt::choose_conv_isa(s, Isa::kAvx2), Isa::kAvx2);
   }
 }
 

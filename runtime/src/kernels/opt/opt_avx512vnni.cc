@@ -68,22 +68,9 @@ int32_t hsum_epi32(__m512i v) {
 
 uint8_t offset_u8(int8_t v) { return static_cast<uint8_t>(static_cast<uint8_t>(v) ^ 0x80u); }
 
-// The int8 requantisation fused into the GEMM's store (gemm_packed_requant_s8):
-// row i of the tile gets y = clamp((c + b[i]) >> shift, lo, hi), b[i] =
-// bias[i] + 2^(shift-1) (see requant_row_s8 for when that is exact).
-struct FusedRequant {
-  const int32_t* b;  // per row of the tile
-  __m512i lo, hi;
-  __m128i count;
-  int8_t* y;
-  int64_t ldy;
-};
-
 // One kMr x kNr (8 x 32) tile: 16 accumulators, 2 B vectors, 1 broadcast.
-// kRequant: stores int8 outputs through `rq` instead of int32 to c.
-template <bool kRequant>
 void kernel_8x32(const int8_t* a, const int32_t* comp, const uint8_t* b, int64_t kquads, int32_t* c, int64_t ldc,
-                 int64_t mv, int64_t nv, const FusedRequant* rq = nullptr) {
+                 int64_t mv, int64_t nv) {
   __m512i c00 = _mm512_setzero_si512(), c01 = _mm512_setzero_si512();
   __m512i c10 = _mm512_setzero_si512(), c11 = _mm512_setzero_si512();
   __m512i c20 = _mm512_setzero_si512(), c21 = _mm512_setzero_si512();
@@ -114,35 +101,12 @@ void kernel_8x32(const int8_t* a, const int32_t* comp, const uint8_t* b, int64_t
   }
   const __mmask16 m0 = lanes16(nv);
   const __mmask16 m1 = lanes16(nv - 16);
-  // (maskz forms, all lanes: GCC 12 warns -Wmaybe-uninitialized inside the plain ones)
-  const __mmask16 all = 0xFFFF;
-  auto requant16 = [&](__m512i v, int r) {
-    v = _mm512_maskz_sra_epi32(all, _mm512_add_epi32(v, _mm512_set1_epi32(rq->b[r])), rq->count);
-    return _mm512_maskz_cvtepi32_epi8(all, _mm512_maskz_min_epi32(all, _mm512_maskz_max_epi32(all, v, rq->lo), rq->hi));
-  };
-  auto store_row = [&](__m512i v0, __m512i v1, int r) {
-    const __m512i cv = _mm512_set1_epi32(comp[r]);
-    v0 = _mm512_sub_epi32(v0, cv);
-    v1 = _mm512_sub_epi32(v1, cv);
-    if constexpr (kRequant) {
-      int8_t* yr = rq->y + r * rq->ldy;
-      if (nv == 32) {  // whole rows: plain 16-byte stores
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(yr), requant16(v0, r));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(yr + 16), requant16(v1, r));
-      } else {
-        const __m128i q0 = requant16(v0, r);
-        int8_t t[32];
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(t), q0);
-        if (nv > 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(t + 16), requant16(v1, r));
-        std::memcpy(yr, t, static_cast<size_t>(nv));
-      }
-    } else {
-      _mm512_mask_storeu_epi32(c + r * ldc, m0, v0);
-      if (nv > 16) _mm512_mask_storeu_epi32(c + r * ldc + 16, m1, v1);
-    }
-  };
-#define LINGER_VNNI_STORE(r) \
-  if ((r) < mv) store_row(c##r##0, c##r##1, r);
+#define LINGER_VNNI_STORE(r)                                                  \
+  if ((r) < mv) {                                                             \
+    const __m512i cv = _mm512_set1_epi32(comp[r]);                            \
+    _mm512_mask_storeu_epi32(c + (r) * ldc, m0, _mm512_sub_epi32(c##r##0, cv)); \
+    if (nv > 16) _mm512_mask_storeu_epi32(c + (r) * ldc + 16, m1, _mm512_sub_epi32(c##r##1, cv)); \
+  }
   LINGER_VNNI_STORE(0)
   LINGER_VNNI_STORE(1)
   LINGER_VNNI_STORE(2)
@@ -234,47 +198,10 @@ void gemm_packed(const int8_t* ap, const int32_t* comp, const uint8_t* bp, int64
     const uint8_t* bpanel = bp + (j0 / kNr) * kNr * kpad;
     const int64_t nv = min64(kNr, n - j0);
     for (int64_t i0 = 0; i0 < m; i0 += kMr) {
-      kernel_8x32<false>(ap + (i0 / kMr) * kMr * kpad, comp + i0, bpanel, kquads, c + i0 * ldc + j0, ldc,
-                         min64(kMr, m - i0), nv);
+      kernel_8x32(ap + (i0 / kMr) * kMr * kpad, comp + i0, bpanel, kquads, c + i0 * ldc + j0, ldc,
+                  min64(kMr, m - i0), nv);
     }
   }
-}
-
-namespace {
-// requant_row_s8's condition: no step of the requantisation saturates.
-bool requant_fits(int32_t bias, int shift, int64_t acc_max) {
-  if (shift < 0 || shift > 31 || acc_max < 0 || acc_max > INT32_MAX) return false;
-  const int64_t half = shift > 0 ? int64_t{1} << (shift - 1) : 0;
-  return (bias < 0 ? -int64_t{bias} : int64_t{bias}) + acc_max <= INT32_MAX &&
-         int64_t{bias} + half + acc_max <= INT32_MAX;
-}
-}  // namespace
-
-bool gemm_packed_requant_s8(const int8_t* ap, const int32_t* comp, const uint8_t* bp, int64_t m, int64_t n,
-                            int64_t kpad, const int32_t* bias, int shift, int32_t lo, int32_t hi, int64_t acc_max,
-                            int8_t* y, int64_t ldy) {
-  const int32_t half = shift > 0 && shift <= 31 ? static_cast<int32_t>(int64_t{1} << (shift - 1)) : 0;
-  for (int64_t i = 0; i < m; ++i)
-    if (!requant_fits(bias ? bias[i] : 0, shift, acc_max)) return false;
-  FusedRequant rq;
-  int32_t b[kMr];
-  rq.b = b;
-  rq.lo = _mm512_set1_epi32(lo);
-  rq.hi = _mm512_set1_epi32(hi);
-  rq.count = _mm_cvtsi32_si128(shift);
-  rq.ldy = ldy;
-  const int64_t kquads = kpad / 4;
-  for (int64_t j0 = 0; j0 < n; j0 += kNr) {
-    const uint8_t* bpanel = bp + (j0 / kNr) * kNr * kpad;
-    const int64_t nv = min64(kNr, n - j0);
-    for (int64_t i0 = 0; i0 < m; i0 += kMr) {
-      const int64_t mv = min64(kMr, m - i0);
-      for (int64_t r = 0; r < kMr; ++r) b[r] = r < mv ? (bias ? bias[i0 + r] : 0) + half : 0;
-      rq.y = y + i0 * ldy + j0;
-      kernel_8x32<true>(ap + (i0 / kMr) * kMr * kpad, comp + i0, bpanel, kquads, nullptr, 0, mv, nv, &rq);
-    }
-  }
-  return true;
 }
 
 void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
@@ -338,8 +265,10 @@ bool requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32
   // rhu_shift(c + bias, shift) = (c + b) >> shift (arithmetic), and the clamp
   // to [lo, hi] (inside int8) is also the int8 saturation: the 16 results
   // narrow exactly (vpmovdb truncates).
-  if (!requant_fits(bias, shift, acc_max)) return false;
-  const int64_t b = int64_t{bias} + (shift > 0 ? int64_t{1} << (shift - 1) : 0);
+  if (shift < 0 || shift > 31 || acc_max < 0 || acc_max > INT32_MAX) return false;
+  const int64_t half = shift > 0 ? int64_t{1} << (shift - 1) : 0;
+  const int64_t b = int64_t{bias} + half;
+  if ((bias < 0 ? -int64_t{bias} : int64_t{bias}) + acc_max > INT32_MAX || b + acc_max > INT32_MAX) return false;
   const __m512i vb = _mm512_set1_epi32(static_cast<int32_t>(b));
   const __m512i vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi);
   const __m128i count = _mm_cvtsi32_si128(shift);

@@ -141,13 +141,6 @@ void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_
 // for other rows: the caller runs the AVX2 form.
 bool requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int8_t* y,
                     int64_t acc_max);
-// gemm_packed with requant_row_s8 fused into the tile's store: row i of C,
-// with bias[i] (null: 0), written as int8 to y[i * ldy + j] (no int32 C).
-// Only where requant_row_s8 takes every row (checked: returns false and
-// writes nothing otherwise).
-bool gemm_packed_requant_s8(const int8_t* ap, const int32_t* comp, const uint8_t* bp, int64_t m, int64_t n,
-                            int64_t kpad, const int32_t* bias, int shift, int32_t lo, int32_t hi, int64_t acc_max,
-                            int8_t* y, int64_t ldy);
 constexpr int kDepthwiseRows = 4;
 constexpr int kDepthwiseMaxGathers = 64;
 bool depthwise_plane_supported(int kh, int kw, int stride_h, int stride_w, int dil_h, int dil_w);

@@ -38,7 +38,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "linger/numerics/batchnorm.h"
@@ -180,10 +179,6 @@ struct Avx2Backend {
                   int64_t n, int64_t k) {
     detail::avx2::gemm_dot(a, lda, b, ldb, c, ldc, m, n, k);
   }
-  static bool gemm_requant_s8(const AElem*, const int32_t*, const BElem*, int64_t, int64_t, int64_t, const int32_t*,
-                              int, int32_t, int32_t, int64_t, int8_t*, int64_t) {
-    return false;  // no fused form: gemm, then requant_block
-  }
 };
 #endif
 
@@ -210,12 +205,6 @@ struct VnniBackend {
   static void dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
                   int64_t n, int64_t k) {
     detail::avx512vnni::gemm_dot(a, lda, b, ldb, c, ldc, m, n, k);
-  }
-  // gemm + the int8 requantisation in the tile's store, where it is exact (else false, nothing written).
-  static bool gemm_requant_s8(const AElem* ap, const int32_t* comp, const BElem* bp, int64_t m, int64_t n,
-                              int64_t kpad, const int32_t* bias, int shift, int32_t lo, int32_t hi, int64_t acc_max,
-                              int8_t* y, int64_t ldy) {
-    return detail::avx512vnni::gemm_packed_requant_s8(ap, comp, bp, m, n, kpad, bias, shift, lo, hi, acc_max, y, ldy);
   }
 };
 #endif
@@ -703,7 +692,6 @@ void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* com
   const BSource src = L.src;
   uint8_t* base = L.ws.cv.base(ws);
   int8_t* padded = at<int8_t>(base, L.ws.off_shared);
-  const bool fuse = st.vnni && st.simd_ok && st.out_bits == 8;
 
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t grp = 0; grp < g.groups; ++grp) {
@@ -743,16 +731,8 @@ void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* com
           const int64_t chunk_end = std::min(L.rows_chunk * (chunk + 1), g.opg);
           for (int64_t r0 = chunk * L.rows_chunk; r0 < chunk_end; r0 += L.sub_rows) {
             const int64_t rows = std::min(L.sub_rows, chunk_end - r0);
-            const int64_t oc0 = grp * g.opg + r0;
-            if constexpr (std::is_same<OutT, int8_t>::value) {
-              // int8 outputs of a VNNI layer: requantised in the GEMM's store
-              // where that is exact (the rows of the real output columns only).
-              if (fuse && vw == g.ow &&
-                  BK::gemm_requant_s8(ag + r0 * kpad, cg + r0, bp, rows, nv, kpad, bias ? bias + oc0 : nullptr,
-                                      st.shift, st.lo, st.hi, st.acc_max, yg + r0 * g.pixels + p0, g.pixels))
-                continue;
-            }
             BK::gemm(ag + r0 * kpad, cg + r0, bp, rows, nv, kpad, cblk, nc);
+            const int64_t oc0 = grp * g.opg + r0;
             if (vw == g.ow) {
               requant_block(cblk, nc, rows, nv, bias, oc0, yg + r0 * g.pixels + p0, g.pixels, st, true);
             } else {
