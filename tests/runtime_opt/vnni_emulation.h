@@ -79,6 +79,41 @@ inline void _mm512_mask_storeu_epi32(void* p, __mmask16 m, __m512i v) {
   for (int i = 0; i < 16; ++i)
     if ((m >> i) & 1u) std::memcpy(static_cast<uint8_t*>(p) + 4 * i, v.b + 4 * i, 4);
 }
+// Lane-wise int32 add (wrapping), min, max, arithmetic right shift by each lane's count (>= 32: the sign).
+inline __m512i linger_emu_lanes(__m512i a, __m512i b, int op) {
+  __m512i r;
+  for (int i = 0; i < 16; ++i) {
+    const int32_t x = linger_vnni_emu::lane32(a, i), y = linger_vnni_emu::lane32(b, i);
+    int32_t v = 0;
+    if (op == 0) v = static_cast<int32_t>(static_cast<uint32_t>(x) + static_cast<uint32_t>(y));
+    if (op == 1) v = x < y ? x : y;
+    if (op == 2) v = x > y ? x : y;
+    if (op == 3) v = (y < 0 || y > 31) ? (x < 0 ? -1 : 0) : (x >> y);
+    linger_vnni_emu::set_lane32(r, i, v);
+  }
+  return r;
+}
+inline __m512i _mm512_add_epi32(__m512i a, __m512i b) { return linger_emu_lanes(a, b, 0); }
+// The maskz forms (lanes whose mask bit is clear are 0).
+inline __m512i linger_emu_maskz(__mmask16 m, __m512i v) {
+  for (int i = 0; i < 16; ++i)
+    if (!((m >> i) & 1u)) linger_vnni_emu::set_lane32(v, i, 0);
+  return v;
+}
+inline __m512i _mm512_maskz_min_epi32(__mmask16 m, __m512i a, __m512i b) {
+  return linger_emu_maskz(m, linger_emu_lanes(a, b, 1));
+}
+inline __m512i _mm512_maskz_max_epi32(__mmask16 m, __m512i a, __m512i b) {
+  return linger_emu_maskz(m, linger_emu_lanes(a, b, 2));
+}
+inline __m512i _mm512_maskz_srav_epi32(__mmask16 m, __m512i a, __m512i count) {
+  return linger_emu_maskz(m, linger_emu_lanes(a, count, 3));
+}
+// VPMOVDB to memory under a mask: the low byte of each selected int32 lane (truncation).
+inline void _mm512_mask_cvtepi32_storeu_epi8(void* p, __mmask16 m, __m512i v) {
+  for (int i = 0; i < 16; ++i)
+    if ((m >> i) & 1u) static_cast<uint8_t*>(p)[i] = static_cast<uint8_t>(linger_vnni_emu::lane32(v, i));
+}
 inline __m512i _mm512_maskz_loadu_epi8(__mmask64 m, const void* p) {
   __m512i v{};
   for (int i = 0; i < 64; ++i)

@@ -115,6 +115,111 @@ void kernel_8x32(const int8_t* a, const int32_t* comp, const uint8_t* b, int64_t
 #undef LINGER_VNNI_STORE
 }
 
+// Where a tile's 32 columns land in an int8 output plane: column j (virtual
+// pixel v = v0 + j, row oy = v / vw, column ox = v % vw) goes to y[v - oy * (vw - ow)]
+// when ox < ow, and nowhere (a virtual column past the row) otherwise. One
+// segment per output row touched: lane mask and the address of lane 0.
+struct Segments {
+  int count = 0;
+  uint32_t mask[kNr + 1];
+  int64_t base[kNr + 1];  // offset (in bytes of y) of lane 0 of this segment's mapping
+};
+
+void tile_segments(int64_t v0, int64_t nv, int64_t vw, int64_t ow, Segments* sg) {
+  sg->count = 0;
+  if (vw == ow) {  // no virtual columns: one run
+    sg->mask[0] = nv >= 32 ? 0xFFFFFFFFu : ((1u << nv) - 1u);
+    sg->base[0] = v0;
+    sg->count = 1;
+    return;
+  }
+  int64_t j = 0;
+  while (j < nv) {
+    const int64_t v = v0 + j, oy = v / vw, ox = v - oy * vw;
+    if (ox >= ow) {  // a virtual column: skip to the next row
+      j += vw - ox;
+      continue;
+    }
+    const int64_t len = min64(ow - ox, nv - j);
+    const uint32_t hi = j + len >= 32 ? 0xFFFFFFFFu : ((1u << (j + len)) - 1u);
+    sg->mask[sg->count] = hi & ~((1u << j) - 1u);
+    sg->base[sg->count] = v0 - oy * (vw - ow);
+    ++sg->count;
+    j += len;
+  }
+}
+
+// min(max((acc + add) >> count, lo), hi) per int32 lane. The maskz forms with
+// every lane selected: the plain intrinsics start from _mm512_undefined_epi32(),
+// which GCC 12 reports as maybe-uninitialized.
+__m512i requant16(__m512i acc, __m512i add, __m512i count, __m512i lo, __m512i hi) {
+  const __mmask16 all = static_cast<__mmask16>(0xFFFF);
+  const __m512i t = _mm512_maskz_srav_epi32(all, _mm512_add_epi32(acc, add), count);
+  return _mm512_maskz_min_epi32(all, _mm512_maskz_max_epi32(all, t, lo), hi);
+}
+
+// One kMr x kNr tile as kernel_8x32, then the int8 requantisation in registers:
+// y = min(max((acc + bias[r]) >> shift, lo), hi) (bias[r] holds the rounding
+// term; valid only where that sum cannot leave the int32 range), stored
+// through the segments (rows r at y + r * ldy).
+void kernel_8x32_s8(const int8_t* a, const int32_t* comp, const uint8_t* b, int64_t kquads, int64_t mv,
+                    const int32_t* bias, const __m512i& count, const __m512i& lo, const __m512i& hi, int8_t* y,
+                    int64_t ldy, const Segments& sg) {
+  __m512i c00 = _mm512_setzero_si512(), c01 = _mm512_setzero_si512();
+  __m512i c10 = _mm512_setzero_si512(), c11 = _mm512_setzero_si512();
+  __m512i c20 = _mm512_setzero_si512(), c21 = _mm512_setzero_si512();
+  __m512i c30 = _mm512_setzero_si512(), c31 = _mm512_setzero_si512();
+  __m512i c40 = _mm512_setzero_si512(), c41 = _mm512_setzero_si512();
+  __m512i c50 = _mm512_setzero_si512(), c51 = _mm512_setzero_si512();
+  __m512i c60 = _mm512_setzero_si512(), c61 = _mm512_setzero_si512();
+  __m512i c70 = _mm512_setzero_si512(), c71 = _mm512_setzero_si512();
+  for (int64_t q = 0; q < kquads; ++q) {
+    const __m512i b0 = _mm512_loadu_si512(b);
+    const __m512i b1 = _mm512_loadu_si512(b + 64);
+    __m512i av;
+#define LINGER_VNNI_ROW(r)                             \
+  av = bcast_quad(a + 4 * (r));                        \
+  c##r##0 = _mm512_dpbusd_epi32(c##r##0, b0, av); \
+  c##r##1 = _mm512_dpbusd_epi32(c##r##1, b1, av);
+    LINGER_VNNI_ROW(0)
+    LINGER_VNNI_ROW(1)
+    LINGER_VNNI_ROW(2)
+    LINGER_VNNI_ROW(3)
+    LINGER_VNNI_ROW(4)
+    LINGER_VNNI_ROW(5)
+    LINGER_VNNI_ROW(6)
+    LINGER_VNNI_ROW(7)
+#undef LINGER_VNNI_ROW
+    a += 4 * kMr;
+    b += 4 * kNr;
+  }
+  // Byte addresses through uintptr_t: lane 0 of a segment's mapping may lie
+  // before y (its lanes are masked off there); nothing is formed as a pointer
+  // outside the output but the masked stores' addresses.
+  const uintptr_t y0 = reinterpret_cast<uintptr_t>(y);
+#define LINGER_VNNI_STORE(r)                                                                             \
+  if ((r) < mv) {                                                                                        \
+    const __m512i add = _mm512_set1_epi32(static_cast<int32_t>(static_cast<uint32_t>(bias[r]) - static_cast<uint32_t>(comp[r])));                                            \
+    const __m512i v0 = requant16(c##r##0, add, count, lo, hi); \
+    const __m512i v1 = requant16(c##r##1, add, count, lo, hi); \
+    for (int s = 0; s < sg.count; ++s) {                                                                 \
+      const uintptr_t at = y0 + static_cast<uintptr_t>((r) * ldy + sg.base[s]);                        \
+      const uint32_t m = sg.mask[s];                                                                     \
+      if (m & 0xFFFFu) _mm512_mask_cvtepi32_storeu_epi8(reinterpret_cast<void*>(at), static_cast<__mmask16>(m), v0); \
+      if (m >> 16) _mm512_mask_cvtepi32_storeu_epi8(reinterpret_cast<void*>(at + 16), static_cast<__mmask16>(m >> 16), v1); \
+    }                                                                                                    \
+  }
+  LINGER_VNNI_STORE(0)
+  LINGER_VNNI_STORE(1)
+  LINGER_VNNI_STORE(2)
+  LINGER_VNNI_STORE(3)
+  LINGER_VNNI_STORE(4)
+  LINGER_VNNI_STORE(5)
+  LINGER_VNNI_STORE(6)
+  LINGER_VNNI_STORE(7)
+#undef LINGER_VNNI_STORE
+}
+
 }  // namespace
 
 void pack_a(const int8_t* a, int64_t lda, int64_t m, int64_t k, int8_t* out, int32_t* comp) {
@@ -197,6 +302,27 @@ void gemm_packed(const int8_t* ap, const int32_t* comp, const uint8_t* bp, int64
     for (int64_t i0 = 0; i0 < m; i0 += kMr) {
       kernel_8x32(ap + (i0 / kMr) * kMr * kpad, comp + i0, bpanel, kquads, c + i0 * ldc + j0, ldc,
                   min64(kMr, m - i0), nv);
+    }
+  }
+}
+
+void gemm_packed_s8(const int8_t* ap, const int32_t* comp, const uint8_t* bp, int64_t m, int64_t n, int64_t kpad,
+                    const int32_t* bias, int32_t round, int shift, int32_t lo, int32_t hi, int8_t* y, int64_t ldy,
+                    int64_t v0, int64_t vw, int64_t ow) {
+  const int64_t kquads = kpad / 4;
+  const __m512i count = _mm512_set1_epi32(shift), vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi);
+  // The rows' additive terms: bias + rounding, then (in the tile) minus the u8-offset correction.
+  int32_t add[kMr];
+  Segments sg;
+  for (int64_t j0 = 0; j0 < n; j0 += kNr) {
+    const uint8_t* bpanel = bp + (j0 / kNr) * kNr * kpad;
+    tile_segments(v0 + j0, min64(kNr, n - j0), vw, ow, &sg);
+    for (int64_t i0 = 0; i0 < m; i0 += kMr) {
+      const int64_t mv = min64(kMr, m - i0);
+      for (int64_t r = 0; r < kMr; ++r)
+        add[r] = static_cast<int32_t>(static_cast<uint32_t>(r < mv && bias ? bias[i0 + r] : 0) + static_cast<uint32_t>(round));
+      kernel_8x32_s8(ap + (i0 / kMr) * kMr * kpad, comp + i0, bpanel, kquads, mv, add, count, vlo, vhi, y + i0 * ldy,
+                     ldy, sg);
     }
   }
 }
