@@ -705,12 +705,12 @@ bool fused_s8_ok(const Stage& st, const int32_t* bias, int64_t o, int32_t* round
 }
 
 template <class BK, typename OutT>
-void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* comp, const int32_t* bias, OutT* y,
-               const nm::Conv2dShape& s, const Stage& st, std::vector<int8_t>* ws, ThreadPool* pool) {
+void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* comp, const int64_t* koff,
+               const int32_t* bias, OutT* y, const nm::Conv2dShape& s, const Stage& st, std::vector<int8_t>* ws,
+               ThreadPool* pool) {
   using BElem = typename BK::BElem;
   const ConvGeom g = conv_geom(s);
   const SimdConvLayout L = simd_conv_layout<BK>(s, g, pool_threads(pool));
-  const std::vector<int64_t> koff = conv_koff(s, g, L);
   const int64_t wp = L.wp, vw = L.vw, vpixels = L.vpixels, kpad = L.kpad, a_rows = L.a_rows, nc = L.nc;
   const BSource src = L.src;
   uint8_t* base = L.ws.cv.base(ws);
@@ -744,12 +744,12 @@ void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* com
           const int64_t nv = std::min(nc, vpixels - p0);
           if (blk != packed_block) {  // consecutive tasks of one block share its packed B
             if (src == BSource::kDirect) {
-              BK::pack_b(xg + p0, koff.data(), g.kdim, nv, bp);
+              BK::pack_b(xg + p0, koff, g.kdim, nv, bp);
             } else if (src == BSource::kPadded) {
-              BK::pack_b(padded + p0, koff.data(), g.kdim, nv, bp);
+              BK::pack_b(padded + p0, koff, g.kdim, nv, bp);
             } else {
               im2col_block(x, s, g, n, grp, p0, nv, buf, nc, true);
-              BK::pack_b(buf, koff.data(), g.kdim, nv, bp);
+              BK::pack_b(buf, koff, g.kdim, nv, bp);
             }
             packed_block = blk;
           }
@@ -854,7 +854,7 @@ void conv_depthwise(const int8_t* x, const int8_t* w, const int32_t* bias, OutT*
 // B operand (column panels) for the turned-around GEMM of few-pixel convs.
 template <class BK>
 void pack_conv_weights(const int8_t* w, const nm::Conv2dShape& s, const ConvGeom& g, std::vector<int8_t>* packed,
-                       std::vector<int32_t>* comp) {
+                       std::vector<int32_t>* comp, std::vector<int64_t>* koff) {
   if (use_transposed<BK>(s, g)) {
     const int64_t kpad = round_up(g.kdim, BK::kKu), cols = round_up(g.opg, BK::kNr);
     packed->assign(static_cast<size_t>(g.groups * cols * kpad) * sizeof(typename BK::BElem), 0);
@@ -866,6 +866,7 @@ void pack_conv_weights(const int8_t* w, const nm::Conv2dShape& s, const ConvGeom
   const int64_t kpad = round_up(g.kdim, BK::kKu), a_rows = round_up(g.opg, BK::kMr);
   packed->assign(static_cast<size_t>(g.groups * a_rows * kpad) * sizeof(typename BK::AElem), 0);
   comp->assign(static_cast<size_t>(g.groups * a_rows), 0);
+  *koff = conv_koff(s, g, simd_conv_layout<BK>(s, g, 1));  // the same for every thread count
   auto* ap = reinterpret_cast<typename BK::AElem*>(packed->data());
   for (int64_t grp = 0; grp < g.groups; ++grp)
     BK::pack_a(w + grp * g.opg * g.kdim, g.kdim, g.opg, g.kdim, ap + grp * a_rows * kpad, comp->data() + grp * a_rows);
@@ -887,7 +888,7 @@ void conv_run(const Conv2dInt8& conv, const int8_t* x, const int8_t* w, const in
       if (use_transposed<VnniBackend>(s, g))
         conv_transposed<VnniBackend>(x, reinterpret_cast<const uint8_t*>(packed), bias, y, s, st, ws, pool);
       else
-        conv_simd<VnniBackend>(x, packed, comp, bias, y, s, st, ws, pool);
+        conv_simd<VnniBackend>(x, packed, comp, conv.koff().data(), bias, y, s, st, ws, pool);
       return;
 #endif
 #if defined(LINGER_OPT_HAVE_AVX2)
@@ -895,7 +896,8 @@ void conv_run(const Conv2dInt8& conv, const int8_t* x, const int8_t* w, const in
       if (use_transposed<Avx2Backend>(s, g))
         conv_transposed<Avx2Backend>(x, reinterpret_cast<const int16_t*>(packed), bias, y, s, st, ws, pool);
       else
-        conv_simd<Avx2Backend>(x, reinterpret_cast<const int16_t*>(packed), comp, bias, y, s, st, ws, pool);
+        conv_simd<Avx2Backend>(x, reinterpret_cast<const int16_t*>(packed), comp, conv.koff().data(), bias, y, s,
+                               st, ws, pool);
       return;
 #endif
     default:
@@ -1120,10 +1122,10 @@ Conv2dInt8::Conv2dInt8(const numerics::Conv2dShape& s, const int8_t* w, Isa isa)
   if (use_depthwise(s)) return;
   switch (isa_) {
 #if defined(LINGER_OPT_HAVE_AVX512VNNI)
-    case Isa::kAvx512Vnni: pack_conv_weights<VnniBackend>(w, s, g, &packed_, &comp_); break;
+    case Isa::kAvx512Vnni: pack_conv_weights<VnniBackend>(w, s, g, &packed_, &comp_, &koff_); break;
 #endif
 #if defined(LINGER_OPT_HAVE_AVX2)
-    case Isa::kAvx2: pack_conv_weights<Avx2Backend>(w, s, g, &packed_, &comp_); break;
+    case Isa::kAvx2: pack_conv_weights<Avx2Backend>(w, s, g, &packed_, &comp_, &koff_); break;
 #endif
     default: break;
   }
