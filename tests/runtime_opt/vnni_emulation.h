@@ -122,6 +122,14 @@ inline __m512i _mm512_maskz_loadu_epi8(__mmask64 m, const void* p) {
 }
 
 inline __m128i _mm_setzero_si128() { return __m128i{}; }
+using __mmask8 = uint8_t;
+// VEXTRACTI32X4 with a zeroing mask over its four int32 lanes.
+inline __m128i _mm512_maskz_extracti32x4_epi32(__mmask8 m, __m512i v, int imm) {
+  __m128i r{};
+  for (int i = 0; i < 4; ++i)
+    if ((m >> i) & 1u) std::memcpy(r.b + 4 * i, v.b + 16 * (imm & 3) + 4 * i, 4);
+  return r;
+}
 inline __m128i _mm_set1_epi8(char x) {
   __m128i v;
   std::memset(v.b, static_cast<unsigned char>(x), 16);

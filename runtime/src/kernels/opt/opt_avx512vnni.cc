@@ -63,6 +63,10 @@ int32_t hsum_epi32(__m512i v) {
   return static_cast<int32_t>(s);
 }
 
+// The low 128 bits (_mm512_castsi512_si128 starts from _mm_undefined_si128(), which GCC 12 reports as
+// maybe-uninitialized; the maskz form does not).
+__m128i low128(__m512i v) { return _mm512_maskz_extracti32x4_epi32(static_cast<__mmask8>(0xF), v, 0); }
+
 uint8_t offset_u8(int8_t v) { return static_cast<uint8_t>(static_cast<uint8_t>(v) ^ 0x80u); }
 
 // One kMr x kNr (8 x 32) tile: 16 accumulators, 2 B vectors, 1 broadcast.
@@ -255,24 +259,24 @@ void pack_b(const int8_t* b, const int64_t* koff, int64_t k, int64_t n, uint8_t*
       for (int t = 0; t < 4; ++t) r[t] = 4 * q + t < k ? b + koff[4 * q + t] + j0 : nullptr;
       uint8_t* d = dst + q * 4 * kNr;
       for (int h = 0; h < 2; ++h) {
-        uint8_t* dh = d + 64 * h;
+        __m128i x[4];
         if (16 * h + 16 <= nv) {
-          __m128i x[4];
           for (int t = 0; t < 4; ++t)
             x[t] = r[t] ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(r[t] + 16 * h)) : _mm_setzero_si128();
-          const __m128i lo01 = _mm_unpacklo_epi8(x[0], x[1]), hi01 = _mm_unpackhi_epi8(x[0], x[1]);
-          const __m128i lo23 = _mm_unpacklo_epi8(x[2], x[3]), hi23 = _mm_unpackhi_epi8(x[2], x[3]);
-          __m128i* o = reinterpret_cast<__m128i*>(dh);
-          _mm_storeu_si128(o + 0, _mm_xor_si128(_mm_unpacklo_epi16(lo01, lo23), flip));
-          _mm_storeu_si128(o + 1, _mm_xor_si128(_mm_unpackhi_epi16(lo01, lo23), flip));
-          _mm_storeu_si128(o + 2, _mm_xor_si128(_mm_unpacklo_epi16(hi01, hi23), flip));
-          _mm_storeu_si128(o + 3, _mm_xor_si128(_mm_unpackhi_epi16(hi01, hi23), flip));
-        } else {
-          for (int64_t jj = 0; jj < 16; ++jj) {
-            const int64_t j = 16 * h + jj;
-            for (int t = 0; t < 4; ++t) dh[4 * jj + t] = offset_u8((j < nv && r[t]) ? r[t][j] : int8_t{0});
-          }
+        } else {  // the last columns: a masked load (no byte past column nv - 1 is read), zeros after
+          const int64_t cnt = nv - 16 * h;
+          const __mmask64 mk = cnt > 0 ? (__mmask64{1} << cnt) - 1 : 0;
+          for (int t = 0; t < 4; ++t)
+            x[t] = r[t] && cnt > 0 ? low128(_mm512_maskz_loadu_epi8(mk, r[t] + 16 * h))
+                                   : _mm_setzero_si128();
         }
+        const __m128i lo01 = _mm_unpacklo_epi8(x[0], x[1]), hi01 = _mm_unpackhi_epi8(x[0], x[1]);
+        const __m128i lo23 = _mm_unpacklo_epi8(x[2], x[3]), hi23 = _mm_unpackhi_epi8(x[2], x[3]);
+        __m128i* o = reinterpret_cast<__m128i*>(d + 64 * h);
+        _mm_storeu_si128(o + 0, _mm_xor_si128(_mm_unpacklo_epi16(lo01, lo23), flip));
+        _mm_storeu_si128(o + 1, _mm_xor_si128(_mm_unpackhi_epi16(lo01, lo23), flip));
+        _mm_storeu_si128(o + 2, _mm_xor_si128(_mm_unpacklo_epi16(hi01, hi23), flip));
+        _mm_storeu_si128(o + 3, _mm_xor_si128(_mm_unpackhi_epi16(hi01, hi23), flip));
       }
     }
   }
