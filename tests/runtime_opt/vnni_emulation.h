@@ -79,40 +79,77 @@ inline void _mm512_mask_storeu_epi32(void* p, __mmask16 m, __m512i v) {
   for (int i = 0; i < 16; ++i)
     if ((m >> i) & 1u) std::memcpy(static_cast<uint8_t*>(p) + 4 * i, v.b + 4 * i, 4);
 }
-// Lane-wise int32 add (wrapping), min, max, arithmetic right shift by each lane's count (>= 32: the sign).
+// Lane-wise int32 add (wrapping) and arithmetic right shift by each lane's count (>= 32: the sign).
 inline __m512i linger_emu_lanes(__m512i a, __m512i b, int op) {
   __m512i r;
   for (int i = 0; i < 16; ++i) {
     const int32_t x = linger_vnni_emu::lane32(a, i), y = linger_vnni_emu::lane32(b, i);
     int32_t v = 0;
     if (op == 0) v = static_cast<int32_t>(static_cast<uint32_t>(x) + static_cast<uint32_t>(y));
-    if (op == 1) v = x < y ? x : y;
-    if (op == 2) v = x > y ? x : y;
-    if (op == 3) v = (y < 0 || y > 31) ? (x < 0 ? -1 : 0) : (x >> y);
+    if (op == 1) v = (y < 0 || y > 31) ? (x < 0 ? -1 : 0) : (x >> y);
     linger_vnni_emu::set_lane32(r, i, v);
   }
   return r;
 }
 inline __m512i _mm512_add_epi32(__m512i a, __m512i b) { return linger_emu_lanes(a, b, 0); }
 // The maskz forms (lanes whose mask bit is clear are 0).
-inline __m512i linger_emu_maskz(__mmask16 m, __m512i v) {
-  for (int i = 0; i < 16; ++i)
-    if (!((m >> i) & 1u)) linger_vnni_emu::set_lane32(v, i, 0);
-  return v;
-}
-inline __m512i _mm512_maskz_min_epi32(__mmask16 m, __m512i a, __m512i b) {
-  return linger_emu_maskz(m, linger_emu_lanes(a, b, 1));
-}
-inline __m512i _mm512_maskz_max_epi32(__mmask16 m, __m512i a, __m512i b) {
-  return linger_emu_maskz(m, linger_emu_lanes(a, b, 2));
-}
 inline __m512i _mm512_maskz_srav_epi32(__mmask16 m, __m512i a, __m512i count) {
-  return linger_emu_maskz(m, linger_emu_lanes(a, count, 3));
-}
-// VPMOVDB to memory under a mask: the low byte of each selected int32 lane (truncation).
-inline void _mm512_mask_cvtepi32_storeu_epi8(void* p, __mmask16 m, __m512i v) {
+  __m512i r = linger_emu_lanes(a, count, 1);
   for (int i = 0; i < 16; ++i)
-    if ((m >> i) & 1u) static_cast<uint8_t*>(p)[i] = static_cast<uint8_t>(linger_vnni_emu::lane32(v, i));
+    if (!((m >> i) & 1u)) linger_vnni_emu::set_lane32(r, i, 0);
+  return r;
+}
+// e15 .. e0, as the Intrinsics Guide orders the arguments.
+inline __m512i _mm512_set_epi32(int e15, int e14, int e13, int e12, int e11, int e10, int e9, int e8, int e7, int e6,
+                                int e5, int e4, int e3, int e2, int e1, int e0) {
+  const int e[16] = {e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11, e12, e13, e14, e15};
+  __m512i r;
+  for (int i = 0; i < 16; ++i) linger_vnni_emu::set_lane32(r, i, e[i]);
+  return r;
+}
+// VPERMD with a zeroing mask: dword i = a.dword[idx.dword[i] & 15].
+inline __m512i _mm512_maskz_permutexvar_epi32(__mmask16 m, __m512i idx, __m512i a) {
+  __m512i r{};
+  for (int i = 0; i < 16; ++i)
+    if ((m >> i) & 1u) linger_vnni_emu::set_lane32(r, i, linger_vnni_emu::lane32(a, linger_vnni_emu::lane32(idx, i) & 15));
+  return r;
+}
+// VPACKSSDW / VPACKSSWB: per 128-bit lane, a's elements then b's, each saturated to the narrower type.
+inline __m512i _mm512_packs_epi32(__m512i a, __m512i b) {
+  __m512i r;
+  for (int l = 0; l < 4; ++l)
+    for (int i = 0; i < 8; ++i) {
+      const int32_t v = linger_vnni_emu::lane32(i < 4 ? a : b, 4 * l + (i & 3));
+      const int16_t h = static_cast<int16_t>(v < -32768 ? -32768 : (v > 32767 ? 32767 : v));
+      std::memcpy(r.b + 16 * l + 2 * i, &h, 2);
+    }
+  return r;
+}
+inline __m512i _mm512_packs_epi16(__m512i a, __m512i b) {
+  __m512i r;
+  for (int l = 0; l < 4; ++l)
+    for (int i = 0; i < 16; ++i) {
+      int16_t v;
+      std::memcpy(&v, (i < 8 ? a : b).b + 16 * l + 2 * (i & 7), 2);
+      r.b[16 * l + i] = static_cast<uint8_t>(static_cast<int8_t>(v < -128 ? -128 : (v > 127 ? 127 : v)));
+    }
+  return r;
+}
+inline __m512i _mm512_max_epi8(__m512i a, __m512i b) {
+  __m512i r;
+  for (int i = 0; i < 64; ++i)
+    r.b[i] = static_cast<int8_t>(a.b[i]) > static_cast<int8_t>(b.b[i]) ? a.b[i] : b.b[i];
+  return r;
+}
+inline __m512i _mm512_min_epi8(__m512i a, __m512i b) {
+  __m512i r;
+  for (int i = 0; i < 64; ++i)
+    r.b[i] = static_cast<int8_t>(a.b[i]) < static_cast<int8_t>(b.b[i]) ? a.b[i] : b.b[i];
+  return r;
+}
+inline void _mm512_mask_storeu_epi8(void* p, __mmask64 m, __m512i v) {
+  for (int i = 0; i < 64; ++i)
+    if ((m >> i) & 1u) static_cast<uint8_t*>(p)[i] = v.b[i];
 }
 inline __m512i _mm512_maskz_loadu_epi8(__mmask64 m, const void* p) {
   __m512i v{};

@@ -153,21 +153,21 @@ void tile_segments(int64_t v0, int64_t nv, int64_t vw, int64_t ow, Segments* sg)
   }
 }
 
-// min(max((acc + add) >> count, lo), hi) per int32 lane. The maskz forms with
-// every lane selected: the plain intrinsics start from _mm512_undefined_epi32(),
+// (acc + add) >> count per int32 lane (arithmetic). The maskz form with every
+// lane selected: the plain intrinsic starts from _mm512_undefined_epi32(),
 // which GCC 12 reports as maybe-uninitialized.
-__m512i requant16(__m512i acc, __m512i add, __m512i count, __m512i lo, __m512i hi) {
-  const __mmask16 all = static_cast<__mmask16>(0xFFFF);
-  const __m512i t = _mm512_maskz_srav_epi32(all, _mm512_add_epi32(acc, add), count);
-  return _mm512_maskz_min_epi32(all, _mm512_maskz_max_epi32(all, t, lo), hi);
+__m512i add_shift(__m512i acc, __m512i add, __m512i count) {
+  return _mm512_maskz_srav_epi32(static_cast<__mmask16>(0xFFFF), _mm512_add_epi32(acc, add), count);
 }
 
 // One kMr x kNr tile as kernel_8x32, then the int8 requantisation in registers:
-// y = min(max((acc + bias[r]) >> shift, lo), hi) (bias[r] holds the rounding
-// term; valid only where that sum cannot leave the int32 range), stored
-// through the segments (rows r at y + r * ldy).
+// y = min(max(sat8((acc + bias[r]) >> shift), lo), hi) (bias[r] holds the
+// rounding term; valid only where that sum cannot leave the int32 range; lo8 /
+// hi8: the bounds as bytes), stored through the segments (row r at y + r * ldy).
+// Two rows at a time: the saturating packs int32 -> int16 -> int8 give sat8,
+// a dword permutation puts row r's 32 bytes below row r + 1's.
 void kernel_8x32_s8(const int8_t* a, const int32_t* comp, const uint8_t* b, int64_t kquads, int64_t mv,
-                    const int32_t* bias, const __m512i& count, const __m512i& lo, const __m512i& hi, int8_t* y,
+                    const int32_t* bias, const __m512i& count, const __m512i& lo8, const __m512i& hi8, int8_t* y,
                     int64_t ldy, const Segments& sg) {
   __m512i c00 = _mm512_setzero_si512(), c01 = _mm512_setzero_si512();
   __m512i c10 = _mm512_setzero_si512(), c11 = _mm512_setzero_si512();
@@ -201,27 +201,30 @@ void kernel_8x32_s8(const int8_t* a, const int32_t* comp, const uint8_t* b, int6
   // before y (its lanes are masked off there); nothing is formed as a pointer
   // outside the output but the masked stores' addresses.
   const uintptr_t y0 = reinterpret_cast<uintptr_t>(y);
-#define LINGER_VNNI_STORE(r)                                                                             \
-  if ((r) < mv) {                                                                                        \
-    const __m512i add = _mm512_set1_epi32(static_cast<int32_t>(static_cast<uint32_t>(bias[r]) - static_cast<uint32_t>(comp[r])));                                            \
-    const __m512i v0 = requant16(c##r##0, add, count, lo, hi); \
-    const __m512i v1 = requant16(c##r##1, add, count, lo, hi); \
-    for (int s = 0; s < sg.count; ++s) {                                                                 \
-      const uintptr_t at = y0 + static_cast<uintptr_t>((r) * ldy + sg.base[s]);                        \
-      const uint32_t m = sg.mask[s];                                                                     \
-      if (m & 0xFFFFu) _mm512_mask_cvtepi32_storeu_epi8(reinterpret_cast<void*>(at), static_cast<__mmask16>(m), v0); \
-      if (m >> 16) _mm512_mask_cvtepi32_storeu_epi8(reinterpret_cast<void*>(at + 16), static_cast<__mmask16>(m >> 16), v1); \
-    }                                                                                                    \
+  // packs_epi16(packs_epi32(r lanes 0-15, r lanes 16-31), the same of row s) holds, per 128-bit lane L,
+  // the dwords (r cols 4L.., r cols 16+4L.., s cols 4L.., s cols 16+4L..): gather them in column order.
+  const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+#define LINGER_VNNI_PAIR(r, s)                                                                               \
+  if ((r) < mv) {                                                                                            \
+    const __m512i ar = _mm512_set1_epi32(static_cast<int32_t>(static_cast<uint32_t>(bias[r]) - static_cast<uint32_t>(comp[r]))); \
+    const __m512i as = _mm512_set1_epi32(static_cast<int32_t>(static_cast<uint32_t>(bias[s]) - static_cast<uint32_t>(comp[s]))); \
+    const __m512i pr = _mm512_packs_epi32(add_shift(c##r##0, ar, count), add_shift(c##r##1, ar, count));    \
+    const __m512i ps = _mm512_packs_epi32(add_shift(c##s##0, as, count), add_shift(c##s##1, as, count));    \
+    const __m512i q = _mm512_maskz_permutexvar_epi32(static_cast<__mmask16>(0xFFFF), order, _mm512_packs_epi16(pr, ps)); \
+    const __m512i v = _mm512_min_epi8(_mm512_max_epi8(q, lo8), hi8);                                        \
+    const uintptr_t row_r = y0 + static_cast<uintptr_t>((r) * ldy);                                        \
+    const uintptr_t row_s = row_r + static_cast<uintptr_t>(ldy) - 32; /* row s's bytes are lanes 32..63 */   \
+    for (int g = 0; g < sg.count; ++g) {                                                                     \
+      const uintptr_t off = static_cast<uintptr_t>(sg.base[g]);                                             \
+      _mm512_mask_storeu_epi8(reinterpret_cast<void*>(row_r + off), __mmask64{sg.mask[g]}, v);              \
+      if ((s) < mv) _mm512_mask_storeu_epi8(reinterpret_cast<void*>(row_s + off), __mmask64{sg.mask[g]} << 32, v); \
+    }                                                                                                        \
   }
-  LINGER_VNNI_STORE(0)
-  LINGER_VNNI_STORE(1)
-  LINGER_VNNI_STORE(2)
-  LINGER_VNNI_STORE(3)
-  LINGER_VNNI_STORE(4)
-  LINGER_VNNI_STORE(5)
-  LINGER_VNNI_STORE(6)
-  LINGER_VNNI_STORE(7)
-#undef LINGER_VNNI_STORE
+  LINGER_VNNI_PAIR(0, 1)
+  LINGER_VNNI_PAIR(2, 3)
+  LINGER_VNNI_PAIR(4, 5)
+  LINGER_VNNI_PAIR(6, 7)
+#undef LINGER_VNNI_PAIR
 }
 
 }  // namespace
@@ -314,7 +317,8 @@ void gemm_packed_s8(const int8_t* ap, const int32_t* comp, const uint8_t* bp, in
                     const int32_t* bias, int32_t round, int shift, int32_t lo, int32_t hi, int8_t* y, int64_t ldy,
                     int64_t v0, int64_t vw, int64_t ow) {
   const int64_t kquads = kpad / 4;
-  const __m512i count = _mm512_set1_epi32(shift), vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(hi);
+  const __m512i count = _mm512_set1_epi32(shift);
+  const __m512i vlo = _mm512_set1_epi8(static_cast<char>(lo)), vhi = _mm512_set1_epi8(static_cast<char>(hi));
   // The rows' additive terms: bias + rounding, then (in the tile) minus the u8-offset correction.
   int32_t add[kMr];
   Segments sg;
