@@ -1,4 +1,4 @@
-// Test-only portable scalar models of the SSE / AVX-512 intrinsics that
+// Test-only portable scalar models of the AVX-512 intrinsics that
 // runtime/src/kernels/opt/opt_avx512vnni.cc uses, following the Intel
 // Intrinsics Guide definitions. With LINGER_OPT_VNNI_EMULATE that source is
 // built against this header (namespace avx512vnni_emulated) so its packing,
@@ -14,9 +14,6 @@ namespace linger_vnni_emu {
 struct V512 {
   uint8_t b[64];
 };
-struct V128 {
-  uint8_t b[16];
-};
 
 inline int32_t lane32(const V512& v, int i) {
   uint32_t u;
@@ -31,7 +28,6 @@ inline void set_lane32(V512& v, int i, int32_t x) {
 }  // namespace linger_vnni_emu
 
 using __m512i = linger_vnni_emu::V512;
-using __m128i = linger_vnni_emu::V128;
 using __mmask16 = uint16_t;
 using __mmask64 = uint64_t;
 
@@ -158,42 +154,38 @@ inline __m512i _mm512_maskz_loadu_epi8(__mmask64 m, const void* p) {
   return v;
 }
 
-inline __m128i _mm_setzero_si128() { return __m128i{}; }
-using __mmask8 = uint8_t;
-// VEXTRACTI32X4 with a zeroing mask over its four int32 lanes.
-inline __m128i _mm512_maskz_extracti32x4_epi32(__mmask8 m, __m512i v, int imm) {
-  __m128i r{};
-  for (int i = 0; i < 4; ++i)
-    if ((m >> i) & 1u) std::memcpy(r.b + 4 * i, v.b + 16 * (imm & 3) + 4 * i, 4);
+// Interleave bytes (epi8) or 16-bit words (epi16) of the low / high halves of each 128-bit lane.
+inline __m512i linger_emu_unpack(__m512i a, __m512i b, int elem, int half) {
+  __m512i r;
+  const int count = 8 / elem;  // elements taken from each source per lane
+  for (int l = 0; l < 4; ++l)
+    for (int e = 0; e < count; ++e) {
+      const int src = 16 * l + (half * count + e) * elem;
+      std::memcpy(r.b + 16 * l + (2 * e) * elem, a.b + src, static_cast<size_t>(elem));
+      std::memcpy(r.b + 16 * l + (2 * e + 1) * elem, b.b + src, static_cast<size_t>(elem));
+    }
   return r;
 }
-inline __m128i _mm_set1_epi8(char x) {
-  __m128i v;
-  std::memset(v.b, static_cast<unsigned char>(x), 16);
-  return v;
+inline __m512i _mm512_unpacklo_epi8(__m512i a, __m512i b) { return linger_emu_unpack(a, b, 1, 0); }
+inline __m512i _mm512_unpackhi_epi8(__m512i a, __m512i b) { return linger_emu_unpack(a, b, 1, 1); }
+inline __m512i _mm512_unpacklo_epi16(__m512i a, __m512i b) { return linger_emu_unpack(a, b, 2, 0); }
+inline __m512i _mm512_unpackhi_epi16(__m512i a, __m512i b) { return linger_emu_unpack(a, b, 2, 1); }
+// e7 .. e0, as the Intrinsics Guide orders the arguments.
+inline __m512i _mm512_set_epi64(int64_t e7, int64_t e6, int64_t e5, int64_t e4, int64_t e3, int64_t e2, int64_t e1,
+                                int64_t e0) {
+  const int64_t e[8] = {e0, e1, e2, e3, e4, e5, e6, e7};
+  __m512i r;
+  std::memcpy(r.b, e, 64);
+  return r;
 }
-inline __m128i _mm_loadu_si128(const __m128i* p) {
-  __m128i v;
-  std::memcpy(v.b, p, 16);
-  return v;
-}
-inline void _mm_storeu_si128(__m128i* p, __m128i v) { std::memcpy(p, v.b, 16); }
-inline __m128i _mm_xor_si128(__m128i a, __m128i b) {
-  for (int i = 0; i < 16; ++i) a.b[i] ^= b.b[i];
-  return a;
-}
-// Interleave bytes (epi8) or 16-bit words (epi16) of the low / high halves.
-inline __m128i linger_emu_unpack(__m128i a, __m128i b, int elem, int half) {
-  __m128i r;
-  const int count = 8 / elem;  // elements taken from each source
-  for (int e = 0; e < count; ++e) {
-    const int src = half * count + e;
-    std::memcpy(r.b + (2 * e) * elem, a.b + src * elem, elem);
-    std::memcpy(r.b + (2 * e + 1) * elem, b.b + src * elem, elem);
+// VPERMT2Q: qword i = (idx.qword[i] & 8 ? b : a).qword[idx.qword[i] & 7].
+inline __m512i _mm512_permutex2var_epi64(__m512i a, __m512i idx, __m512i b) {
+  __m512i r;
+  for (int i = 0; i < 8; ++i) {
+    int64_t sel;
+    std::memcpy(&sel, idx.b + 8 * i, 8);
+    std::memcpy(r.b + 8 * i, ((sel & 8) ? b : a).b + 8 * (sel & 7), 8);
   }
   return r;
 }
-inline __m128i _mm_unpacklo_epi8(__m128i a, __m128i b) { return linger_emu_unpack(a, b, 1, 0); }
-inline __m128i _mm_unpackhi_epi8(__m128i a, __m128i b) { return linger_emu_unpack(a, b, 1, 1); }
-inline __m128i _mm_unpacklo_epi16(__m128i a, __m128i b) { return linger_emu_unpack(a, b, 2, 0); }
-inline __m128i _mm_unpackhi_epi16(__m128i a, __m128i b) { return linger_emu_unpack(a, b, 2, 1); }
+inline void _mm512_storeu_si512(void* p, __m512i v) { std::memcpy(p, v.b, 64); }

@@ -63,10 +63,6 @@ int32_t hsum_epi32(__m512i v) {
   return static_cast<int32_t>(s);
 }
 
-// The low 128 bits (_mm512_castsi512_si128 starts from _mm_undefined_si128(), which GCC 12 reports as
-// maybe-uninitialized; the maskz form does not).
-__m128i low128(__m512i v) { return _mm512_maskz_extracti32x4_epi32(static_cast<__mmask8>(0xF), v, 0); }
-
 uint8_t offset_u8(int8_t v) { return static_cast<uint8_t>(static_cast<uint8_t>(v) ^ 0x80u); }
 
 // One kMr x kNr (8 x 32) tile: 16 accumulators, 2 B vectors, 1 broadcast.
@@ -249,37 +245,43 @@ void pack_a(const int8_t* a, int64_t lda, int64_t m, int64_t k, int8_t* out, int
   }
 }
 
+// Two panels (64 columns) per step: each k row's 64 bytes in one masked load
+// (no byte past column n - 1 is read; zeros there), the byte / word unpacks
+// interleave 4 rows per 128-bit lane, two rounds of qword permutations put the
+// 16-byte groups in column order.
 void pack_b(const int8_t* b, const int64_t* koff, int64_t k, int64_t n, uint8_t* out) {
   const int64_t kquads = (k + 3) / 4;
   const int64_t panels = (n + kNr - 1) / kNr;
-  const __m128i flip = _mm_set1_epi8(static_cast<char>(0x80));
-  for (int64_t p = 0; p < panels; ++p) {
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  // After the unpacks, lane L of a / b / c / d holds columns 16L + 0..3 / 4..7 / 8..11 / 12..15.
+  const __m512i lanes01 = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);     // (a0 b0 a1 b1) of (a, b)
+  const __m512i lanes23 = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);   // (a2 b2 a3 b3)
+  const __m512i first = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0);       // (a0 b0 c0 d0) of (a0 b0 a1 b1), (c0 d0 c1 d1)
+  const __m512i second = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4);    // (a1 b1 c1 d1)
+  for (int64_t p = 0; p < panels; p += 2) {
     const int64_t j0 = p * kNr;
-    const int64_t nv = min64(kNr, n - j0);
-    uint8_t* dst = out + p * kNr * 4 * kquads;
+    const int64_t cnt = min64(2 * kNr, n - j0);
+    const __mmask64 mk = cnt >= 64 ? ~__mmask64{0} : (__mmask64{1} << cnt) - 1;
+    const bool two = p + 1 < panels;
+    uint8_t* dst0 = out + p * kNr * 4 * kquads;
+    uint8_t* dst1 = dst0 + kNr * 4 * kquads;
     for (int64_t q = 0; q < kquads; ++q) {
-      const int8_t* r[4];
-      for (int t = 0; t < 4; ++t) r[t] = 4 * q + t < k ? b + koff[4 * q + t] + j0 : nullptr;
-      uint8_t* d = dst + q * 4 * kNr;
-      for (int h = 0; h < 2; ++h) {
-        __m128i x[4];
-        if (16 * h + 16 <= nv) {
-          for (int t = 0; t < 4; ++t)
-            x[t] = r[t] ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(r[t] + 16 * h)) : _mm_setzero_si128();
-        } else {  // the last columns: a masked load (no byte past column nv - 1 is read), zeros after
-          const int64_t cnt = nv - 16 * h;
-          const __mmask64 mk = cnt > 0 ? (__mmask64{1} << cnt) - 1 : 0;
-          for (int t = 0; t < 4; ++t)
-            x[t] = r[t] && cnt > 0 ? low128(_mm512_maskz_loadu_epi8(mk, r[t] + 16 * h))
-                                   : _mm_setzero_si128();
-        }
-        const __m128i lo01 = _mm_unpacklo_epi8(x[0], x[1]), hi01 = _mm_unpackhi_epi8(x[0], x[1]);
-        const __m128i lo23 = _mm_unpacklo_epi8(x[2], x[3]), hi23 = _mm_unpackhi_epi8(x[2], x[3]);
-        __m128i* o = reinterpret_cast<__m128i*>(d + 64 * h);
-        _mm_storeu_si128(o + 0, _mm_xor_si128(_mm_unpacklo_epi16(lo01, lo23), flip));
-        _mm_storeu_si128(o + 1, _mm_xor_si128(_mm_unpackhi_epi16(lo01, lo23), flip));
-        _mm_storeu_si128(o + 2, _mm_xor_si128(_mm_unpacklo_epi16(hi01, hi23), flip));
-        _mm_storeu_si128(o + 3, _mm_xor_si128(_mm_unpackhi_epi16(hi01, hi23), flip));
+      __m512i x[4];
+      for (int t = 0; t < 4; ++t)
+        x[t] = 4 * q + t < k ? _mm512_maskz_loadu_epi8(mk, b + koff[4 * q + t] + j0) : _mm512_setzero_si512();
+      const __m512i lo01 = _mm512_unpacklo_epi8(x[0], x[1]), hi01 = _mm512_unpackhi_epi8(x[0], x[1]);
+      const __m512i lo23 = _mm512_unpacklo_epi8(x[2], x[3]), hi23 = _mm512_unpackhi_epi8(x[2], x[3]);
+      const __m512i va = _mm512_unpacklo_epi16(lo01, lo23), vb = _mm512_unpackhi_epi16(lo01, lo23);
+      const __m512i vc = _mm512_unpacklo_epi16(hi01, hi23), vd = _mm512_unpackhi_epi16(hi01, hi23);
+      const __m512i ab01 = _mm512_permutex2var_epi64(va, lanes01, vb), cd01 = _mm512_permutex2var_epi64(vc, lanes01, vd);
+      uint8_t* d0 = dst0 + q * 4 * kNr;
+      _mm512_storeu_si512(d0, _mm512_xor_si512(_mm512_permutex2var_epi64(ab01, first, cd01), flip));
+      _mm512_storeu_si512(d0 + 64, _mm512_xor_si512(_mm512_permutex2var_epi64(ab01, second, cd01), flip));
+      if (two) {
+        const __m512i ab23 = _mm512_permutex2var_epi64(va, lanes23, vb), cd23 = _mm512_permutex2var_epi64(vc, lanes23, vd);
+        uint8_t* d1 = dst1 + q * 4 * kNr;
+        _mm512_storeu_si512(d1, _mm512_xor_si512(_mm512_permutex2var_epi64(ab23, first, cd23), flip));
+        _mm512_storeu_si512(d1 + 64, _mm512_xor_si512(_mm512_permutex2var_epi64(ab23, second, cd23), flip));
       }
     }
   }
