@@ -363,6 +363,44 @@ TEST_P(OptIsa, ConvExtremeValuesAndBiasLimits) {
     }
 }
 
+TEST_P(OptIsa, ConvInt8RequantInTileAndItsLimits) {
+  // int8 outputs requantised inside the VNNI GEMM tile where no acc + bias +
+  // 2^(shift-1) can leave int32, the int32 block otherwise: the demo CNN's two
+  // convs (1 and 16 input channels, 28x28 / 14x14, padded stride-1 planes with
+  // virtual columns), an 8x8 map (a tile spans 4 output rows), a 1x1 conv and
+  // a strided one (no virtual columns); biases at the limit of the tile's
+  // requantisation and one past it (|acc| <= k * 2^14), shifts 0 .. 31, clamps.
+  const nm::Conv2dShape shapes[] = {make_shape(1, 1, 28, 28, 16, 3, 3, 1, 1, 1), make_shape(1, 16, 14, 14, 32, 3, 3, 1, 1, 1),
+                                    make_shape(2, 5, 8, 8, 11, 3, 3, 1, 1, 1), make_shape(1, 24, 7, 9, 20, 1, 1, 1, 0, 1),
+                                    make_shape(1, 6, 13, 11, 9, 3, 3, 2, 1, 1)};
+  Rng rng(777);
+  std::vector<int8_t> ws;
+  for (const auto& s : shapes) {
+    const int64_t kdim = static_cast<int64_t>(s.c / s.groups) * s.kh * s.kw, acc_max = kdim * 16384;
+    for (int pattern = 0; pattern < 3; ++pattern) {
+      auto x = rng.i8s(static_cast<size_t>(s.n) * s.c * s.h * s.w);
+      auto w = rng.i8s(static_cast<size_t>(s.o) * (s.c / s.groups) * s.kh * s.kw);
+      if (pattern > 0) {  // the extreme sums +-acc_max
+        std::fill(x.begin(), x.end(), int8_t{-128});
+        std::fill(w.begin(), w.end(), pattern == 1 ? int8_t{-128} : int8_t{127});
+      }
+      for (const int shift : {0, 1, 7, 12, 31}) {
+        const int64_t round = shift > 0 ? int64_t{1} << (shift - 1) : 0;
+        // Largest / smallest bias the tile takes, then one past each.
+        const int64_t top = kI32Max - acc_max - round, bottom = int64_t{kI32Min} + acc_max;
+        for (const int64_t b : {top, top + 1, bottom, bottom - 1, int64_t{0}}) {
+          std::vector<int32_t> bias(static_cast<size_t>(s.o));
+          for (size_t i = 0; i < bias.size(); ++i)
+            bias[i] = i == bias.size() / 2 ? static_cast<int32_t>(b) : rng.uniform(-100000, 100000);
+          check_conv(isa(), x, w, bias.data(), s, shift, pattern == 0, 8, &ws,
+                     "tile requant pattern " + std::to_string(pattern) + " bias " + std::to_string(b));
+          if (HasFailure()) return;
+        }
+      }
+    }
+  }
+}
+
 TEST_P(OptIsa, ConvWrappingAccumulator) {
   // k = C * 3 * 3 = 147456 > 131072: all -128 * -128 makes the int32 sum wrap.
   const nm::Conv2dShape s = make_shape(1, 16384, 3, 3, 3, 3, 3, 1, 1, 1);
@@ -630,7 +668,9 @@ TEST(OptIsaSelection, DepthwiseChoosesThePlaneKernels) {
                                                           : Isa::kScalar;
     EXPECT_EQ(opt::choose_conv_isa(s, Isa::kAuto), want) << "stride " << stride;
     // Capped at AVX2: the AVX2 plane kernel.
-    if (opt::isa_supported(Isa::kAvx2)) EXPECT_EQ(opt::choose_conv_isa(s, Isa::kAvx2), Isa::kAvx2);
+    if (opt::isa_supported(Isa::kAvx2)) {
+      EXPECT_EQ(opt::choose_conv_isa(s, Isa::kAvx2), Isa::kAvx2);
+    }
   }
 }
 

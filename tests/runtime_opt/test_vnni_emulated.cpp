@@ -32,6 +32,9 @@ bool depthwise_plane_supported(int kh, int kw, int stride_h, int stride_w, int d
 void depthwise_plane(const int8_t* x, int64_t h, int64_t w, const int8_t* wk, int kh, int kw, int stride_h,
                      int stride_w, int dil_h, int dil_w, int pad_top, int pad_left, int64_t oh, int64_t ow,
                      int32_t* acc);
+void gemm_packed_s8(const int8_t* ap, const int32_t* comp, const uint8_t* bp, int64_t m, int64_t n, int64_t kpad,
+                    const int32_t* bias, int32_t round, int shift, int32_t lo, int32_t hi, int8_t* y, int64_t ldy,
+                    int64_t v0, int64_t vw, int64_t ow);
 }  // namespace avx512vnni_emulated
 }  // namespace detail
 }  // namespace opt
@@ -225,6 +228,63 @@ TEST(VnniEmulated, RequantRowS8) {
         }
   }
   EXPECT_EQ(took, 32 * 3 * 4);
+}
+
+// gemm_packed_s8: the tile's int8 requantisation and its scatter over output
+// rows (virtual columns v % vw >= ow dropped), against the int64 formula
+// clamp(sat8(floor((acc + bias + 2^(shift-1)) / 2^shift)), lo, hi) on the
+// wrapping dot products; every byte not written must keep its sentinel.
+void run_packed_s8(Rng& rng, int64_t m, int64_t n, int64_t k, int fill) {
+  std::vector<int8_t> a(static_cast<size_t>(m * k)), b(static_cast<size_t>(k * n));
+  for (auto& v : a) v = fill ? static_cast<int8_t>(fill) : rng.i8();
+  for (auto& v : b) v = fill ? static_cast<int8_t>(fill) : rng.i8();
+  std::vector<int64_t> koff(static_cast<size_t>(k));
+  for (size_t t = 0; t < koff.size(); ++t) koff[t] = static_cast<int64_t>(t) * n;
+  const int64_t kpad = round_up(k, vnni::kKu);
+  std::vector<int8_t> ap(static_cast<size_t>(round_up(m, vnni::kMr) * kpad));
+  std::vector<int32_t> comp(static_cast<size_t>(round_up(m, vnni::kMr)));
+  std::vector<uint8_t> bp(static_cast<size_t>(round_up(n, vnni::kNr) * kpad));
+  emu::pack_a(a.data(), k, m, k, ap.data(), comp.data());
+  emu::pack_b(b.data(), koff.data(), k, n, bp.data());
+  const auto acc = ref(a, k, [&](int64_t t, int64_t j) { return b[static_cast<size_t>(t * n + j)]; }, m, n, k);
+  // Columns = virtual pixels v0 .. v0 + n - 1 of rows vw wide, ow of them real.
+  const int64_t ow = rng.uniform(1, 12), vw = ow + (rng.uniform(0, 2) == 0 ? 0 : rng.uniform(1, 4));
+  const int64_t v0 = rng.uniform(0, 40);
+  const int64_t ldy = (v0 + n) + rng.uniform(0, 5);  // past the last real pixel of a row of y
+  const int shift = rng.uniform(0, 3) == 0 ? 0 : rng.uniform(1, 20);
+  const int32_t round = shift > 0 ? int32_t{1} << (shift - 1) : 0;
+  const int32_t lo = rng.uniform(0, 1) ? -128 : static_cast<int32_t>(rng.uniform(-128, 0));
+  const int32_t hi = rng.uniform(0, 1) ? 127 : static_cast<int32_t>(rng.uniform(lo, 127));
+  std::vector<int32_t> bias(static_cast<size_t>(m));
+  for (auto& v : bias) v = rng.uniform(-(1 << 24), 1 << 24);
+  const bool with_bias = rng.uniform(0, 3) != 0;
+  const int8_t sentinel = 0x5A;
+  std::vector<int8_t> y(static_cast<size_t>(m * ldy), sentinel);
+  emu::gemm_packed_s8(ap.data(), comp.data(), bp.data(), m, n, kpad, with_bias ? bias.data() : nullptr, round, shift,
+                      lo, hi, y.data(), ldy, v0, vw, ow);
+  std::vector<int8_t> want(y.size(), sentinel);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t v = v0 + j;
+      if (v % vw >= ow) continue;
+      int64_t t = int64_t{acc[static_cast<size_t>(i * n + j)]} + (with_bias ? bias[static_cast<size_t>(i)] : 0);
+      if (shift > 0) t = (t + (int64_t{1} << (shift - 1))) >> shift;  // floor: arithmetic shift of int64
+      t = std::min<int64_t>(std::max<int64_t>(t, -128), 127);
+      t = std::min<int64_t>(std::max<int64_t>(t, lo), hi);
+      want[static_cast<size_t>(i * ldy + v - (v / vw) * (vw - ow))] = static_cast<int8_t>(t);
+    }
+  for (size_t e = 0; e < y.size(); ++e)
+    ASSERT_EQ(int{y[e]}, int{want[e]}) << "m" << m << " n" << n << " k" << k << " v0 " << v0 << " vw " << vw
+                                       << " ow " << ow << " shift " << shift << " at " << e;
+}
+
+TEST(VnniEmulated, PackedRequantS8RandomShapes) {
+  Rng rng(909);
+  for (int t = 0; t < 200; ++t) {
+    run_packed_s8(rng, rng.uniform(1, 20), rng.uniform(1, 75), rng.uniform(1, 100), 0);
+    if (HasFatalFailure()) return;
+  }
+  for (const int fill : {-128, 127}) run_packed_s8(rng, 9, 70, 37, fill);
 }
 
 }  // namespace

@@ -124,6 +124,16 @@ void pack_b(const int8_t* b, const int64_t* koff, int64_t k, int64_t n, uint8_t*
 void pack_b_t(const int8_t* b, int64_t ldn, int64_t k, int64_t n, uint8_t* out);
 void gemm_packed(const int8_t* ap, const int32_t* comp, const uint8_t* bp, int64_t m, int64_t n, int64_t kpad,
                  int32_t* c, int64_t ldc);
+// gemm_packed with the int8 requantisation of a conv fused in: row i's sums
+// become y = min(max((acc + bias[i] + round) >> shift, lo), hi), exact only
+// where acc + bias[i] + round cannot leave the int32 range (the caller checks;
+// 0 <= shift <= 31, -128 <= lo <= hi <= 127). Column j is virtual pixel
+// v = v0 + j of rows vw wide, of which the first ow are real: it is stored at
+// y[i * ldy + v - (v / vw) * (vw - ow)] when v % vw < ow (vw == ow: y[i * ldy + v]).
+// bias may be null (0).
+void gemm_packed_s8(const int8_t* ap, const int32_t* comp, const uint8_t* bp, int64_t m, int64_t n, int64_t kpad,
+                    const int32_t* bias, int32_t round, int shift, int32_t lo, int32_t hi, int8_t* y, int64_t ldy,
+                    int64_t v0, int64_t vw, int64_t ow);
 void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
               int64_t n, int64_t k);
 // Depthwise plane read straight from the unpadded h x w input plane x (no

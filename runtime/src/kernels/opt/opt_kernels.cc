@@ -38,6 +38,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "linger/numerics/batchnorm.h"
@@ -178,7 +179,10 @@ struct Avx2Backend {
   static void dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
                   int64_t n, int64_t k) {
     detail::avx2::gemm_dot(a, lda, b, ldb, c, ldc, m, n, k);
-  }
+  }  // No int8 requantisation inside the tile on this ISA (conv_simd requantises the int32 block).
+  static constexpr bool kFusedS8 = false;
+  static void gemm_s8(const AElem*, const int32_t*, const BElem*, int64_t, int64_t, int64_t, const int32_t*, int32_t,
+                      int, int32_t, int32_t, int8_t*, int64_t, int64_t, int64_t, int64_t) {}
 };
 #endif
 
@@ -205,6 +209,12 @@ struct VnniBackend {
   static void dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
                   int64_t n, int64_t k) {
     detail::avx512vnni::gemm_dot(a, lda, b, ldb, c, ldc, m, n, k);
+  }  // The int8 requantisation inside the tile (detail::avx512vnni::gemm_packed_s8).
+  static constexpr bool kFusedS8 = true;
+  static void gemm_s8(const AElem* ap, const int32_t* comp, const BElem* bp, int64_t m, int64_t n, int64_t kpad,
+                      const int32_t* bias, int32_t round, int shift, int32_t lo, int32_t hi, int8_t* y, int64_t ldy,
+                      int64_t v0, int64_t vw, int64_t ow) {
+    detail::avx512vnni::gemm_packed_s8(ap, comp, bp, m, n, kpad, bias, round, shift, lo, hi, y, ldy, v0, vw, ow);
   }
 };
 #endif
@@ -681,17 +691,36 @@ std::vector<int64_t> conv_koff(const nm::Conv2dShape& s, const ConvGeom& g, cons
   return koff;
 }
 
+// Whether an int8 conv may requantise inside the GEMM tile (BK::kFusedS8):
+// out_bits 8, 0 <= shift <= 31 and, for every output channel, no sum
+// acc + bias (+ the rounding term 2^(shift-1), returned in *round) can leave
+// the int32 range (|acc| <= st.acc_max): then sat32 is the identity and
+// rhu_shift one add and one arithmetic shift, as in the AVX2 requant_row_s8.
+bool fused_s8_ok(const Stage& st, const int32_t* bias, int64_t o, int32_t* round) {
+  if (st.out_bits != 8 || st.shift < 0 || st.shift > 31 || st.acc_max >= INT32_MAX) return false;
+  *round = st.shift > 0 ? static_cast<int32_t>(int64_t{1} << (st.shift - 1)) : 0;
+  for (int64_t oc = 0; oc < o; ++oc) {
+    const int64_t b = bias ? int64_t{bias[oc]} : 0, b2 = b + *round;
+    if (b + st.acc_max > INT32_MAX || b - st.acc_max < INT32_MIN || b2 + st.acc_max > INT32_MAX ||
+        b2 - st.acc_max < INT32_MIN)
+      return false;
+  }
+  return true;
+}
+
 template <class BK, typename OutT>
-void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* comp, const int32_t* bias, OutT* y,
-               const nm::Conv2dShape& s, const Stage& st, std::vector<int8_t>* ws, ThreadPool* pool) {
+void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* comp, const int64_t* koff,
+               const int32_t* bias, OutT* y, const nm::Conv2dShape& s, const Stage& st, std::vector<int8_t>* ws,
+               ThreadPool* pool) {
   using BElem = typename BK::BElem;
   const ConvGeom g = conv_geom(s);
   const SimdConvLayout L = simd_conv_layout<BK>(s, g, pool_threads(pool));
-  const std::vector<int64_t> koff = conv_koff(s, g, L);
   const int64_t wp = L.wp, vw = L.vw, vpixels = L.vpixels, kpad = L.kpad, a_rows = L.a_rows, nc = L.nc;
   const BSource src = L.src;
   uint8_t* base = L.ws.cv.base(ws);
   int8_t* padded = at<int8_t>(base, L.ws.off_shared);
+  int32_t round = 0;
+  const bool fused = BK::kFusedS8 && std::is_same<OutT, int8_t>::value && fused_s8_ok(st, bias, s.o, &round);
 
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t grp = 0; grp < g.groups; ++grp) {
@@ -719,20 +748,25 @@ void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* com
           const int64_t nv = std::min(nc, vpixels - p0);
           if (blk != packed_block) {  // consecutive tasks of one block share its packed B
             if (src == BSource::kDirect) {
-              BK::pack_b(xg + p0, koff.data(), g.kdim, nv, bp);
+              BK::pack_b(xg + p0, koff, g.kdim, nv, bp);
             } else if (src == BSource::kPadded) {
-              BK::pack_b(padded + p0, koff.data(), g.kdim, nv, bp);
+              BK::pack_b(padded + p0, koff, g.kdim, nv, bp);
             } else {
               im2col_block(x, s, g, n, grp, p0, nv, buf, nc, true);
-              BK::pack_b(buf, koff.data(), g.kdim, nv, bp);
+              BK::pack_b(buf, koff, g.kdim, nv, bp);
             }
             packed_block = blk;
           }
           const int64_t chunk_end = std::min(L.rows_chunk * (chunk + 1), g.opg);
           for (int64_t r0 = chunk * L.rows_chunk; r0 < chunk_end; r0 += L.sub_rows) {
             const int64_t rows = std::min(L.sub_rows, chunk_end - r0);
-            BK::gemm(ag + r0 * kpad, cg + r0, bp, rows, nv, kpad, cblk, nc);
             const int64_t oc0 = grp * g.opg + r0;
+            if (fused) {  // OutT is int8_t here
+              BK::gemm_s8(ag + r0 * kpad, cg + r0, bp, rows, nv, kpad, bias ? bias + oc0 : nullptr, round, st.shift,
+                          st.lo, st.hi, reinterpret_cast<int8_t*>(yg + r0 * g.pixels), g.pixels, p0, vw, g.ow);
+              continue;
+            }
+            BK::gemm(ag + r0 * kpad, cg + r0, bp, rows, nv, kpad, cblk, nc);
             if (vw == g.ow) {
               requant_block(cblk, nc, rows, nv, bias, oc0, yg + r0 * g.pixels + p0, g.pixels, st, true);
             } else {
@@ -844,7 +878,7 @@ void conv_depthwise(const int8_t* x, const int8_t* w, const int32_t* bias, OutT*
 // B operand (column panels) for the turned-around GEMM of few-pixel convs.
 template <class BK>
 void pack_conv_weights(const int8_t* w, const nm::Conv2dShape& s, const ConvGeom& g, std::vector<int8_t>* packed,
-                       std::vector<int32_t>* comp) {
+                       std::vector<int32_t>* comp, std::vector<int64_t>* koff) {
   if (use_transposed<BK>(s, g)) {
     const int64_t kpad = round_up(g.kdim, BK::kKu), cols = round_up(g.opg, BK::kNr);
     packed->assign(static_cast<size_t>(g.groups * cols * kpad) * sizeof(typename BK::BElem), 0);
@@ -856,6 +890,7 @@ void pack_conv_weights(const int8_t* w, const nm::Conv2dShape& s, const ConvGeom
   const int64_t kpad = round_up(g.kdim, BK::kKu), a_rows = round_up(g.opg, BK::kMr);
   packed->assign(static_cast<size_t>(g.groups * a_rows * kpad) * sizeof(typename BK::AElem), 0);
   comp->assign(static_cast<size_t>(g.groups * a_rows), 0);
+  *koff = conv_koff(s, g, simd_conv_layout<BK>(s, g, 1));  // the same for every thread count
   auto* ap = reinterpret_cast<typename BK::AElem*>(packed->data());
   for (int64_t grp = 0; grp < g.groups; ++grp)
     BK::pack_a(w + grp * g.opg * g.kdim, g.kdim, g.opg, g.kdim, ap + grp * a_rows * kpad, comp->data() + grp * a_rows);
@@ -878,7 +913,7 @@ void conv_run(const Conv2dInt8& conv, const int8_t* x, const int8_t* w, const in
       if (use_transposed<VnniBackend>(s, g))
         conv_transposed<VnniBackend>(x, reinterpret_cast<const uint8_t*>(packed), bias, y, s, st, ws, pool);
       else
-        conv_simd<VnniBackend>(x, packed, comp, bias, y, s, st, ws, pool);
+        conv_simd<VnniBackend>(x, packed, comp, conv.koff().data(), bias, y, s, st, ws, pool);
       return;
 #endif
 #if defined(LINGER_OPT_HAVE_AVX2)
@@ -886,7 +921,8 @@ void conv_run(const Conv2dInt8& conv, const int8_t* x, const int8_t* w, const in
       if (use_transposed<Avx2Backend>(s, g))
         conv_transposed<Avx2Backend>(x, reinterpret_cast<const int16_t*>(packed), bias, y, s, st, ws, pool);
       else
-        conv_simd<Avx2Backend>(x, reinterpret_cast<const int16_t*>(packed), comp, bias, y, s, st, ws, pool);
+        conv_simd<Avx2Backend>(x, reinterpret_cast<const int16_t*>(packed), comp, conv.koff().data(), bias, y, s,
+                               st, ws, pool);
       return;
 #endif
     default:
@@ -1115,10 +1151,10 @@ Conv2dInt8::Conv2dInt8(const numerics::Conv2dShape& s, const int8_t* w, Isa isa)
   if (use_depthwise(s)) return;
   switch (isa_) {
 #if defined(LINGER_OPT_HAVE_AVX512VNNI)
-    case Isa::kAvx512Vnni: pack_conv_weights<VnniBackend>(w, s, g, &packed_, &comp_); break;
+    case Isa::kAvx512Vnni: pack_conv_weights<VnniBackend>(w, s, g, &packed_, &comp_, &koff_); break;
 #endif
 #if defined(LINGER_OPT_HAVE_AVX2)
-    case Isa::kAvx2: pack_conv_weights<Avx2Backend>(w, s, g, &packed_, &comp_); break;
+    case Isa::kAvx2: pack_conv_weights<Avx2Backend>(w, s, g, &packed_, &comp_, &koff_); break;
 #endif
     default: break;
   }
