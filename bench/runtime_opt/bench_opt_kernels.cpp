@@ -37,12 +37,16 @@ double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Minimum time of each function over `repeats` interleaved rounds.
+// Minimum time of each function over `repeats` interleaved rounds. Each
+// timed call directly follows an untimed one of the same function: a 2-thread
+// variant then finds the pool's worker still spinning, as between the layers
+// of a model (after another variant's run it would sleep, and waking it costs
+// tens of microseconds: more than half of a small layer's time).
 std::vector<double> min_ms_interleaved(int repeats, const std::vector<std::function<void()>>& fns) {
   std::vector<double> best(fns.size(), 1e300);
-  for (const auto& f : fns) f();  // warm-up
   for (int r = 0; r < repeats; ++r)
     for (size_t i = 0; i < fns.size(); ++i) {
+      fns[i]();
       const double t0 = now_ms();
       fns[i]();
       best[i] = std::min(best[i], now_ms() - t0);
@@ -184,6 +188,11 @@ int main(int argc, char** argv) {
       {"mv2 expand 24->144 1x1 @56", conv(24, 56, 144, 1, 1)},
       {"mv2 dw 144 3x3 s2 @56", conv(144, 56, 144, 3, 2, 144)},
       {"mv2 dw 144 3x3 @56", conv(144, 56, 144, 3, 1, 144)},
+      {"mv2 dw 32 3x3 @112", conv(32, 112, 32, 3, 1, 32)},
+      {"mv2 dw 96 3x3 s2 @112", conv(96, 112, 96, 3, 2, 96)},
+      {"mv2 dw 192 3x3 @28", conv(192, 28, 192, 3, 1, 192)},
+      {"mv2 dw 384 3x3 @14", conv(384, 14, 384, 3, 1, 384)},
+      {"mv2 dw 960 3x3 @7", conv(960, 7, 960, 3, 1, 960)},
       {"mv2 project 144->24 1x1 @56", conv(144, 56, 24, 1, 1)},
       {"mv2 expand 160->960 1x1 @7", conv(160, 7, 960, 1, 1)},
       {"mv2 last 320->1280 1x1 @7", conv(320, 7, 1280, 1, 1)},

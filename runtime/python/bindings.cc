@@ -24,13 +24,31 @@ py::dtype numpy_dtype(lr::DType t) {
   return py::dtype::of<float>();
 }
 
+// Whether the array's elements are `t` (numpy's PyArray_EquivTypes, no Python call).
+bool has_dtype(const py::array& a, lr::DType t) {
+  switch (t) {
+    case lr::DType::kFloat32: return py::isinstance<py::array_t<float, 0>>(a);
+    case lr::DType::kInt8: return py::isinstance<py::array_t<int8_t, 0>>(a);
+    case lr::DType::kInt16: return py::isinstance<py::array_t<int16_t, 0>>(a);
+    case lr::DType::kInt32: return py::isinstance<py::array_t<int32_t, 0>>(a);
+    case lr::DType::kInt64: return py::isinstance<py::array_t<int64_t, 0>>(a);
+  }
+  return false;
+}
+
+constexpr int kNpyArrayAligned = 0x0100;  // NPY_ARRAY_ALIGNED
+
 // The array must already have the runtime dtype (checked by the Python wrapper).
+// An aligned array is read in place (a view: the caller keeps the array alive
+// for the run), any other one copied.
 lr::Tensor to_tensor(const std::string& name, const py::array& a, lr::DType expected) {
   if (!(a.flags() & py::array::c_style)) throw lr::InputError("input '" + name + "' must be C-contiguous");
-  if (!numpy_dtype(expected).attr("__eq__")(a.dtype()).cast<bool>())
-    throw lr::InputError("input '" + name + "' must be " + lr::dtype_name(expected));
+  if (!has_dtype(a, expected)) throw lr::InputError("input '" + name + "' must be " + lr::dtype_name(expected));
   std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
-  return lr::Tensor::from_bytes(expected, shape, a.data(), static_cast<size_t>(a.nbytes()));
+  const size_t nbytes = static_cast<size_t>(a.nbytes());
+  if ((a.flags() & kNpyArrayAligned) && nbytes > 0)
+    return lr::Tensor::view(expected, std::move(shape), const_cast<void*>(a.data()), nbytes);
+  return lr::Tensor::from_bytes(expected, std::move(shape), a.data(), nbytes);
 }
 
 py::array to_array(const lr::Tensor& t) {
@@ -91,6 +109,8 @@ class PySession {
 
   py::list run(const py::dict& feeds, const std::vector<std::string>& output_names) {
     std::map<std::string, lr::Tensor> inputs;
+    std::vector<py::array> arrays;  // the inputs' arrays, alive (and their bytes in place) until the run ends
+    arrays.reserve(feeds.size());
     for (const auto& kv : feeds) {
       const std::string name = py::cast<std::string>(kv.first);
       lr::DType expected = lr::DType::kFloat32;
@@ -101,7 +121,8 @@ class PySession {
           known = true;
         }
       if (!known) throw lr::InputError("'" + name + "' is not an input of the model");
-      inputs.emplace(name, to_tensor(name, py::cast<py::array>(kv.second), expected));
+      arrays.push_back(py::cast<py::array>(kv.second));
+      inputs.emplace(name, to_tensor(name, arrays.back(), expected));
     }
     std::vector<lr::Tensor> outs;
     {

@@ -214,25 +214,23 @@ int Session::intra_op_num_threads() const { return impl_->options.intra_op_num_t
 std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& feeds, const std::vector<std::string>& output_names) {
   Impl& s = *impl_;
   const Graph& g = s.graph;
-  std::vector<int> wanted;
-  if (output_names.empty()) {
-    wanted = g.outputs;
-  } else {
-    for (const std::string& name : output_names) {
-      int id = -1;
-      for (size_t k = 0; k < g.outputs.size(); ++k)
-        if (g.output_infos[k].name == name) id = g.outputs[k];
-      if (id < 0) throw InputError("'" + name + "' is not an output of the model");
-      wanted.push_back(id);
-    }
+  std::vector<int> named;
+  for (const std::string& name : output_names) {
+    int id = -1;
+    for (size_t k = 0; k < g.outputs.size(); ++k)
+      if (g.output_infos[k].name == name) id = g.outputs[k];
+    if (id < 0) throw InputError("'" + name + "' is not an output of the model");
+    named.push_back(id);
   }
+  const std::vector<int>& wanted = output_names.empty() ? g.outputs : named;
   for (const auto& kv : feeds) {
     bool known = false;
     for (const TensorInfo& info : g.input_infos) known = known || info.name == kv.first;
     if (!known) throw InputError("'" + kv.first + "' is not an input of the model");
   }
   std::vector<const Tensor*> inputs;
-  std::vector<Dims> dims;
+  inputs.reserve(g.input_infos.size());
+  std::vector<Dims> dims;  // for a plan of the given shapes (symbolic input dims) only
   for (const TensorInfo& info : g.input_infos) {
     const auto it = feeds.find(info.name);
     if (it == feeds.end()) throw InputError("missing input '" + info.name + "'");
@@ -247,7 +245,7 @@ std::vector<Tensor> Session::run(const std::map<std::string, Tensor>& feeds, con
     const std::string problem = input_size_problem(t.shape(), t.dtype(), s.limits.max_tensor_bytes);
     if (!problem.empty()) throw InputError("input '" + info.name + "': " + problem);
     inputs.push_back(&t);
-    dims.push_back(t.shape());
+    if (!s.static_plan) dims.push_back(t.shape());
   }
 
   std::shared_ptr<const Plan> plan = s.static_plan;

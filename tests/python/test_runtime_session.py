@@ -206,6 +206,29 @@ def test_pipeline_bit_exact(flatten, isa):
         np.testing.assert_array_equal(y, p.reference(x))
 
 
+def test_inputs_read_in_place_or_copied():
+    # Aligned inputs are read in place (a view for the run), unaligned ones copied: same outputs, and the
+    # caller's array is left as it was; a byte-swapped array is refused (the wrapper checks the dtype).
+    p = Pipeline(seed=4, flatten="Flatten")
+    sess = rt.InferenceSession(p.model.SerializeToString())
+    x = (np.random.RandomState(11).randn(2, 3, 12, 12) * 2).astype(np.float32)
+    want = p.reference(x)
+    keep = x.copy()
+    np.testing.assert_array_equal(sess.run(None, {"x": x})[0], want)
+    np.testing.assert_array_equal(x, keep)
+    raw = np.zeros(x.nbytes + 1, np.uint8)
+    unaligned = np.frombuffer(raw.data, np.float32, count=x.size, offset=1).reshape(x.shape)
+    unaligned.setflags(write=True)
+    unaligned[...] = x
+    assert not unaligned.flags.aligned
+    np.testing.assert_array_equal(sess.run(None, {"x": unaligned})[0], want)
+    with pytest.raises(ValueError, match="must be float32"):
+        sess.run(None, {"x": x.astype(">f4")})
+    # Straight to the binding (no wrapper): its own dtype check names the input.
+    with pytest.raises(ValueError, match="input 'x' must be float32"):
+        sess._sess.run({"x": x.astype(np.float64)}, [])
+
+
 def test_symbolic_batch(tmp_path):
     p = Pipeline(seed=2, flatten="Reshape", batch=None)
     path = tmp_path / "m.onnx"

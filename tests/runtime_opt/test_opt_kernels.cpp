@@ -363,6 +363,44 @@ TEST_P(OptIsa, ConvExtremeValuesAndBiasLimits) {
     }
 }
 
+TEST_P(OptIsa, ConvInt8RequantInTileAndItsLimits) {
+  // int8 outputs requantised inside the VNNI GEMM tile where no acc + bias +
+  // 2^(shift-1) can leave int32, the int32 block otherwise: the demo CNN's two
+  // convs (1 and 16 input channels, 28x28 / 14x14, padded stride-1 planes with
+  // virtual columns), an 8x8 map (a tile spans 4 output rows), a 1x1 conv and
+  // a strided one (no virtual columns); biases at the limit of the tile's
+  // requantisation and one past it (|acc| <= k * 2^14), shifts 0 .. 31, clamps.
+  const nm::Conv2dShape shapes[] = {make_shape(1, 1, 28, 28, 16, 3, 3, 1, 1, 1), make_shape(1, 16, 14, 14, 32, 3, 3, 1, 1, 1),
+                                    make_shape(2, 5, 8, 8, 11, 3, 3, 1, 1, 1), make_shape(1, 24, 7, 9, 20, 1, 1, 1, 0, 1),
+                                    make_shape(1, 6, 13, 11, 9, 3, 3, 2, 1, 1)};
+  Rng rng(777);
+  std::vector<int8_t> ws;
+  for (const auto& s : shapes) {
+    const int64_t kdim = static_cast<int64_t>(s.c / s.groups) * s.kh * s.kw, acc_max = kdim * 16384;
+    for (int pattern = 0; pattern < 3; ++pattern) {
+      auto x = rng.i8s(static_cast<size_t>(s.n) * s.c * s.h * s.w);
+      auto w = rng.i8s(static_cast<size_t>(s.o) * (s.c / s.groups) * s.kh * s.kw);
+      if (pattern > 0) {  // the extreme sums +-acc_max
+        std::fill(x.begin(), x.end(), int8_t{-128});
+        std::fill(w.begin(), w.end(), pattern == 1 ? int8_t{-128} : int8_t{127});
+      }
+      for (const int shift : {0, 1, 7, 12, 31}) {
+        const int64_t round = shift > 0 ? int64_t{1} << (shift - 1) : 0;
+        // Largest / smallest bias the tile takes, then one past each.
+        const int64_t top = kI32Max - acc_max - round, bottom = int64_t{kI32Min} + acc_max;
+        for (const int64_t b : {top, top + 1, bottom, bottom - 1, int64_t{0}}) {
+          std::vector<int32_t> bias(static_cast<size_t>(s.o));
+          for (size_t i = 0; i < bias.size(); ++i)
+            bias[i] = i == bias.size() / 2 ? static_cast<int32_t>(b) : rng.uniform(-100000, 100000);
+          check_conv(isa(), x, w, bias.data(), s, shift, pattern == 0, 8, &ws,
+                     "tile requant pattern " + std::to_string(pattern) + " bias " + std::to_string(b));
+          if (HasFailure()) return;
+        }
+      }
+    }
+  }
+}
+
 TEST_P(OptIsa, ConvWrappingAccumulator) {
   // k = C * 3 * 3 = 147456 > 131072: all -128 * -128 makes the int32 sum wrap.
   const nm::Conv2dShape s = make_shape(1, 16384, 3, 3, 3, 3, 3, 1, 1, 1);
@@ -551,6 +589,54 @@ TEST(OptRequantAvx2, BoundedAccumulatorsSkipSaturationExactly) {
 }
 #endif
 
+// The AVX-512 int8 requantisation (VNNI layers): the rows it takes (no step
+// saturates) equal the formula, clamp included, at the edges of the bound
+// and of the bias room, every shift 0..31, every tail length; one past the
+// room it declines (returns false, writes nothing).
+TEST(OptRequantVnni, EqualsConvRequantWhereItApplies) {
+  if (!opt::isa_supported(Isa::kAvx512Vnni)) GTEST_SKIP() << "this CPU has no AVX-512 VNNI (run-time cpuid check)";
+  namespace vnni = linger::runtime::opt::detail::avx512vnni;
+  Rng rng(17);
+  int took = 0, declined = 0;
+  for (const int64_t acc_max : {int64_t{9} << 14, int64_t{4608} << 14, int64_t{131071} << 14}) {
+    std::vector<int32_t> accs = {static_cast<int32_t>(acc_max), static_cast<int32_t>(-acc_max), 0, 1, -1, 127, -128};
+    while (accs.size() < 53)
+      accs.push_back(static_cast<int32_t>(rng.uniform(static_cast<int>(-acc_max), static_cast<int>(acc_max))));
+    for (int shift = 0; shift <= 33; ++shift) {
+      const int64_t half = shift > 0 && shift <= 31 ? int64_t{1} << (shift - 1) : 0;
+      const int64_t room = int64_t{kI32Max} - acc_max - half;  // the largest bias it takes
+      for (const int64_t b64 : {room, room + 1, -(int64_t{kI32Max} - acc_max), -(int64_t{kI32Max} - acc_max) - 1,
+                                int64_t{0}, int64_t{-5}, int64_t{1} << 20}) {
+        if (b64 < kI32Min || b64 > kI32Max) continue;
+        const auto b = static_cast<int32_t>(b64);
+        for (const int lo : {-128, 0, -7})
+          for (const int hi : {127, 96, 5})
+            for (const int64_t n : {int64_t{1}, int64_t{15}, int64_t{16}, int64_t{17}, static_cast<int64_t>(accs.size())}) {
+              std::vector<int8_t> y(static_cast<size_t>(n) + 1, 0x5A);
+              const bool did = vnni::requant_row_s8(accs.data(), n, b, lo, hi, shift, y.data(), acc_max);
+              const bool fits = shift <= 31 && b64 <= room && b64 >= -(int64_t{kI32Max} - acc_max);
+              ASSERT_EQ(did, fits) << "bias " << b << " shift " << shift << " acc_max " << acc_max;
+              ASSERT_EQ(y[static_cast<size_t>(n)], 0x5A) << "wrote past the row";
+              if (!did) {
+                ASSERT_EQ(y[0], 0x5A) << "declined but wrote";
+                ++declined;
+                continue;
+              }
+              ++took;
+              for (int64_t j = 0; j < n; ++j) {
+                const int64_t want = std::min<int64_t>(
+                    std::max<int64_t>(nm::conv_requant(accs[static_cast<size_t>(j)], b, false, shift, 8), lo), hi);
+                ASSERT_EQ(y[static_cast<size_t>(j)], want) << "acc " << accs[static_cast<size_t>(j)] << " bias " << b
+                                                          << " shift " << shift << " lo " << lo << " hi " << hi;
+              }
+            }
+      }
+    }
+  }
+  EXPECT_GT(took, 1000);
+  EXPECT_GT(declined, 100);
+}
+
 // ---------------------------------------------------------------- ISA selection
 
 TEST(OptIsaSelection, NamesAndScalarAlwaysSupported) {
@@ -564,6 +650,28 @@ TEST(OptIsaSelection, NamesAndScalarAlwaysSupported) {
   }
   std::printf("[ info ] CPU ISAs: avx2 %s, avx512vnni %s\n", opt::isa_supported(Isa::kAvx2) ? "yes" : "no",
               opt::isa_supported(Isa::kAvx512Vnni) ? "yes" : "no");
+}
+
+// The depthwise 3x3 layers of mobilenet-style networks (stride 1 and 2) run
+// the VNNI plane kernel where the CPU has VNNI (the fastest there, see
+// bench/runtime_opt), else the AVX2 one.
+TEST(OptIsaSelection, DepthwiseChoosesThePlaneKernels) {
+  for (const int stride : {1, 2}) {
+    nm::Conv2dShape s;
+    s.c = s.o = s.groups = 144;
+    s.h = s.w = 56;
+    s.kh = s.kw = 3;
+    s.stride_h = s.stride_w = stride;
+    s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = 1;
+    const Isa want = opt::isa_supported(Isa::kAvx512Vnni) ? Isa::kAvx512Vnni
+                     : opt::isa_supported(Isa::kAvx2)     ? Isa::kAvx2
+                                                          : Isa::kScalar;
+    EXPECT_EQ(opt::choose_conv_isa(s, Isa::kAuto), want) << "stride " << stride;
+    // Capped at AVX2: the AVX2 plane kernel.
+    if (opt::isa_supported(Isa::kAvx2)) {
+      EXPECT_EQ(opt::choose_conv_isa(s, Isa::kAvx2), Isa::kAvx2);
+    }
+  }
 }
 
 class EnvGuard {

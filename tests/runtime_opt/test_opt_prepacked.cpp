@@ -266,6 +266,101 @@ TEST_P(Prepacked, ConvNetworkLayersThreads) {
   }
 }
 
+// Depthwise convs on planes wider and taller than one vector block (16
+// outputs x 4 rows of the VNNI plane kernel) and smaller: strides, dilations,
+// asymmetric and large padding, kernels of 1 .. 8 columns (one or two tap
+// quads), channel multipliers, fused clamps, every output width, 1 .. 3
+// threads. On VNNI CPUs the shapes that kernel takes run it (stride_w 1 / 2,
+// small dil_w); the rest run the AVX2 plane kernels or the baseline loop.
+TEST_P(Prepacked, DepthwisePlanesThreads) {
+  Rng rng(90210);
+  const int cases = kSanitized ? 60 : 220;
+  for (int t = 0; t < cases; ++t) {
+    nm::Conv2dShape s;
+    s.n = rng.uniform(1, 2);
+    s.groups = rng.uniform(1, 9);
+    s.c = s.groups;
+    s.o = s.groups * (rng.uniform(0, 4) == 0 ? rng.uniform(2, 4) : 1);
+    static const int kKernels[] = {1, 2, 3, 3, 3, 4, 5, 7};
+    s.kh = kKernels[rng.uniform(0, 7)];
+    s.kw = rng.uniform(0, 3) == 0 ? rng.uniform(1, 8) : s.kh;
+    s.stride_h = rng.uniform(0, 5) == 0 ? rng.uniform(3, 4) : rng.uniform(1, 2);
+    s.stride_w = rng.uniform(0, 5) == 0 ? 3 : (rng.coin() ? s.stride_h : rng.uniform(1, 2));
+    s.dil_h = rng.uniform(0, 3) == 0 ? rng.uniform(2, 4) : 1;
+    s.dil_w = rng.uniform(0, 3) == 0 ? rng.uniform(2, 4) : 1;
+    s.pad_top = rng.uniform(0, 4);
+    s.pad_bottom = rng.coin() ? s.pad_top : rng.uniform(0, 4);
+    s.pad_left = rng.uniform(0, 4);
+    s.pad_right = rng.coin() ? s.pad_left : rng.uniform(0, 4);
+    s.h = rng.uniform(1, 40);
+    s.w = rng.uniform(0, 2) == 0 ? rng.uniform(1, 17) : rng.uniform(18, 80);
+    if (!s.valid()) {
+      --t;
+      continue;
+    }
+    const auto x = rng.i8s(static_cast<size_t>(s.n) * s.c * s.h * s.w);
+    const auto w = rng.i8s(static_cast<size_t>(s.o) * s.kh * s.kw);
+    const auto bias = rng.biases(static_cast<size_t>(s.o));
+    static const int kBits[] = {8, 8, 16, 32};
+    const int out_bits = kBits[rng.uniform(0, 3)];
+    const opt::OutputStage st = random_stage(rng, out_bits, rng.uniform(0, 9) == 0 ? rng.uniform(-3, 0) : rng.uniform(4, 14));
+    const int32_t* b = rng.uniform(0, 3) ? bias.data() : nullptr;
+    const opt::Conv2dInt8 conv(s, w.data(), isa());
+    const auto want = conv_reference_bits(x, w, b, s, st);
+    for (int threads = 1; threads <= 3; ++threads) {
+      const auto got = conv_opt_bits(conv, x, b, st, threads);
+      const size_t i = first_mismatch(want, got);
+      ASSERT_EQ(i, want.size()) << "case " << t << " " << shape_str(s) << " bits " << out_bits << " clamp ["
+                                << st.lo << ", " << st.hi << "] threads " << threads << ": at " << i << " want "
+                                << want[std::min(i, want.size() - 1)] << " got "
+                                << got[std::min(i, got.size() - 1)];
+    }
+  }
+}
+
+// The depthwise layers of torchvision mobilenet_v2 (224 input), random and
+// extreme data (all -128 / all 127 inputs and weights: the largest sums of
+// the u8-offset correction), int32 outputs (the raw sums) and int8 + ReLU6.
+TEST_P(Prepacked, DepthwiseMobileNetV2Layers) {
+  struct L {
+    int c, hw, stride;
+  };
+  const L layers[] = {{32, 112, 1}, {96, 112, 2}, {144, 56, 1}, {144, 56, 2}, {192, 28, 1},
+                      {192, 28, 2}, {384, 14, 1}, {576, 14, 2}, {960, 7, 1}};
+  Rng rng(2718);
+  for (const L& l : layers) {
+    nm::Conv2dShape s;
+    s.c = s.o = s.groups = kSanitized ? 4 : l.c;
+    s.h = s.w = l.hw;
+    s.kh = s.kw = 3;
+    s.stride_h = s.stride_w = l.stride;
+    s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = 1;
+    for (int pattern = 0; pattern < 3; ++pattern) {
+      std::vector<int8_t> x = rng.i8s(static_cast<size_t>(s.c) * s.h * s.w);
+      std::vector<int8_t> w = rng.i8s(static_cast<size_t>(s.o) * 9);
+      if (pattern > 0) {
+        std::fill(x.begin(), x.end(), pattern == 1 ? int8_t{-128} : int8_t{127});
+        std::fill(w.begin(), w.end(), int8_t{-128});
+      }
+      const auto bias = rng.biases(static_cast<size_t>(s.o));
+      const opt::Conv2dInt8 conv(s, w.data(), isa());
+      for (const int out_bits : {32, 8}) {
+        opt::OutputStage st;
+        st.out_bits = out_bits;
+        st.shift = out_bits == 32 ? 0 : 9;
+        if (out_bits == 8) {
+          st.lo = 0;
+          st.hi = 96;
+        }
+        const auto want = conv_reference_bits(x, w, bias.data(), s, st);
+        for (int threads = 1; threads <= 2; ++threads)
+          ASSERT_EQ(first_mismatch(want, conv_opt_bits(conv, x, bias.data(), st, threads)), want.size())
+              << shape_str(s) << " pattern " << pattern << " bits " << out_bits << " threads " << threads;
+      }
+    }
+  }
+}
+
 // The one-call API with relu equals the contract's relu-on-accumulator form.
 TEST_P(Prepacked, ReluFlagEqualsClampAtZero) {
   Rng rng(31);
@@ -358,8 +453,16 @@ TEST_P(Prepacked, MaxPoolAndAvgPool) {
     s.pad_left = rng.uniform(0, s.kw / 2);
     s.pad_right = rng.uniform(0, s.kw / 2);
     s.ceil_mode = rng.coin();
+    if (t % 8 == 0) {  // a global pool (window = plane, the classifier head's fast path), extremes too
+      s.kh = s.h;
+      s.kw = s.w;
+      s.stride_h = rng.uniform(1, 3);
+      s.stride_w = rng.uniform(1, 3);
+      s.pad_top = s.pad_bottom = s.pad_left = s.pad_right = 0;
+    }
     if (!s.valid()) continue;
-    const auto x = rng.i8s(static_cast<size_t>(s.n) * s.c * s.h * s.w);
+    auto x = rng.i8s(static_cast<size_t>(s.n) * s.c * s.h * s.w);
+    if (t % 16 == 0) std::fill(x.begin(), x.end(), t % 32 == 0 ? int8_t{-128} : int8_t{127});
     const size_t count = static_cast<size_t>(s.n) * s.c * s.out_h() * s.out_w();
     std::vector<int8_t> want(count), got(count), want_avg(count), got_avg(count);
     nm::maxpool2d_int(x.data(), want.data(), s);

@@ -134,6 +134,7 @@ class InferenceSession:
             raise TypeError(f"InferenceSession expects a path or bytes, got {type(path_or_bytes).__name__}")
         self._inputs = [NodeArg(*i) for i in self._sess.inputs()]
         self._outputs = [NodeArg(*o) for o in self._sess.outputs()]
+        self._inputs_by_name = {i.name: i for i in self._inputs}
 
     @property
     def isa(self) -> str:
@@ -180,7 +181,7 @@ class InferenceSession:
             raise TypeError(f"input_feed must be a dict of name -> numpy array, got {type(input_feed).__name__}")
         if isinstance(output_names, str):
             raise TypeError("output_names must be a list of names or None, not a string")
-        expected = {i.name: i for i in self._inputs}
+        expected = self._inputs_by_name
         feeds = {}
         for name, value in input_feed.items():
             if name not in expected:

@@ -94,6 +94,7 @@ void Plan::plan_memory() {
 
   storage_.assign(values_.size(), Storage::kOwned);
   offset_.assign(values_.size(), -1);
+  fixed_.assign(values_.size(), false);
   if (options_.reuse_memory) plan_arena(first_def, last_use);
 
   int64_t live = 0, outputs_bytes = 0;
@@ -225,6 +226,16 @@ void Plan::plan_arena(const std::vector<int>& first_def, const std::vector<int>&
     memory_.arena_bytes = std::max(memory_.arena_bytes, sat_add(at, b.size));
     placed.push_back(k);
   }
+  // Views whose bytes stay put from run to run: arena blocks, views of them and of constants.
+  for (const Step& step : steps_)
+    for (int id : step.outputs) {
+      const size_t u = static_cast<size_t>(id);
+      if (storage_[u] == Storage::kArena) fixed_[u] = true;
+      if (storage_[u] == Storage::kView) {
+        const size_t in = static_cast<size_t>(step.node->inputs[0]);
+        fixed_[u] = fixed_[in] || values_[in].constant != nullptr;
+      }
+    }
 }
 
 void Plan::infer_node(const Node& node) {
@@ -429,99 +440,115 @@ class BufferLease {
 
 }  // namespace
 
+void Plan::drop_run_tensors(RunBuffers* b) const {
+  for (const Step& step : steps_)
+    for (int id : step.outputs)
+      if (!fixed_[static_cast<size_t>(id)]) b->tensors[static_cast<size_t>(id)].reset();
+}
+
 std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, const std::vector<int>& wanted,
                               NodeTimes* times) const {
-  std::vector<const Tensor*> slots = constant_slots_;
-  for (size_t k = 0; k < inputs.size(); ++k) slots[static_cast<size_t>(graph_.inputs[k])] = inputs[k];
-  std::vector<std::unique_ptr<Tensor>> buffers(values_.size());
-  std::vector<const Tensor*> in;
-  std::vector<Tensor*> out;
-  RunContext rc;
-  rc.isa = isa_;
-  rc.pool = pool_;
   BufferLease<RunBuffers> lease(scratch_mutex_, scratch_);
+  RunBuffers* b = nullptr;
   unsigned char* arena = nullptr;
   try {
-    RunBuffers* b = lease.get();
+    b = lease.get();
     if (memory_.arena_bytes > 0 && !b->arena)
       b->arena = std::make_unique<unsigned char[]>(static_cast<size_t>(memory_.arena_bytes + kArenaAlign));
     if (b->arena) {
       const uintptr_t p = reinterpret_cast<uintptr_t>(b->arena.get());
       arena = b->arena.get() + (kArenaAlign - static_cast<int64_t>(p % kArenaAlign)) % kArenaAlign;
     }
-    rc.workspace = &b->scratch;
+    b->slots = constant_slots_;  // the capacity stays: no allocation after the first run
+    if (b->tensors.size() != values_.size()) b->tensors.resize(values_.size());
   } catch (const std::bad_alloc&) {
     throw ExecutionError("out of memory allocating the run's arena of " + std::to_string(memory_.arena_bytes) +
                          " bytes; lower SessionOptions.max_memory_bytes to refuse such a model at load");
   }
-  for (const Step& step : steps_) {
-    in.clear();
-    for (int id : step.node->inputs) in.push_back(id >= 0 ? slots[static_cast<size_t>(id)] : nullptr);
-    out.clear();
-    try {
-      for (int id : step.outputs) {
-        const size_t u = static_cast<size_t>(id);
-        const ValueState& v = values_[u];
-        switch (storage_[u]) {
-          case Storage::kView: {
-            const Tensor& src = *in[0];
-            buffers[u] = std::make_unique<Tensor>(
-                Tensor::view(v.dtype, v.dims, const_cast<void*>(src.raw_data()), src.nbytes()));
-            break;
-          }
-          case Storage::kArena:
-            buffers[u] = std::make_unique<Tensor>(
-                Tensor::view(v.dtype, v.dims, arena + offset_[u], static_cast<size_t>(value_bytes(id))));
-            break;
-          case Storage::kOwned:
-            // Not zero-filled: every kernel writes its outputs in full.
-            buffers[u] = std::make_unique<Tensor>(Tensor::uninitialized(v.dtype, v.dims));
-            break;
-        }
-        slots[u] = buffers[u].get();
-        out.push_back(buffers[u].get());
-      }
-      if (!step.view) {
-        rc.node = step.node;
-        rc.inputs = in.data();
-        rc.outputs = out.data();
-        if (times) {
-          const auto t0 = std::chrono::steady_clock::now();
-          step.kernel->run(rc);
-          const auto t1 = std::chrono::steady_clock::now();
-          const size_t k = static_cast<size_t>(step.node->index);
-          times->ns[k].fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count(),
-                                 std::memory_order_relaxed);
-          times->runs[k].fetch_add(1, std::memory_order_relaxed);
-        } else {
-          step.kernel->run(rc);
-        }
-      }
-    } catch (const std::bad_alloc&) {
-      throw ExecutionError(step.node->label() + ": out of memory (the plan's peak is " +
-                           std::to_string(memory_.peak_bytes()) +
-                           " bytes besides the weights; lower SessionOptions.max_memory_bytes to refuse such a model "
-                           "at load)");
-    }
-    for (int id : step.release) {
-      buffers[static_cast<size_t>(id)].reset();
-      slots[static_cast<size_t>(id)] = nullptr;
-    }
-  }
+  std::vector<const Tensor*>& slots = b->slots;
+  std::vector<std::unique_ptr<Tensor>>& tensors = b->tensors;
+  for (size_t k = 0; k < inputs.size(); ++k) slots[static_cast<size_t>(graph_.inputs[k])] = inputs[k];
+  RunContext rc;
+  rc.isa = isa_;
+  rc.pool = pool_;
+  rc.workspace = &b->scratch;
   std::vector<Tensor> result;
-  result.reserve(wanted.size());
-  for (size_t j = 0; j < wanted.size(); ++j) {
-    const size_t id = static_cast<size_t>(wanted[j]);
-    bool again = false;
-    for (size_t k = j + 1; k < wanted.size(); ++k) again = again || wanted[k] == wanted[j];
-    if (buffers[id] && !buffers[id]->is_view() && !again) {
-      result.push_back(std::move(*buffers[id]));  // an output produced by this run: no copy
-      buffers[id].reset();
-      slots[id] = nullptr;
-    } else {
-      result.push_back(*slots[id]);  // a constant, a graph input or a repeated name: a copy
+  try {
+    for (const Step& step : steps_) {
+      b->in.clear();
+      for (int id : step.node->inputs) b->in.push_back(id >= 0 ? slots[static_cast<size_t>(id)] : nullptr);
+      b->out.clear();
+      try {
+        for (int id : step.outputs) {
+          const size_t u = static_cast<size_t>(id);
+          if (!fixed_[u] || !tensors[u]) {
+            const ValueState& v = values_[u];
+            switch (storage_[u]) {
+              case Storage::kView: {
+                const Tensor& src = *b->in[0];
+                tensors[u] = std::make_unique<Tensor>(
+                    Tensor::view(v.dtype, v.dims, const_cast<void*>(src.raw_data()), src.nbytes()));
+                break;
+              }
+              case Storage::kArena:
+                tensors[u] = std::make_unique<Tensor>(
+                    Tensor::view(v.dtype, v.dims, arena + offset_[u], static_cast<size_t>(value_bytes(id))));
+                break;
+              case Storage::kOwned:
+                // Not zero-filled: every kernel writes its outputs in full.
+                tensors[u] = std::make_unique<Tensor>(Tensor::uninitialized(v.dtype, v.dims));
+                break;
+            }
+          }
+          slots[u] = tensors[u].get();
+          b->out.push_back(tensors[u].get());
+        }
+        if (!step.view) {
+          rc.node = step.node;
+          rc.inputs = b->in.data();
+          rc.outputs = b->out.data();
+          if (times) {
+            const auto t0 = std::chrono::steady_clock::now();
+            step.kernel->run(rc);
+            const auto t1 = std::chrono::steady_clock::now();
+            const size_t k = static_cast<size_t>(step.node->index);
+            times->ns[k].fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count(),
+                                   std::memory_order_relaxed);
+            times->runs[k].fetch_add(1, std::memory_order_relaxed);
+          } else {
+            step.kernel->run(rc);
+          }
+        }
+      } catch (const std::bad_alloc&) {
+        throw ExecutionError(step.node->label() + ": out of memory (the plan's peak is " +
+                             std::to_string(memory_.peak_bytes()) +
+                             " bytes besides the weights; lower SessionOptions.max_memory_bytes to refuse such a "
+                             "model at load)");
+      }
+      for (int id : step.release) {
+        const size_t u = static_cast<size_t>(id);
+        if (!fixed_[u]) tensors[u].reset();
+        slots[u] = nullptr;
+      }
     }
+    result.reserve(wanted.size());
+    for (size_t j = 0; j < wanted.size(); ++j) {
+      const size_t id = static_cast<size_t>(wanted[j]);
+      bool again = false;
+      for (size_t k = j + 1; k < wanted.size(); ++k) again = again || wanted[k] == wanted[j];
+      if (!fixed_[id] && tensors[id] && !tensors[id]->is_view() && !again) {
+        result.push_back(std::move(*tensors[id]));  // an output produced by this run: no copy
+        tensors[id].reset();
+        slots[id] = nullptr;
+      } else {
+        result.push_back(*slots[id]);  // a constant, a graph input or a repeated name: a copy
+      }
+    }
+  } catch (...) {
+    drop_run_tensors(b);  // the buffers go back to the pool without this run's tensors
+    throw;
   }
+  drop_run_tensors(b);
   return result;
 }
 

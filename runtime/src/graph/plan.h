@@ -136,6 +136,10 @@ class Plan {
   int fused_nodes_ = 0;
   std::vector<std::string> fused_ops_;  // per graph node index
   std::vector<Storage> storage_;   // per value id, for values the steps produce
+  // Per value id: its tensor is a view whose bytes do not change from run to
+  // run for one RunBuffers (an arena block, or a view of one or of a
+  // constant): made at the first run of those buffers and kept.
+  std::vector<bool> fixed_;
   std::vector<int64_t> offset_;    // per value id: arena offset (kArena)
   opt::ThreadPool* pool_;
   bool executable_;
@@ -146,7 +150,16 @@ class Plan {
   struct RunBuffers {
     std::unique_ptr<unsigned char[]> arena;  // arena_bytes + alignment slack
     std::vector<int8_t> scratch;
+    // The run's state, kept (with its capacity) from run to run: no heap
+    // allocation per run but the graph outputs' (and, without the arena, the
+    // intermediates').
+    std::vector<const Tensor*> slots;              // per value id: its tensor in this run
+    std::vector<std::unique_ptr<Tensor>> tensors;  // per value id: fixed_ views (kept), else this run's
+    std::vector<const Tensor*> in;
+    std::vector<Tensor*> out;
   };
+  // Resets the tensors of `b` that are not fixed_ (after a run, or a run that failed).
+  void drop_run_tensors(RunBuffers* b) const;
   mutable std::mutex scratch_mutex_;
   mutable std::vector<std::unique_ptr<RunBuffers>> scratch_;
   int64_t folded_bytes_ = 0;

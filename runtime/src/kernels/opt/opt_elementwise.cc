@@ -109,6 +109,21 @@ void maxpool2d_int8(const int8_t* x, int8_t* y, const numerics::Pool2dShape& s, 
 void avgpool2d_int8(const int8_t* x, int8_t* y, const numerics::Pool2dShape& s, ThreadPool* pool) {
   if (!s.valid()) return;
   const int64_t planes = int64_t{s.n} * s.c, hw = int64_t{s.h} * s.w, ohw = int64_t{s.out_h()} * s.out_w();
+  if (s.kh == s.h && s.kw == s.w && s.pad_top == 0 && s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0 &&
+      ohw == 1 && hw < (int64_t{1} << 23)) {
+    // Global average pool (a classifier head): the window is the plane, the
+    // same sum in one int32 loop the compiler vectorises (|sum| < 2^30), no
+    // per-tap bounds checks.
+    parallel_for(pool, planes, [&](int64_t p0, int64_t p1, int) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const int8_t* plane = x + p * hw;
+        int32_t sum = 0;
+        for (int64_t j = 0; j < hw; ++j) sum += plane[j];
+        y[p] = nm::avgpool_from_sum(sum, hw);
+      }
+    });
+    return;
+  }
   parallel_for(pool, planes, [&](int64_t p0, int64_t p1, int) {
     nm::Pool2dShape one = s;
     one.n = 1;

@@ -139,6 +139,16 @@ void pack_b(const int8_t* b, const int64_t* koff, int64_t k, int64_t n, uint8_t*
 void pack_b_t(const int8_t* b, int64_t ldn, int64_t k, int64_t n, uint8_t* out);
 void gemm_packed(const int8_t* ap, const int32_t* comp, const uint8_t* bp, int64_t m, int64_t n, int64_t kpad,
                  int32_t* c, int64_t ldc);
+// gemm_packed with the int8 requantisation of a conv fused in: row i's sums
+// become y = min(max((acc + bias[i] + round) >> shift, lo), hi), exact only
+// where acc + bias[i] + round cannot leave the int32 range (the caller checks;
+// 0 <= shift <= 31, -128 <= lo <= hi <= 127). Column j is virtual pixel
+// v = v0 + j of rows vw wide, of which the first ow are real: it is stored at
+// y[i * ldy + v - (v / vw) * (vw - ow)] when v % vw < ow (vw == ow: y[i * ldy + v]).
+// bias may be null (0).
+void gemm_packed_s8(const int8_t* ap, const int32_t* comp, const uint8_t* bp, int64_t m, int64_t n, int64_t kpad,
+                    const int32_t* bias, int32_t round, int shift, int32_t lo, int32_t hi, int8_t* y, int64_t ldy,
+                    int64_t v0, int64_t vw, int64_t ow);
 void gemm_dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
               int64_t n, int64_t k);
 // Matrix-vector product (opt_matvec.h): acc[r] = sum_k W[r, k] v[k] (int32, wrapping) for r < rows.
@@ -153,6 +163,27 @@ void matvec_packed(const int8_t* wp, const int32_t* comp, const uint8_t* vu, int
 int64_t gru_cell_s32(const int32_t* gi32, const int32_t* b_ih, const int32_t* gh32, const int32_t* b_hh, int64_t hidden,
                      int64_t n, int qi, int qhh, int qh, const int8_t* h_prev, int8_t* h_out, const int8_t* sig,
                      int32_t sig_lo, int32_t sig_hi, const int8_t* tanh, int32_t tanh_lo, int32_t tanh_hi);
+// Depthwise plane read straight from the unpadded h x w input plane x (no
+// padded copy): acc[oy * ow + ox] = sum over the taps whose input lies inside
+// the plane of wk[ky * kw + kx] * x[iy * w + ix], iy = oy * stride_h - pad_top +
+// ky * dil_h, ix = ox * stride_w - pad_left + kx * dil_w, wrapping int32 (the
+// padding counts as 0). Writes exactly oh * ow int32 and reads only bytes of
+// the plane. For the shapes of depthwise_plane_supported only (stride_w 1 or
+// 2, 3 * (stride_w + dil_w) <= 15, the input rows of kDepthwiseRows output
+// rows times ceil(kw / 4) at most kDepthwiseMaxGathers); others: nothing done.
+// requant_row_s8 of the AVX2 unit in 16 lanes, for the rows where no step
+// saturates: 0 <= shift <= 31, |c[j]| <= acc_max, |bias| + acc_max and
+// bias + 2^(shift-1) + acc_max inside int32 (so rhu_shift is one add and one
+// arithmetic shift); lo <= hi inside int8. Returns false (nothing written)
+// for other rows: the caller runs the AVX2 form.
+bool requant_row_s8(const int32_t* c, int64_t n, int32_t bias, int32_t lo, int32_t hi, int shift, int8_t* y,
+                    int64_t acc_max);
+constexpr int kDepthwiseRows = 4;
+constexpr int kDepthwiseMaxGathers = 64;
+bool depthwise_plane_supported(int kh, int kw, int stride_h, int stride_w, int dil_h, int dil_w);
+void depthwise_plane(const int8_t* x, int64_t h, int64_t w, const int8_t* wk, int kh, int kw, int stride_h,
+                     int stride_w, int dil_h, int dil_w, int pad_top, int pad_left, int64_t oh, int64_t ow,
+                     int32_t* acc);
 }  // namespace avx512vnni
 
 }  // namespace detail

@@ -38,6 +38,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "linger/numerics/batchnorm.h"
@@ -178,7 +179,10 @@ struct Avx2Backend {
   static void dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
                   int64_t n, int64_t k) {
     detail::avx2::gemm_dot(a, lda, b, ldb, c, ldc, m, n, k);
-  }
+  }  // No int8 requantisation inside the tile on this ISA (conv_simd requantises the int32 block).
+  static constexpr bool kFusedS8 = false;
+  static void gemm_s8(const AElem*, const int32_t*, const BElem*, int64_t, int64_t, int64_t, const int32_t*, int32_t,
+                      int, int32_t, int32_t, int8_t*, int64_t, int64_t, int64_t, int64_t) {}
 };
 #endif
 
@@ -205,6 +209,12 @@ struct VnniBackend {
   static void dot(const int8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c, int64_t ldc, int64_t m,
                   int64_t n, int64_t k) {
     detail::avx512vnni::gemm_dot(a, lda, b, ldb, c, ldc, m, n, k);
+  }  // The int8 requantisation inside the tile (detail::avx512vnni::gemm_packed_s8).
+  static constexpr bool kFusedS8 = true;
+  static void gemm_s8(const AElem* ap, const int32_t* comp, const BElem* bp, int64_t m, int64_t n, int64_t kpad,
+                      const int32_t* bias, int32_t round, int shift, int32_t lo, int32_t hi, int8_t* y, int64_t ldy,
+                      int64_t v0, int64_t vw, int64_t ow) {
+    detail::avx512vnni::gemm_packed_s8(ap, comp, bp, m, n, kpad, bias, round, shift, lo, hi, y, ldy, v0, vw, ow);
   }
 };
 #endif
@@ -333,6 +343,7 @@ struct Stage {
   int32_t lo, hi;
   bool simd_ok;     // the vector requantisation applies (0 <= shift <= 63)
   int64_t acc_max;  // bound on |accumulator| (INT32_MAX: unknown; see with_acc_bound)
+  bool vnni = false;  // the AVX-512 int8 requantisation may run (a VNNI layer)
 };
 
 // The stage for accumulators of k int8 x int8 products: |acc| <= k * 2^14 when
@@ -360,6 +371,9 @@ int64_t clamp_stage(int64_t v, const Stage& st) { return v < st.lo ? st.lo : (v 
 
 #if defined(LINGER_OPT_HAVE_AVX2)
 void requant_row_simd(const int32_t* c, int64_t n, int32_t b, const Stage& st, int8_t* y) {
+#if defined(LINGER_OPT_HAVE_AVX512VNNI)
+  if (st.vnni && detail::avx512vnni::requant_row_s8(c, n, b, st.lo, st.hi, st.shift, y, st.acc_max)) return;
+#endif
   detail::avx2::requant_row_s8(c, n, b, st.lo, st.hi, st.shift, y, st.acc_max);
 }
 void requant_row_simd(const int32_t* c, int64_t n, int32_t b, const Stage& st, int16_t* y) {
@@ -677,17 +691,36 @@ std::vector<int64_t> conv_koff(const nm::Conv2dShape& s, const ConvGeom& g, cons
   return koff;
 }
 
+// Whether an int8 conv may requantise inside the GEMM tile (BK::kFusedS8):
+// out_bits 8, 0 <= shift <= 31 and, for every output channel, no sum
+// acc + bias (+ the rounding term 2^(shift-1), returned in *round) can leave
+// the int32 range (|acc| <= st.acc_max): then sat32 is the identity and
+// rhu_shift one add and one arithmetic shift, as in the AVX2 requant_row_s8.
+bool fused_s8_ok(const Stage& st, const int32_t* bias, int64_t o, int32_t* round) {
+  if (st.out_bits != 8 || st.shift < 0 || st.shift > 31 || st.acc_max >= INT32_MAX) return false;
+  *round = st.shift > 0 ? static_cast<int32_t>(int64_t{1} << (st.shift - 1)) : 0;
+  for (int64_t oc = 0; oc < o; ++oc) {
+    const int64_t b = bias ? int64_t{bias[oc]} : 0, b2 = b + *round;
+    if (b + st.acc_max > INT32_MAX || b - st.acc_max < INT32_MIN || b2 + st.acc_max > INT32_MAX ||
+        b2 - st.acc_max < INT32_MIN)
+      return false;
+  }
+  return true;
+}
+
 template <class BK, typename OutT>
-void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* comp, const int32_t* bias, OutT* y,
-               const nm::Conv2dShape& s, const Stage& st, std::vector<int8_t>* ws, ThreadPool* pool) {
+void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* comp, const int64_t* koff,
+               const int32_t* bias, OutT* y, const nm::Conv2dShape& s, const Stage& st, std::vector<int8_t>* ws,
+               ThreadPool* pool) {
   using BElem = typename BK::BElem;
   const ConvGeom g = conv_geom(s);
   const SimdConvLayout L = simd_conv_layout<BK>(s, g, pool_threads(pool));
-  const std::vector<int64_t> koff = conv_koff(s, g, L);
   const int64_t wp = L.wp, vw = L.vw, vpixels = L.vpixels, kpad = L.kpad, a_rows = L.a_rows, nc = L.nc;
   const BSource src = L.src;
   uint8_t* base = L.ws.cv.base(ws);
   int8_t* padded = at<int8_t>(base, L.ws.off_shared);
+  int32_t round = 0;
+  const bool fused = BK::kFusedS8 && std::is_same<OutT, int8_t>::value && fused_s8_ok(st, bias, s.o, &round);
 
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t grp = 0; grp < g.groups; ++grp) {
@@ -715,20 +748,25 @@ void conv_simd(const int8_t* x, const typename BK::AElem* ap, const int32_t* com
           const int64_t nv = std::min(nc, vpixels - p0);
           if (blk != packed_block) {  // consecutive tasks of one block share its packed B
             if (src == BSource::kDirect) {
-              BK::pack_b(xg + p0, koff.data(), g.kdim, nv, bp);
+              BK::pack_b(xg + p0, koff, g.kdim, nv, bp);
             } else if (src == BSource::kPadded) {
-              BK::pack_b(padded + p0, koff.data(), g.kdim, nv, bp);
+              BK::pack_b(padded + p0, koff, g.kdim, nv, bp);
             } else {
               im2col_block(x, s, g, n, grp, p0, nv, buf, nc, true);
-              BK::pack_b(buf, koff.data(), g.kdim, nv, bp);
+              BK::pack_b(buf, koff, g.kdim, nv, bp);
             }
             packed_block = blk;
           }
           const int64_t chunk_end = std::min(L.rows_chunk * (chunk + 1), g.opg);
           for (int64_t r0 = chunk * L.rows_chunk; r0 < chunk_end; r0 += L.sub_rows) {
             const int64_t rows = std::min(L.sub_rows, chunk_end - r0);
-            BK::gemm(ag + r0 * kpad, cg + r0, bp, rows, nv, kpad, cblk, nc);
             const int64_t oc0 = grp * g.opg + r0;
+            if (fused) {  // OutT is int8_t here
+              BK::gemm_s8(ag + r0 * kpad, cg + r0, bp, rows, nv, kpad, bias ? bias + oc0 : nullptr, round, st.shift,
+                          st.lo, st.hi, reinterpret_cast<int8_t*>(yg + r0 * g.pixels), g.pixels, p0, vw, g.ow);
+              continue;
+            }
+            BK::gemm(ag + r0 * kpad, cg + r0, bp, rows, nv, kpad, cblk, nc);
             if (vw == g.ow) {
               requant_block(cblk, nc, rows, nv, bias, oc0, yg + r0 * g.pixels + p0, g.pixels, st, true);
             } else {
@@ -760,19 +798,32 @@ void axpy_row(uint32_t* __restrict acc, const int8_t* __restrict src, int32_t w,
   }
 }
 
-// Depthwise: AVX2 (also on VNNI CPUs) runs detail::avx2::depthwise_plane_s1/s2
-// for horizontal stride 1 or 2 and up to 64 taps; otherwise a row-update loop
+// Depthwise: on VNNI CPUs detail::avx512vnni::depthwise_plane reads the input
+// plane directly (the shapes of depthwise_plane_supported); AVX2 runs
+// detail::avx2::depthwise_plane_s1/s2 on a zero-padded copy of the plane for
+// horizontal stride 1 or 2 and up to 64 taps; otherwise a row-update loop
 // that the compiler vectorises for the baseline instruction set.
+bool use_vnni_depthwise(const nm::Conv2dShape& s) {
+#if defined(LINGER_OPT_HAVE_AVX512VNNI)
+  return detail::avx512vnni::depthwise_plane_supported(s.kh, s.kw, s.stride_h, s.stride_w, s.dil_h, s.dil_w);
+#else
+  (void)s;
+  return false;
+#endif
+}
+
 template <typename OutT>
 void conv_depthwise(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y, const nm::Conv2dShape& s,
-                    const Stage& st, bool simd, std::vector<int8_t>* ws, ThreadPool* pool) {
+                    const Stage& st, Isa isa, std::vector<int8_t>* ws, ThreadPool* pool) {
   const ConvGeom g = conv_geom(s);
   const DepthwiseLayout L = depthwise_layout(s, g, pool_threads(pool));
   const int64_t hp = L.hp, wp = L.wp;
   const int64_t taps = int64_t{s.kh} * s.kw;
+  const bool simd = isa != Isa::kScalar;
   uint8_t* base = L.ws.cv.base(ws);
+  const bool vnni_plane = isa == Isa::kAvx512Vnni && use_vnni_depthwise(s);
 #if defined(LINGER_OPT_HAVE_AVX2)
-  const bool vec_plane = simd && (s.stride_w == 1 || s.stride_w == 2) && taps <= 64;
+  const bool vec_plane = simd && !vnni_plane && (s.stride_w == 1 || s.stride_w == 2) && taps <= 64;
 #else
   const bool vec_plane = false;
 #endif
@@ -780,15 +831,22 @@ void conv_depthwise(const int8_t* x, const int8_t* w, const int32_t* bias, OutT*
     uint8_t* wb = L.ws.region(base, worker);
     int8_t* xp = at<int8_t>(wb, L.off_x);
     int32_t* acc = at<int32_t>(wb, L.off_acc);
-    std::memset(xp, 0, static_cast<size_t>(hp * wp + kPlaneSlack));  // the border and the slack stay zero
+    if (!vnni_plane)  // the border and the slack stay zero
+      std::memset(xp, 0, static_cast<size_t>(hp * wp + kPlaneSlack));
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t n = p / g.groups, grp = p % g.groups;
       const int8_t* plane = x + (n * s.c + grp) * g.hw;
-      copy_into_padded(plane, s.h, s.w, xp + int64_t{s.pad_top} * wp, wp, s.pad_left);  // interior only
+      if (!vnni_plane)
+        copy_into_padded(plane, s.h, s.w, xp + int64_t{s.pad_top} * wp, wp, s.pad_left);  // interior only
       for (int64_t m = 0; m < g.opg; ++m) {
         const int64_t oc = grp * g.opg + m;
         const int8_t* wk = w + oc * taps;
-        if (vec_plane) {
+        if (vnni_plane) {
+#if defined(LINGER_OPT_HAVE_AVX512VNNI)
+          detail::avx512vnni::depthwise_plane(plane, s.h, s.w, wk, s.kh, s.kw, s.stride_h, s.stride_w, s.dil_h,
+                                              s.dil_w, s.pad_top, s.pad_left, g.oh, g.ow, acc);
+#endif
+        } else if (vec_plane) {
 #if defined(LINGER_OPT_HAVE_AVX2)
           if (s.stride_w == 1)
             detail::avx2::depthwise_plane_s1(xp, wp, wk, s.kh, s.kw, s.stride_h, s.dil_h, s.dil_w, g.oh, g.ow, acc);
@@ -820,7 +878,7 @@ void conv_depthwise(const int8_t* x, const int8_t* w, const int32_t* bias, OutT*
 // B operand (column panels) for the turned-around GEMM of few-pixel convs.
 template <class BK>
 void pack_conv_weights(const int8_t* w, const nm::Conv2dShape& s, const ConvGeom& g, std::vector<int8_t>* packed,
-                       std::vector<int32_t>* comp) {
+                       std::vector<int32_t>* comp, std::vector<int64_t>* koff) {
   if (use_transposed<BK>(s, g)) {
     const int64_t kpad = round_up(g.kdim, BK::kKu), cols = round_up(g.opg, BK::kNr);
     packed->assign(static_cast<size_t>(g.groups * cols * kpad) * sizeof(typename BK::BElem), 0);
@@ -832,6 +890,7 @@ void pack_conv_weights(const int8_t* w, const nm::Conv2dShape& s, const ConvGeom
   const int64_t kpad = round_up(g.kdim, BK::kKu), a_rows = round_up(g.opg, BK::kMr);
   packed->assign(static_cast<size_t>(g.groups * a_rows * kpad) * sizeof(typename BK::AElem), 0);
   comp->assign(static_cast<size_t>(g.groups * a_rows), 0);
+  *koff = conv_koff(s, g, simd_conv_layout<BK>(s, g, 1));  // the same for every thread count
   auto* ap = reinterpret_cast<typename BK::AElem*>(packed->data());
   for (int64_t grp = 0; grp < g.groups; ++grp)
     BK::pack_a(w + grp * g.opg * g.kdim, g.kdim, g.opg, g.kdim, ap + grp * a_rows * kpad, comp->data() + grp * a_rows);
@@ -841,9 +900,10 @@ template <typename OutT>
 void conv_run(const Conv2dInt8& conv, const int8_t* x, const int8_t* w, const int8_t* packed, const int32_t* comp,
               const int32_t* bias, OutT* y, const Stage& stage, std::vector<int8_t>* ws, ThreadPool* pool) {
   const nm::Conv2dShape& s = conv.shape();
-  const Stage st = with_acc_bound(stage, int64_t{s.c / s.groups} * s.kh * s.kw);
+  Stage st = with_acc_bound(stage, int64_t{s.c / s.groups} * s.kh * s.kw);
+  st.vnni = conv.isa() == Isa::kAvx512Vnni;
   if (use_depthwise(s)) {
-    conv_depthwise(x, w, bias, y, s, st, conv.isa() != Isa::kScalar, ws, pool);
+    conv_depthwise(x, w, bias, y, s, st, conv.isa(), ws, pool);
     return;
   }
   const ConvGeom g = conv_geom(s);
@@ -853,7 +913,7 @@ void conv_run(const Conv2dInt8& conv, const int8_t* x, const int8_t* w, const in
       if (use_transposed<VnniBackend>(s, g))
         conv_transposed<VnniBackend>(x, reinterpret_cast<const uint8_t*>(packed), bias, y, s, st, ws, pool);
       else
-        conv_simd<VnniBackend>(x, packed, comp, bias, y, s, st, ws, pool);
+        conv_simd<VnniBackend>(x, packed, comp, conv.koff().data(), bias, y, s, st, ws, pool);
       return;
 #endif
 #if defined(LINGER_OPT_HAVE_AVX2)
@@ -861,7 +921,8 @@ void conv_run(const Conv2dInt8& conv, const int8_t* x, const int8_t* w, const in
       if (use_transposed<Avx2Backend>(s, g))
         conv_transposed<Avx2Backend>(x, reinterpret_cast<const int16_t*>(packed), bias, y, s, st, ws, pool);
       else
-        conv_simd<Avx2Backend>(x, reinterpret_cast<const int16_t*>(packed), comp, bias, y, s, st, ws, pool);
+        conv_simd<Avx2Backend>(x, reinterpret_cast<const int16_t*>(packed), comp, conv.koff().data(), bias, y, s,
+                               st, ws, pool);
       return;
 #endif
     default:
@@ -1073,8 +1134,12 @@ void gemm_s8s8_s32(const int8_t* a, const int8_t* b, int32_t* c, int64_t m, int6
 Isa choose_conv_isa(const numerics::Conv2dShape& s, Isa max_isa) {
   const Isa top = resolve(max_isa);
   if (top == Isa::kScalar || !s.valid()) return top;
-  // Depthwise convs run the AVX2 plane kernels on both SIMD ISAs.
-  if (use_depthwise(s)) return isa_supported(Isa::kAvx2) ? Isa::kAvx2 : top;
+  // Depthwise convs: the VNNI plane kernel where it takes the shape, else the
+  // AVX2 plane kernels.
+  if (use_depthwise(s)) {
+    if (top == Isa::kAvx512Vnni && use_vnni_depthwise(s)) return top;
+    return isa_supported(Isa::kAvx2) ? Isa::kAvx2 : top;
+  }
   return top;
 }
 
@@ -1086,10 +1151,10 @@ Conv2dInt8::Conv2dInt8(const numerics::Conv2dShape& s, const int8_t* w, Isa isa)
   if (use_depthwise(s)) return;
   switch (isa_) {
 #if defined(LINGER_OPT_HAVE_AVX512VNNI)
-    case Isa::kAvx512Vnni: pack_conv_weights<VnniBackend>(w, s, g, &packed_, &comp_); break;
+    case Isa::kAvx512Vnni: pack_conv_weights<VnniBackend>(w, s, g, &packed_, &comp_, &koff_); break;
 #endif
 #if defined(LINGER_OPT_HAVE_AVX2)
-    case Isa::kAvx2: pack_conv_weights<Avx2Backend>(w, s, g, &packed_, &comp_); break;
+    case Isa::kAvx2: pack_conv_weights<Avx2Backend>(w, s, g, &packed_, &comp_, &koff_); break;
 #endif
     default: break;
   }

@@ -77,6 +77,8 @@ class Conv2dInt8 {
 
   Isa isa() const { return isa_; }
   const numerics::Conv2dShape& shape() const { return s_; }
+  // Internal (opt_kernels.cc): where each row of the SIMD GEMM's B operand starts (conv_koff), made once here.
+  const std::vector<int64_t>& koff() const { return koff_; }
   // Bytes of scratch memory run() uses with a pool of `threads` threads
   // (overflow-checked, saturating at 2^62).
   int64_t workspace_bytes(int threads) const;
@@ -92,6 +94,7 @@ class Conv2dInt8 {
   std::vector<int8_t> w_;       // the weights as given (depthwise and scalar paths)
   std::vector<int8_t> packed_;  // SIMD paths: A panels of every group (int8 or int16 elements)
   std::vector<int32_t> comp_;   // VNNI: 128 * row sums
+  std::vector<int64_t> koff_;   // SIMD paths: the B operand's row offsets (conv_koff)
 };
 
 // One-call form (packs the weights on every call; for tests and one-off use).

@@ -146,15 +146,6 @@ void ThreadPool::parallel_for(int64_t n, const Fn& fn) {
   if (err) std::rethrow_exception(err);
 }
 
-void parallel_for(ThreadPool* pool, int64_t n, const ThreadPool::Fn& fn) {
-  if (n <= 0) return;
-  if (pool && pool->size() > 1) {
-    pool->parallel_for(n, fn);
-    return;
-  }
-  fn(0, n, 0);
-}
-
 }  // namespace opt
 }  // namespace runtime
 }  // namespace linger

@@ -81,8 +81,18 @@ class ThreadPool {
 };
 
 // parallel_for on `pool`, or the whole range on the calling thread (worker 0)
-// when pool is null or has one thread.
-void parallel_for(ThreadPool* pool, int64_t n, const ThreadPool::Fn& fn);
+// when pool is null or has one thread. A template, so that the one-thread call
+// is direct (no std::function, whose capture may be heap-allocated per call);
+// the pool gets a std::function holding a reference to fn (no allocation).
+template <typename F>
+void parallel_for(ThreadPool* pool, int64_t n, F&& fn) {
+  if (n <= 0) return;
+  if (pool && pool->size() > 1) {
+    pool->parallel_for(n, ThreadPool::Fn(std::ref(fn)));
+    return;
+  }
+  fn(int64_t{0}, n, 0);
+}
 inline int pool_threads(const ThreadPool* pool) { return pool ? pool->size() : 1; }
 
 }  // namespace opt
