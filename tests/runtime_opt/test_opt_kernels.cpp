@@ -370,9 +370,10 @@ TEST_P(OptIsa, ConvInt8RequantInTileAndItsLimits) {
   // virtual columns), an 8x8 map (a tile spans 4 output rows), a 1x1 conv and
   // a strided one (no virtual columns); biases at the limit of the tile's
   // requantisation and one past it (|acc| <= k * 2^14), shifts 0 .. 31, clamps.
-  const nm::Conv2dShape shapes[] = {make_shape(1, 1, 28, 28, 16, 3, 3, 1, 1, 1), make_shape(1, 16, 14, 14, 32, 3, 3, 1, 1, 1),
-                                    make_shape(2, 5, 8, 8, 11, 3, 3, 1, 1, 1), make_shape(1, 24, 7, 9, 20, 1, 1, 1, 0, 1),
-                                    make_shape(1, 6, 13, 11, 9, 3, 3, 2, 1, 1)};
+  const nm::Conv2dShape shapes[] = {
+      make_shape(1, 1, 28, 28, 16, 3, 3, 1, 1, 1), make_shape(1, 16, 14, 14, 32, 3, 3, 1, 1, 1),
+      make_shape(2, 5, 8, 8, 11, 3, 3, 1, 1, 1),   make_shape(1, 24, 7, 9, 20, 1, 1, 1, 0, 1),
+      make_shape(1, 6, 13, 11, 9, 3, 3, 2, 1, 1)};
   Rng rng(777);
   std::vector<int8_t> ws;
   for (const auto& s : shapes) {

@@ -112,7 +112,10 @@ inline __m512i _mm512_set_epi32(int e15, int e14, int e13, int e12, int e11, int
 inline __m512i _mm512_maskz_permutexvar_epi32(__mmask16 m, __m512i idx, __m512i a) {
   __m512i r{};
   for (int i = 0; i < 16; ++i)
-    if ((m >> i) & 1u) linger_vnni_emu::set_lane32(r, i, linger_vnni_emu::lane32(a, linger_vnni_emu::lane32(idx, i) & 15));
+    if ((m >> i) & 1u) {
+      const int src = linger_vnni_emu::lane32(idx, i) & 15;
+      linger_vnni_emu::set_lane32(r, i, linger_vnni_emu::lane32(a, src));
+    }
   return r;
 }
 // VPACKSSDW / VPACKSSWB: per 128-bit lane, a's elements then b's, each saturated to the narrower type.

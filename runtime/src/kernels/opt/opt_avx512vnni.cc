@@ -161,13 +161,15 @@ __m512i add_shift(__m512i acc, __m512i add, __m512i count) {
 }
 
 // One kMr x kNr tile as kernel_8x32, then the int8 requantisation in registers:
-// y = min(max(sat8((acc + bias[r]) >> shift), lo), hi) (bias[r] holds the
-// rounding term; valid only where that sum cannot leave the int32 range; lo8 /
-// hi8: the bounds as bytes), stored through the segments (row r at y + r * ldy).
+// y = min(max(sat8((acc + add[r]) >> shift), lo), hi), where acc is the tile's
+// u8-offset sum and add[r] = bias + rounding term - comp[r] (modulo 2^32; exact
+// only where the corrected sum plus bias and rounding cannot leave the int32
+// range; lo8 / hi8: the bounds as bytes), stored through the segments (row r at
+// y + r * ldy).
 // Two rows at a time: the saturating packs int32 -> int16 -> int8 give sat8,
 // a dword permutation puts row r's 32 bytes below row r + 1's.
-void kernel_8x32_s8(const int8_t* a, const int32_t* comp, const uint8_t* b, int64_t kquads, int64_t mv,
-                    const int32_t* bias, const __m512i& count, const __m512i& lo8, const __m512i& hi8, int8_t* y,
+void kernel_8x32_s8(const int8_t* a, const uint8_t* b, int64_t kquads, int64_t mv, const int32_t* add,
+                    const __m512i& count, const __m512i& lo8, const __m512i& hi8, int8_t* y,
                     int64_t ldy, const Segments& sg) {
   __m512i c00 = _mm512_setzero_si512(), c01 = _mm512_setzero_si512();
   __m512i c10 = _mm512_setzero_si512(), c11 = _mm512_setzero_si512();
@@ -204,20 +206,21 @@ void kernel_8x32_s8(const int8_t* a, const int32_t* comp, const uint8_t* b, int6
   // packs_epi16(packs_epi32(r lanes 0-15, r lanes 16-31), the same of row s) holds, per 128-bit lane L,
   // the dwords (r cols 4L.., r cols 16+4L.., s cols 4L.., s cols 16+4L..): gather them in column order.
   const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+  const __mmask16 all = static_cast<__mmask16>(0xFFFF);
 #define LINGER_VNNI_PAIR(r, s)                                                                               \
   if ((r) < mv) {                                                                                            \
-    const __m512i ar = _mm512_set1_epi32(static_cast<int32_t>(static_cast<uint32_t>(bias[r]) - static_cast<uint32_t>(comp[r]))); \
-    const __m512i as = _mm512_set1_epi32(static_cast<int32_t>(static_cast<uint32_t>(bias[s]) - static_cast<uint32_t>(comp[s]))); \
+    const __m512i ar = _mm512_set1_epi32(add[r]), as = _mm512_set1_epi32(add[s]);                          \
     const __m512i pr = _mm512_packs_epi32(add_shift(c##r##0, ar, count), add_shift(c##r##1, ar, count));    \
     const __m512i ps = _mm512_packs_epi32(add_shift(c##s##0, as, count), add_shift(c##s##1, as, count));    \
-    const __m512i q = _mm512_maskz_permutexvar_epi32(static_cast<__mmask16>(0xFFFF), order, _mm512_packs_epi16(pr, ps)); \
+    const __m512i q = _mm512_maskz_permutexvar_epi32(all, order, _mm512_packs_epi16(pr, ps));              \
     const __m512i v = _mm512_min_epi8(_mm512_max_epi8(q, lo8), hi8);                                        \
     const uintptr_t row_r = y0 + static_cast<uintptr_t>((r) * ldy);                                        \
     const uintptr_t row_s = row_r + static_cast<uintptr_t>(ldy) - 32; /* row s's bytes are lanes 32..63 */   \
     for (int g = 0; g < sg.count; ++g) {                                                                     \
       const uintptr_t off = static_cast<uintptr_t>(sg.base[g]);                                             \
-      _mm512_mask_storeu_epi8(reinterpret_cast<void*>(row_r + off), __mmask64{sg.mask[g]}, v);              \
-      if ((s) < mv) _mm512_mask_storeu_epi8(reinterpret_cast<void*>(row_s + off), __mmask64{sg.mask[g]} << 32, v); \
+      const __mmask64 m = sg.mask[g];                                                                        \
+      _mm512_mask_storeu_epi8(reinterpret_cast<void*>(row_r + off), m, v);                                  \
+      if ((s) < mv) _mm512_mask_storeu_epi8(reinterpret_cast<void*>(row_s + off), m << 32, v);              \
     }                                                                                                        \
   }
   LINGER_VNNI_PAIR(0, 1)
@@ -260,8 +263,9 @@ void pack_b(const int8_t* b, const int64_t* koff, int64_t k, int64_t n, uint8_t*
   // After the unpacks, lane L of a / b / c / d holds columns 16L + 0..3 / 4..7 / 8..11 / 12..15.
   const __m512i lanes01 = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);     // (a0 b0 a1 b1) of (a, b)
   const __m512i lanes23 = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);   // (a2 b2 a3 b3)
-  const __m512i first = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0);       // (a0 b0 c0 d0) of (a0 b0 a1 b1), (c0 d0 c1 d1)
-  const __m512i second = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4);    // (a1 b1 c1 d1)
+  // (a0 b0 c0 d0) and (a1 b1 c1 d1) of (a0 b0 a1 b1), (c0 d0 c1 d1):
+  const __m512i first = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0);
+  const __m512i second = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4);
   for (int64_t p = 0; p < panels; p += 2) {
     const int64_t j0 = p * kNr;
     const int64_t cnt = min64(2 * kNr, n - j0);
@@ -277,12 +281,14 @@ void pack_b(const int8_t* b, const int64_t* koff, int64_t k, int64_t n, uint8_t*
       const __m512i lo23 = _mm512_unpacklo_epi8(x[2], x[3]), hi23 = _mm512_unpackhi_epi8(x[2], x[3]);
       const __m512i va = _mm512_unpacklo_epi16(lo01, lo23), vb = _mm512_unpackhi_epi16(lo01, lo23);
       const __m512i vc = _mm512_unpacklo_epi16(hi01, hi23), vd = _mm512_unpackhi_epi16(hi01, hi23);
-      const __m512i ab01 = _mm512_permutex2var_epi64(va, lanes01, vb), cd01 = _mm512_permutex2var_epi64(vc, lanes01, vd);
+      const __m512i ab01 = _mm512_permutex2var_epi64(va, lanes01, vb);
+      const __m512i cd01 = _mm512_permutex2var_epi64(vc, lanes01, vd);
       uint8_t* d0 = dst0 + q * 4 * kNr;
       _mm512_storeu_si512(d0, _mm512_xor_si512(_mm512_permutex2var_epi64(ab01, first, cd01), flip));
       _mm512_storeu_si512(d0 + 64, _mm512_xor_si512(_mm512_permutex2var_epi64(ab01, second, cd01), flip));
       if (two) {
-        const __m512i ab23 = _mm512_permutex2var_epi64(va, lanes23, vb), cd23 = _mm512_permutex2var_epi64(vc, lanes23, vd);
+        const __m512i ab23 = _mm512_permutex2var_epi64(va, lanes23, vb);
+        const __m512i cd23 = _mm512_permutex2var_epi64(vc, lanes23, vd);
         uint8_t* d1 = dst1 + q * 4 * kNr;
         _mm512_storeu_si512(d1, _mm512_xor_si512(_mm512_permutex2var_epi64(ab23, first, cd23), flip));
         _mm512_storeu_si512(d1 + 64, _mm512_xor_si512(_mm512_permutex2var_epi64(ab23, second, cd23), flip));
@@ -325,7 +331,7 @@ void gemm_packed_s8(const int8_t* ap, const int32_t* comp, const uint8_t* bp, in
   const int64_t kquads = kpad / 4;
   const __m512i count = _mm512_set1_epi32(shift);
   const __m512i vlo = _mm512_set1_epi8(static_cast<char>(lo)), vhi = _mm512_set1_epi8(static_cast<char>(hi));
-  // The rows' additive terms: bias + rounding, then (in the tile) minus the u8-offset correction.
+  // The rows' additive terms: bias + rounding - the u8-offset correction, modulo 2^32.
   int32_t add[kMr];
   Segments sg;
   for (int64_t j0 = 0; j0 < n; j0 += kNr) {
@@ -333,10 +339,11 @@ void gemm_packed_s8(const int8_t* ap, const int32_t* comp, const uint8_t* bp, in
     tile_segments(v0 + j0, min64(kNr, n - j0), vw, ow, &sg);
     for (int64_t i0 = 0; i0 < m; i0 += kMr) {
       const int64_t mv = min64(kMr, m - i0);
-      for (int64_t r = 0; r < kMr; ++r)
-        add[r] = static_cast<int32_t>(static_cast<uint32_t>(r < mv && bias ? bias[i0 + r] : 0) + static_cast<uint32_t>(round));
-      kernel_8x32_s8(ap + (i0 / kMr) * kMr * kpad, comp + i0, bpanel, kquads, mv, add, count, vlo, vhi, y + i0 * ldy,
-                     ldy, sg);
+      for (int64_t r = 0; r < kMr; ++r) {
+        const uint32_t b = r < mv && bias ? static_cast<uint32_t>(bias[i0 + r]) : 0u;
+        add[r] = static_cast<int32_t>(b + static_cast<uint32_t>(round) - static_cast<uint32_t>(comp[i0 + r]));
+      }
+      kernel_8x32_s8(ap + (i0 / kMr) * kMr * kpad, bpanel, kquads, mv, add, count, vlo, vhi, y + i0 * ldy, ldy, sg);
     }
   }
 }
