@@ -282,8 +282,9 @@ def main() -> None:
                     help="separate timing rounds (fresh sessions, each the minimum of --repeats runs); with more "
                          "than one the table gives each figure's range over the rounds, low-high (default 1)")
     ap.add_argument("--settle-ms", type=float, default=50.0,
-                    help="pause before each timed run with more than one thread, so that the worker threads "
-                         "of the engine timed before (which spin for a while after a run) are asleep (default 50)")
+                    help="with several thread counts (e.g. --threads 1,2): pause before every timed run, so that "
+                         "the worker threads of the engine timed before (which spin for a while after a run) are "
+                         "asleep; all rows get it alike (default 50)")
     args = ap.parse_args()
     if args.models:
         models = [ALIASES.get(m, m) for m in args.models.split(",")]
@@ -310,6 +311,9 @@ def main() -> None:
         check_isas_agree(name, lin_bytes, isas, x)
         print(f"{name}: {desc}; {macs / 1e6:.1f} MMAC; int8 outputs identical on {', '.join(isas)}", flush=True)
         one_thread: Dict[str, List[float]] = {}  # engine -> its 1-thread wall ms per round
+        # the same pause before every timed run of a table with several thread counts, so that the
+        # "vs 1 thread" column compares like with like (a pause also cools the caches: slower runs)
+        settle_s = args.settle_ms / 1e3 if max(threads) > 1 else 0.0
         for t in threads:
             torch.set_num_threads(t)
             use_cpu = args.clock == "cpu" and t == 1
@@ -318,7 +322,7 @@ def main() -> None:
             ours: Dict[str, bool] = {}
             for _ in range(args.rounds):
                 engines = make_engines(name, t, isas, lin_bytes, float_bytes, float_model, x, notes)
-                time_engines(engines, repeats, warmup, args.settle_ms / 1e3 if t > 1 else 0.0)
+                time_engines(engines, repeats, warmup, settle_s)
 
                 def best_ms(e: Engine) -> float:
                     return min(e.cpu) if use_cpu else min(e.wall)
@@ -357,7 +361,7 @@ def main() -> None:
           + (f"ranges over {args.rounds} rounds, each the " if args.rounds > 1 else "")
           + f"min of {repeats} interleaved runs "
           f"after {warmup} warm-up runs"
-          + (f" ({args.settle_ms:g} ms pause before each run with more than one thread)" if max(threads) > 1 else "")
+          + (f" ({args.settle_ms:g} ms pause before each run)" if max(threads) > 1 else "")
           + "; batch 1; speedup and GMAC/s from "
           + ("the calling thread's CPU ms (1 thread), wall-clock ms (more)" if args.clock == "cpu" else "wall-clock ms"))
 

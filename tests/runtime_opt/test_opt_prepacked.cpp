@@ -17,6 +17,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -704,6 +705,25 @@ TEST(ThreadPool, RangeRunsAsItsOwnWorkerWhoeverRunsIt) {
   }
   std::printf("ranges of pool threads run by them: %lld, by the caller: %lld\n", static_cast<long long>(by_pool),
               static_cast<long long>(stolen));
+}
+
+// prewake() between calls (sleeping or spinning workers, repeated, just before
+// destruction) neither runs anything nor loses a later call.
+TEST(ThreadPool, PrewakeBetweenCalls) {
+  for (int round = 0; round < 20; ++round) {
+    opt::ThreadPool pool(3);
+    std::atomic<int64_t> sum{0};
+    for (int call = 0; call < 3; ++call) {
+      pool.prewake();
+      if (round % 2) std::this_thread::sleep_for(std::chrono::milliseconds(2));  // workers back asleep
+      pool.parallel_for(30, [&](int64_t b, int64_t e, int) {
+        for (int64_t i = b; i < e; ++i) sum += i;
+      });
+      pool.prewake();
+      pool.prewake();
+    }
+    EXPECT_EQ(sum.load(), 3 * 435);
+  }
 }
 
 TEST(ThreadPool, ExceptionReachesTheCaller) {

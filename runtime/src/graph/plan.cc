@@ -448,6 +448,7 @@ void Plan::drop_run_tensors(RunBuffers* b) const {
 
 std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, const std::vector<int>& wanted,
                               NodeTimes* times) const {
+  if (pool_) pool_->prewake();  // the pool threads get going while the first nodes run
   BufferLease<RunBuffers> lease(scratch_mutex_, scratch_);
   RunBuffers* b = nullptr;
   unsigned char* arena = nullptr;

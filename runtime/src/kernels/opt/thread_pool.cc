@@ -45,10 +45,19 @@ void ThreadPool::split(int64_t n, int parts, int r, int64_t* begin, int64_t* end
   *end = *begin + base + (r < extra ? 1 : 0);
 }
 
+void ThreadPool::prewake() {
+  if (sleepers_.load(std::memory_order_seq_cst) == 0) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++wake_epoch_;
+  }
+  wake_.notify_all();
+}
+
 void ThreadPool::worker_loop(int worker) {
-  uint64_t seen = 0;
+  uint64_t seen = 0, woken = 0;
   for (;;) {
-    // Spin for the next call, then sleep.
+    // Spin for the next call, then sleep (until a call or a prewake()).
     bool started = false;
     for (int k = 0; k < kSpinRounds; ++k) {
       if (generation_.load(std::memory_order_acquire) != seen) {
@@ -60,9 +69,16 @@ void ThreadPool::worker_loop(int worker) {
     if (!started) {
       std::unique_lock<std::mutex> lock(mutex_);
       sleepers_.fetch_add(1, std::memory_order_seq_cst);
-      wake_.wait(lock, [&] { return stop_ || generation_.load(std::memory_order_acquire) != seen; });
+      wake_.wait(lock, [&] {
+        return stop_ || generation_.load(std::memory_order_acquire) != seen || wake_epoch_ != woken;
+      });
       sleepers_.fetch_sub(1, std::memory_order_relaxed);
       if (stop_) return;
+      if (generation_.load(std::memory_order_acquire) == seen) {  // prewoken: spin for the call
+        woken = wake_epoch_;
+        continue;
+      }
+      woken = wake_epoch_;
     }
     const uint64_t g = generation_.load(std::memory_order_acquire);
     seen = g;

@@ -50,6 +50,10 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return threads_; }
+  // Wakes sleeping pool threads ahead of the next parallel_for (they spin for
+  // it as after a task): a run calls this first, so that its first layers do
+  // not wait for the scheduler. Cheap when none sleeps.
+  void prewake();
   // Rethrows the first exception a range threw, after every range finished.
   void parallel_for(int64_t n, const Fn& fn);
 
@@ -75,6 +79,7 @@ class ThreadPool {
   // range r of call g is not claimed yet.
   std::unique_ptr<std::atomic<uint64_t>[]> claim_, done_;
   std::atomic<int> sleepers_{0};         // pool threads blocked on wake_ (a notify is needed)
+  uint64_t wake_epoch_ = 0;              // prewake() calls (under mutex_)
   std::atomic<bool> caller_waiting_{false};  // the caller is blocked on done_cv_
   bool stop_ = false;
   std::exception_ptr error_;
