@@ -192,7 +192,10 @@ def int8_peaks(threads: List[int]) -> Dict[int, Tuple[str, float]]:
 
 
 def span(values: List[float], fmt: str, unit: str = "") -> str:
-    """One value, or the range low-high of several (the rounds of a run)."""
+    """One value, or the range low-high of several (the rounds of a run). fmt "ms": 3 significant decimals below
+    1 ms, else 2."""
+    if fmt == "ms":
+        fmt = "{:.3f}" if max(values) < 1 else "{:.2f}"
     lo, hi = fmt.format(min(values)), fmt.format(max(values))
     return lo + unit if lo == hi else f"{lo}-{hi}{unit}"
 
@@ -247,8 +250,11 @@ def time_engines(engines: List[Engine], repeats: int, warmup: int, settle_s: flo
         for e in engines:  # interleaved: a slow phase of the machine hits every engine alike
             if settle_s > 0:
                 # The previous engine's worker threads (ONNX Runtime's, OpenMP's, ours) spin for a
-                # while after a run before they sleep; they would take the cores from this one.
-                time.sleep(settle_s)
+                # while after a run before they sleep; they would take the cores from this one. A busy
+                # wait, not a sleep: an idle core would come back cold (lower clock, cooler caches).
+                end = time.perf_counter() + settle_s
+                while time.perf_counter() < end:
+                    pass
             c0, t0 = time.thread_time(), time.perf_counter()
             e.run()
             t1, c1 = time.perf_counter(), time.thread_time()
@@ -281,10 +287,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1,
                     help="separate timing rounds (fresh sessions, each the minimum of --repeats runs); with more "
                          "than one the table gives each figure's range over the rounds, low-high (default 1)")
-    ap.add_argument("--settle-ms", type=float, default=50.0,
+    ap.add_argument("--settle-ms", type=float, default=20.0,
                     help="with several thread counts (e.g. --threads 1,2): pause before every timed run, so that "
                          "the worker threads of the engine timed before (which spin for a while after a run) are "
-                         "asleep; all rows get it alike (default 50)")
+                         "asleep (a busy wait of the calling thread); all rows get it alike (default 20)")
     args = ap.parse_args()
     if args.models:
         models = [ALIASES.get(m, m) for m in args.models.split(",")]
@@ -336,13 +342,13 @@ def main() -> None:
                 gmacs = [macs / (ms * 1e-3) / 1e9 for ms in clock]
                 peak = peaks.get(t, ("", 0.0))[1]
                 pct = span([100 * g / peak for g in gmacs], "{:.0f}", "%") if ours[label] and peak > 0 else "-"
-                cpu = span([v[1] for v in vals], "{:.2f}") if t == 1 else "-"
+                cpu = span([v[1] for v in vals], "ms") if t == 1 else "-"
                 if t == 1:
                     one_thread[label] = walls
                 scale = "-"
                 if t > 1 and label in one_thread:
                     scale = span([a / b for a, b in zip(one_thread[label], walls)], "{:.2f}", "x")
-                rows.append((name, str(t), label, span(walls, "{:.2f}"), cpu, span([v[2] for v in vals], "{:.2f}", "x"),
+                rows.append((name, str(t), label, span(walls, "ms"), cpu, span([v[2] for v in vals], "{:.2f}", "x"),
                              scale, span(gmacs, "{:.1f}"), pct))
             print(f"  {t} thread(s) done", flush=True)
     print()
