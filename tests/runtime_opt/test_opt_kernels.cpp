@@ -672,6 +672,16 @@ TEST(OptIsaSelection, DepthwiseChoosesThePlaneKernels) {
     if (opt::isa_supported(Isa::kAvx2)) {
       EXPECT_EQ(opt::choose_conv_isa(s, Isa::kAvx2), Isa::kAvx2);
     }
+    // The VNNI plane kernel reads the input plane itself: no padded-plane copy in its workspace
+    // (58 x 58 bytes and slack per thread less than the AVX2 path's).
+    if (opt::isa_supported(Isa::kAvx512Vnni) && opt::isa_supported(Isa::kAvx2)) {
+      for (const int threads : {1, 2}) {
+        const int64_t vnni = opt::Conv2dInt8::workspace_bytes(s, Isa::kAvx512Vnni, threads);
+        const int64_t avx2 = opt::Conv2dInt8::workspace_bytes(s, Isa::kAvx2, threads);
+        EXPECT_GE(avx2 - vnni, int64_t{58} * 58 * threads) << "stride " << stride << " threads " << threads;
+        EXPECT_EQ(opt::Conv2dInt8::workspace_bytes(s, Isa::kAuto, threads), vnni);
+      }
+    }
   }
 }
 

@@ -591,11 +591,13 @@ struct DepthwiseLayout {
   WorkerSplit ws;
 };
 
-DepthwiseLayout depthwise_layout(const nm::Conv2dShape& s, const ConvGeom& g, int threads) {
+// padded_copy: the path reads a zero-padded copy of each plane (all but the
+// VNNI plane kernel, which reads the input plane itself).
+DepthwiseLayout depthwise_layout(const nm::Conv2dShape& s, const ConvGeom& g, int threads, bool padded_copy) {
   DepthwiseLayout L;
   L.hp = int64_t{s.h} + s.pad_top + s.pad_bottom;
   L.wp = int64_t{s.w} + s.pad_left + s.pad_right;
-  L.off_x = L.wcv.add(sat_add(sat_mul(L.hp, L.wp), kPlaneSlack));
+  L.off_x = L.wcv.add(padded_copy ? sat_add(sat_mul(L.hp, L.wp), kPlaneSlack) : 0);
   L.off_acc = L.wcv.add(sat_mul(sat_add(g.pixels, kDepthwiseAccSlack), 4));
   L.ws.finish(0, L.wcv, threads);
   return L;
@@ -816,12 +818,12 @@ template <typename OutT>
 void conv_depthwise(const int8_t* x, const int8_t* w, const int32_t* bias, OutT* y, const nm::Conv2dShape& s,
                     const Stage& st, Isa isa, std::vector<int8_t>* ws, ThreadPool* pool) {
   const ConvGeom g = conv_geom(s);
-  const DepthwiseLayout L = depthwise_layout(s, g, pool_threads(pool));
+  const bool vnni_plane = isa == Isa::kAvx512Vnni && use_vnni_depthwise(s);
+  const DepthwiseLayout L = depthwise_layout(s, g, pool_threads(pool), !vnni_plane);
   const int64_t hp = L.hp, wp = L.wp;
   const int64_t taps = int64_t{s.kh} * s.kw;
   const bool simd = isa != Isa::kScalar;
   uint8_t* base = L.ws.cv.base(ws);
-  const bool vnni_plane = isa == Isa::kAvx512Vnni && use_vnni_depthwise(s);
 #if defined(LINGER_OPT_HAVE_AVX2)
   const bool vec_plane = simd && !vnni_plane && (s.stride_w == 1 || s.stride_w == 2) && taps <= 64;
 #else
@@ -1164,8 +1166,10 @@ int64_t Conv2dInt8::workspace_bytes(const numerics::Conv2dShape& s, Isa isa, int
   if (!s.valid()) return 0;
   threads = std::max(1, threads);
   const ConvGeom g = conv_geom(s);
-  if (use_depthwise(s)) return depthwise_layout(s, g, threads).ws.cv.bytes();
-  switch (isa == Isa::kAuto ? choose_conv_isa(s, Isa::kAuto) : resolve(isa)) {
+  const Isa chosen = isa == Isa::kAuto ? choose_conv_isa(s, Isa::kAuto) : resolve(isa);
+  if (use_depthwise(s))
+    return depthwise_layout(s, g, threads, !(chosen == Isa::kAvx512Vnni && use_vnni_depthwise(s))).ws.cv.bytes();
+  switch (chosen) {
 #if defined(LINGER_OPT_HAVE_AVX512VNNI)
     case Isa::kAvx512Vnni:
       if (use_transposed<VnniBackend>(s, g)) return transposed_layout<VnniBackend>(g, threads).ws.cv.bytes();
