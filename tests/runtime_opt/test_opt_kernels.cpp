@@ -19,15 +19,7 @@
 #include "linger/numerics/linear.h"
 #include "opt_internal.h"
 #include "opt_kernels.h"
-
-namespace linger {
-namespace runtime {
-namespace opt {
-// Readable test parameter values in gtest messages.
-inline void PrintTo(Isa isa, std::ostream* os) { *os << isa_name(isa); }
-}  // namespace opt
-}  // namespace runtime
-}  // namespace linger
+#include "opt_test_util.h"
 
 namespace {
 
@@ -38,17 +30,7 @@ using opt::Isa;
 constexpr int32_t kI32Max = std::numeric_limits<int32_t>::max();
 constexpr int32_t kI32Min = std::numeric_limits<int32_t>::min();
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
+using opt_test::kSanitized;
 
 // ---------------------------------------------------------------- random data
 
@@ -179,20 +161,8 @@ int typical_shift(Rng& rng, int64_t k, int out_bits) {
 
 // ---------------------------------------------------------------- fixture
 
-class OptIsa : public ::testing::TestWithParam<Isa> {
- protected:
-  void SetUp() override {
-    if (!opt::isa_supported(GetParam()))
-      GTEST_SKIP() << "this CPU (or compiler) does not support " << opt::isa_name(GetParam())
-                   << " (run-time cpuid check); its path is not exercised here";
-  }
-  Isa isa() const { return GetParam(); }
-};
-
-std::string isa_param_name(const ::testing::TestParamInfo<Isa>& info) { return opt::isa_name(info.param); }
-
-INSTANTIATE_TEST_SUITE_P(Isas, OptIsa, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512Vnni),
-                         isa_param_name);
+class OptIsa : public opt_test::IsaTest {};
+LINGER_INSTANTIATE_ISAS(OptIsa);
 
 // ---------------------------------------------------------------- GEMM
 

@@ -28,15 +28,8 @@
 #include "linger/numerics/pool.h"
 #include "linger/numerics/quantize.h"
 #include "opt_kernels.h"
+#include "opt_test_util.h"
 #include "thread_pool.h"
-
-namespace linger {
-namespace runtime {
-namespace opt {
-inline void PrintTo(Isa isa, std::ostream* os) { *os << isa_name(isa); }
-}  // namespace opt
-}  // namespace runtime
-}  // namespace linger
 
 namespace {
 
@@ -44,17 +37,7 @@ namespace nm = linger::numerics;
 namespace opt = linger::runtime::opt;
 using opt::Isa;
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
+using opt_test::kSanitized;
 
 struct Rng {
   explicit Rng(uint32_t seed) : r(seed) {}
@@ -191,20 +174,8 @@ size_t first_mismatch(const std::vector<int64_t>& a, const std::vector<int64_t>&
   return a.size();
 }
 
-class Prepacked : public ::testing::TestWithParam<Isa> {
- protected:
-  void SetUp() override {
-    if (!opt::isa_supported(GetParam()))
-      GTEST_SKIP() << "this CPU (or compiler) does not support " << opt::isa_name(GetParam())
-                   << " (run-time cpuid check); its path is not exercised here";
-  }
-  Isa isa() const { return GetParam(); }
-};
-
-std::string isa_param_name(const ::testing::TestParamInfo<Isa>& info) { return opt::isa_name(info.param); }
-
-INSTANTIATE_TEST_SUITE_P(Isas, Prepacked, ::testing::Values(Isa::kScalar, Isa::kAvx2, Isa::kAvx512Vnni),
-                         isa_param_name);
+class Prepacked : public opt_test::IsaTest {};
+LINGER_INSTANTIATE_ISAS(Prepacked);
 
 // Random geometries, output widths, shifts and fused activations; every
 // thread count gives the reference's integers.
