@@ -69,37 +69,37 @@ int32_t hsum_epi32(__m512i v) {
 
 uint8_t offset_u8(int8_t v) { return static_cast<uint8_t>(static_cast<uint8_t>(v) ^ 0x80u); }
 
-// One kMr x kNr (8 x 32) tile: 16 accumulators, 2 B vectors, 1 broadcast.
-void kernel_8x32(const int8_t* a, const int32_t* comp, const uint8_t* b, int64_t kquads, int32_t* c, int64_t ldc,
-                 int64_t mv, int64_t nv) {
-  __m512i c00 = _mm512_setzero_si512(), c01 = _mm512_setzero_si512();
-  __m512i c10 = _mm512_setzero_si512(), c11 = _mm512_setzero_si512();
-  __m512i c20 = _mm512_setzero_si512(), c21 = _mm512_setzero_si512();
-  __m512i c30 = _mm512_setzero_si512(), c31 = _mm512_setzero_si512();
-  __m512i c40 = _mm512_setzero_si512(), c41 = _mm512_setzero_si512();
-  __m512i c50 = _mm512_setzero_si512(), c51 = _mm512_setzero_si512();
-  __m512i c60 = _mm512_setzero_si512(), c61 = _mm512_setzero_si512();
-  __m512i c70 = _mm512_setzero_si512(), c71 = _mm512_setzero_si512();
-  for (int64_t q = 0; q < kquads; ++q) {
-    const __m512i b0 = _mm512_loadu_si512(b);
-    const __m512i b1 = _mm512_loadu_si512(b + 64);
-    __m512i av;
-#define LINGER_VNNI_ROW(r)                             \
-  av = bcast_quad(a + 4 * (r));                        \
+// The u8-offset sums of one kMr x kNr (8 x 32) tile over kquads k-quads of
+// packed A (a) and B (b): declares c00 .. c71 (row r, columns 0-15 in cr0 and
+// 16-31 in cr1) in the enclosing function; 16 accumulators, 2 B vectors, 1
+// broadcast per step. A macro, so that the accumulators stay named registers.
+#define LINGER_VNNI_TILE_SUMS(a, b, kquads)                                           \
+  __m512i c00 = _mm512_setzero_si512(), c01 = _mm512_setzero_si512();                 \
+  __m512i c10 = _mm512_setzero_si512(), c11 = _mm512_setzero_si512();                 \
+  __m512i c20 = _mm512_setzero_si512(), c21 = _mm512_setzero_si512();                 \
+  __m512i c30 = _mm512_setzero_si512(), c31 = _mm512_setzero_si512();                 \
+  __m512i c40 = _mm512_setzero_si512(), c41 = _mm512_setzero_si512();                 \
+  __m512i c50 = _mm512_setzero_si512(), c51 = _mm512_setzero_si512();                 \
+  __m512i c60 = _mm512_setzero_si512(), c61 = _mm512_setzero_si512();                 \
+  __m512i c70 = _mm512_setzero_si512(), c71 = _mm512_setzero_si512();                 \
+  for (int64_t q = 0; q < (kquads); ++q) {                                            \
+    const __m512i b0 = _mm512_loadu_si512(b);                                         \
+    const __m512i b1 = _mm512_loadu_si512((b) + 64);                                  \
+    __m512i av;                                                                       \
+    LINGER_VNNI_ROW(a, 0) LINGER_VNNI_ROW(a, 1) LINGER_VNNI_ROW(a, 2) LINGER_VNNI_ROW(a, 3) \
+    LINGER_VNNI_ROW(a, 4) LINGER_VNNI_ROW(a, 5) LINGER_VNNI_ROW(a, 6) LINGER_VNNI_ROW(a, 7) \
+    (a) += 4 * kMr;                                                                   \
+    (b) += 4 * kNr;                                                                   \
+  }
+#define LINGER_VNNI_ROW(a, r)                       \
+  av = bcast_quad((a) + 4 * (r));                   \
   c##r##0 = _mm512_dpbusd_epi32(c##r##0, b0, av); \
   c##r##1 = _mm512_dpbusd_epi32(c##r##1, b1, av);
-    LINGER_VNNI_ROW(0)
-    LINGER_VNNI_ROW(1)
-    LINGER_VNNI_ROW(2)
-    LINGER_VNNI_ROW(3)
-    LINGER_VNNI_ROW(4)
-    LINGER_VNNI_ROW(5)
-    LINGER_VNNI_ROW(6)
-    LINGER_VNNI_ROW(7)
-#undef LINGER_VNNI_ROW
-    a += 4 * kMr;
-    b += 4 * kNr;
-  }
+
+// One kMr x kNr (8 x 32) tile (LINGER_VNNI_TILE_SUMS), stored as int32 minus comp.
+void kernel_8x32(const int8_t* a, const int32_t* comp, const uint8_t* b, int64_t kquads, int32_t* c, int64_t ldc,
+                 int64_t mv, int64_t nv) {
+  LINGER_VNNI_TILE_SUMS(a, b, kquads)
   const __mmask16 m0 = lanes16(nv);
   const __mmask16 m1 = lanes16(nv - 16);
 #define LINGER_VNNI_STORE(r)                                                  \
@@ -171,34 +171,7 @@ __m512i add_shift(__m512i acc, __m512i add, __m512i count) {
 void kernel_8x32_s8(const int8_t* a, const uint8_t* b, int64_t kquads, int64_t mv, const int32_t* add,
                     const __m512i& count, const __m512i& lo8, const __m512i& hi8, int8_t* y,
                     int64_t ldy, const Segments& sg) {
-  __m512i c00 = _mm512_setzero_si512(), c01 = _mm512_setzero_si512();
-  __m512i c10 = _mm512_setzero_si512(), c11 = _mm512_setzero_si512();
-  __m512i c20 = _mm512_setzero_si512(), c21 = _mm512_setzero_si512();
-  __m512i c30 = _mm512_setzero_si512(), c31 = _mm512_setzero_si512();
-  __m512i c40 = _mm512_setzero_si512(), c41 = _mm512_setzero_si512();
-  __m512i c50 = _mm512_setzero_si512(), c51 = _mm512_setzero_si512();
-  __m512i c60 = _mm512_setzero_si512(), c61 = _mm512_setzero_si512();
-  __m512i c70 = _mm512_setzero_si512(), c71 = _mm512_setzero_si512();
-  for (int64_t q = 0; q < kquads; ++q) {
-    const __m512i b0 = _mm512_loadu_si512(b);
-    const __m512i b1 = _mm512_loadu_si512(b + 64);
-    __m512i av;
-#define LINGER_VNNI_ROW(r)                             \
-  av = bcast_quad(a + 4 * (r));                        \
-  c##r##0 = _mm512_dpbusd_epi32(c##r##0, b0, av); \
-  c##r##1 = _mm512_dpbusd_epi32(c##r##1, b1, av);
-    LINGER_VNNI_ROW(0)
-    LINGER_VNNI_ROW(1)
-    LINGER_VNNI_ROW(2)
-    LINGER_VNNI_ROW(3)
-    LINGER_VNNI_ROW(4)
-    LINGER_VNNI_ROW(5)
-    LINGER_VNNI_ROW(6)
-    LINGER_VNNI_ROW(7)
-#undef LINGER_VNNI_ROW
-    a += 4 * kMr;
-    b += 4 * kNr;
-  }
+  LINGER_VNNI_TILE_SUMS(a, b, kquads)
   // Byte addresses through uintptr_t: lane 0 of a segment's mapping may lie
   // before y (its lanes are masked off there); nothing is formed as a pointer
   // outside the output but the masked stores' addresses.
@@ -229,6 +202,8 @@ void kernel_8x32_s8(const int8_t* a, const uint8_t* b, int64_t kquads, int64_t m
   LINGER_VNNI_PAIR(6, 7)
 #undef LINGER_VNNI_PAIR
 }
+#undef LINGER_VNNI_ROW
+#undef LINGER_VNNI_TILE_SUMS
 
 }  // namespace
 
