@@ -227,51 +227,84 @@ void rnn_input_projections(const int8_t* x, const int8_t* w_ih, const int32_t* b
 
 namespace {
 
+// The node's inputs and outputs, as the paths below read them.
+struct RnnIo {
+  const int8_t* x;
+  const Tensor* h0;
+  const Tensor* c0;           // LSTM only
+  const int32_t *bi, *bh;     // null when absent
+  const int64_t* lengths;     // null: every row runs T steps
+  int8_t* y;
+  size_t n_out;
+};
+
+RnnIo rnn_io(const RunContext& ctx, const RnnGeometry& g) {
+  const int w = g.w_slot;
+  RnnIo io;
+  io.x = ctx.in(0).data<int8_t>();
+  io.h0 = ctx.in_opt(1);
+  io.c0 = g.gates == 4 ? ctx.in_opt(2) : nullptr;
+  io.bi = ctx.in_opt(w + 2) ? ctx.in_opt(w + 2)->data<int32_t>() : nullptr;
+  io.bh = ctx.in_opt(w + 3) ? ctx.in_opt(w + 3)->data<int32_t>() : nullptr;
+  io.lengths = g.has_lengths ? ctx.in(g.lengths_slot()).data<int64_t>() : nullptr;
+  io.y = ctx.out(0).data<int8_t>();
+  io.n_out = ctx.node->outputs.size();
+  return io;
+}
+
+// Every batch row b: its state from h0 / c0 (zeros when absent) into h / c, then
+// step(row, h, c) for each of its lengths[b] steps (backwards for a reverse
+// direction; `row` is the step's row of x, gates and y), which advances the
+// state and may swap the buffers h / c point to; y gets h after each step and
+// zeros past the row's length; the final states go to the optional outputs.
+template <class Step>
+void for_each_row(const RunContext& ctx, const RnnGeometry& g, const RnnIo& io, int8_t* h, int16_t* c, Step&& step) {
+  const int64_t T = g.T, B = g.B, H = g.H;
+  const bool lstm = g.gates == 4;
+  for (int64_t b = 0; b < B; ++b) {
+    if (io.h0) std::copy(io.h0->data<int8_t>() + b * H, io.h0->data<int8_t>() + (b + 1) * H, h);
+    else std::fill(h, h + H, int8_t{0});
+    if (lstm) {
+      if (io.c0) std::copy(io.c0->data<int16_t>() + b * H, io.c0->data<int16_t>() + (b + 1) * H, c);
+      else std::fill(c, c + H, int16_t{0});
+    }
+    const int64_t L = io.lengths ? io.lengths[b] : T;
+    for (int64_t s = 0; s < L; ++s) {
+      const int64_t t = g.forward ? s : L - 1 - s;
+      const int64_t row = g.batch_first ? b * T + t : t * B + b;
+      step(row, h, c);
+      std::copy(h, h + H, io.y + row * H);
+    }
+    for (int64_t t = L; t < T; ++t) {
+      const int64_t row = g.batch_first ? b * T + t : t * B + b;
+      std::fill(io.y + row * H, io.y + (row + 1) * H, int8_t{0});
+    }
+    if (io.n_out > 1) std::copy(h, h + H, ctx.out(1).data<int8_t>() + b * H);
+    if (lstm && io.n_out > 2) std::copy(c, c + H, ctx.out(2).data<int16_t>() + b * H);
+  }
+}
+
 // The reference path: numerics::rnn_matvec and gru_cell / lstm_cell per row and step.
 void run_reference(const RunContext& ctx, const RnnGeometry& g, const int8_t* wi, const int8_t* wh) {
   const int64_t T = g.T, B = g.B, I = g.I, H = g.H, GH = g.gates * g.H;
   const bool lstm = g.gates == 4;
-  const int w = g.w_slot;
-  const int8_t* x = ctx.in(0).data<int8_t>();
-  const Tensor* h0 = ctx.in_opt(1);
-  const Tensor* c0 = lstm ? ctx.in_opt(2) : nullptr;
-  const int32_t* bi = ctx.in_opt(w + 2) ? ctx.in_opt(w + 2)->data<int32_t>() : nullptr;
-  const int32_t* bh = ctx.in_opt(w + 3) ? ctx.in_opt(w + 3)->data<int32_t>() : nullptr;
-  const int64_t* lengths = g.has_lengths ? ctx.in(g.lengths_slot()).data<int64_t>() : nullptr;
-  int8_t* y = ctx.out(0).data<int8_t>();
-  const size_t n_out = ctx.node->outputs.size();
+  const RnnIo io = rnn_io(ctx, g);
   std::vector<int64_t> gi(static_cast<size_t>(sat_mul(sat_mul(T, B), GH)));
-  rnn_input_projections(x, wi, bi, T * B, I, GH, gi.data(), opt::Isa::kScalar);
+  rnn_input_projections(io.x, wi, io.bi, T * B, I, GH, gi.data(), opt::Isa::kScalar);
   const int qi = g.qx + g.qiw, qhh = g.qh + g.qhw;
   std::vector<int64_t> gh(static_cast<size_t>(GH));
   std::vector<int8_t> h(static_cast<size_t>(H)), hn(static_cast<size_t>(H));
   std::vector<int16_t> c(static_cast<size_t>(lstm ? H : 0)), cn(c.size());
-  for (int64_t b = 0; b < B; ++b) {
-    if (h0) std::copy(h0->data<int8_t>() + b * H, h0->data<int8_t>() + (b + 1) * H, h.begin());
-    else std::fill(h.begin(), h.end(), 0);
-    if (c0) std::copy(c0->data<int16_t>() + b * H, c0->data<int16_t>() + (b + 1) * H, c.begin());
-    else std::fill(c.begin(), c.end(), 0);
-    const int64_t L = lengths ? lengths[b] : T;
-    for (int64_t s = 0; s < L; ++s) {
-      const int64_t t = g.forward ? s : L - 1 - s;
-      const int64_t row = g.batch_first ? b * T + t : t * B + b;
-      numerics::rnn_matvec(wh, bh, h.data(), GH, H, gh.data());
-      if (lstm) {
-        numerics::lstm_cell(gi.data() + row * GH, gh.data(), qi, qhh, c.data(), H, g.qh, hn.data(), cn.data());
-        std::copy(cn.begin(), cn.end(), c.begin());
-      } else {
-        numerics::gru_cell(gi.data() + row * GH, gh.data(), qi, qhh, h.data(), H, g.qh, hn.data());
-      }
-      std::copy(hn.begin(), hn.end(), h.begin());
-      std::copy(hn.begin(), hn.end(), y + row * H);
+  for_each_row(ctx, g, io, h.data(), c.data(), [&](int64_t row, int8_t*& hp, int16_t*& cp) {
+    numerics::rnn_matvec(wh, io.bh, hp, GH, H, gh.data());
+    if (lstm) {
+      numerics::lstm_cell(gi.data() + row * GH, gh.data(), qi, qhh, cp, H, g.qh, hn.data(), cn.data());
+      std::copy(cn.begin(), cn.end(), cp);
+    } else {
+      numerics::gru_cell(gi.data() + row * GH, gh.data(), qi, qhh, hp, H, g.qh, hn.data());
     }
-    for (int64_t t = L; t < T; ++t) {
-      const int64_t row = g.batch_first ? b * T + t : t * B + b;
-      std::fill(y + row * H, y + (row + 1) * H, int8_t{0});
-    }
-    if (n_out > 1) std::copy(h.begin(), h.end(), ctx.out(1).data<int8_t>() + b * H);
-    if (lstm && n_out > 2) std::copy(c.begin(), c.end(), ctx.out(2).data<int16_t>() + b * H);
-  }
+    std::copy(hn.begin(), hn.end(), hp);
+  });
 }
 
 // The fast path (RnnWeights): prepacked GEMM for the projections, prepacked matrix-vector product per step,
@@ -280,15 +313,7 @@ void run_fast(const RunContext& ctx, const RnnGeometry& g, const opt::MatVecInt8
               int fits32) {
   const int64_t T = g.T, B = g.B, H = g.H, GH = g.gates * g.H;
   const bool lstm = g.gates == 4;
-  const int w = g.w_slot;
-  const int8_t* x = ctx.in(0).data<int8_t>();
-  const Tensor* h0 = ctx.in_opt(1);
-  const Tensor* c0 = lstm ? ctx.in_opt(2) : nullptr;
-  const int32_t* bi = ctx.in_opt(w + 2) ? ctx.in_opt(w + 2)->data<int32_t>() : nullptr;
-  const int32_t* bh = ctx.in_opt(w + 3) ? ctx.in_opt(w + 3)->data<int32_t>() : nullptr;
-  const int64_t* lengths = g.has_lengths ? ctx.in(g.lengths_slot()).data<int64_t>() : nullptr;
-  int8_t* y = ctx.out(0).data<int8_t>();
-  const size_t n_out = ctx.node->outputs.size();
+  const RnnIo io = rnn_io(ctx, g);
   // gi32 [T*B, GH] int32, gh32 [GH] int32, then the matrix-vector products' scratch.
   const int64_t n_gi = sat_mul(sat_mul(T, B), GH);
   const int64_t n_mv = std::max(w_hh.scratch_words(), w_ih.scratch_words());
@@ -298,41 +323,24 @@ void run_fast(const RunContext& ctx, const RnnGeometry& g, const opt::MatVecInt8
   int32_t* mv = gh + GH;
   int8_t* h = reinterpret_cast<int8_t*>(mv + n_mv);  // h and h' (2H bytes)
   int8_t* hn = h + H;
-  for (int64_t r = 0; r < T * B; ++r) w_ih.run32(x + r * g.I, gi + r * GH, mv);
+  for (int64_t r = 0; r < T * B; ++r) w_ih.run32(io.x + r * g.I, gi + r * GH, mv);
   // the vector GRU cell works in int32 lanes: every gi and gh must fit
-  const bool fit = fits32 >= 0 ? fits32 == 1 : rnn_sums_fit_int32(bi, GH, g.I) && rnn_sums_fit_int32(bh, GH, H);
+  const bool fit =
+      fits32 >= 0 ? fits32 == 1 : rnn_sums_fit_int32(io.bi, GH, g.I) && rnn_sums_fit_int32(io.bh, GH, H);
   const opt::Isa cell_isa = fit ? w_hh.isa() : opt::Isa::kScalar;
   const int qi = g.qx + g.qiw, qhh = g.qh + g.qhw;
   std::vector<int16_t> cbuf(static_cast<size_t>(lstm ? 2 * H : 0));
-  int16_t *c = cbuf.data(), *cn = lstm ? c + H : nullptr;
-  for (int64_t b = 0; b < B; ++b) {
-    if (h0) std::copy(h0->data<int8_t>() + b * H, h0->data<int8_t>() + (b + 1) * H, h);
-    else std::fill(h, h + H, int8_t{0});
+  int16_t* cn = lstm ? cbuf.data() + H : nullptr;
+  for_each_row(ctx, g, io, h, cbuf.data(), [&](int64_t row, int8_t*& hp, int16_t*& cp) {
+    w_hh.run32(hp, gh, mv);
     if (lstm) {
-      if (c0) std::copy(c0->data<int16_t>() + b * H, c0->data<int16_t>() + (b + 1) * H, c);
-      else std::fill(c, c + H, int16_t{0});
+      lstm_cell_lut(gi + row * GH, io.bi, gh, io.bh, qi, qhh, cp, H, g.qh, hn, cn);
+      std::swap(cp, cn);
+    } else {
+      gru_cell_lut(gi + row * GH, io.bi, gh, io.bh, qi, qhh, hp, H, g.qh, hn, cell_isa);
     }
-    const int64_t L = lengths ? lengths[b] : T;
-    for (int64_t s = 0; s < L; ++s) {
-      const int64_t t = g.forward ? s : L - 1 - s;
-      const int64_t row = g.batch_first ? b * T + t : t * B + b;
-      w_hh.run32(h, gh, mv);
-      if (lstm) {
-        lstm_cell_lut(gi + row * GH, bi, gh, bh, qi, qhh, c, H, g.qh, hn, cn);
-        std::swap(c, cn);
-      } else {
-        gru_cell_lut(gi + row * GH, bi, gh, bh, qi, qhh, h, H, g.qh, hn, cell_isa);
-      }
-      std::swap(h, hn);
-      std::copy(h, h + H, y + row * H);
-    }
-    for (int64_t t = L; t < T; ++t) {
-      const int64_t row = g.batch_first ? b * T + t : t * B + b;
-      std::fill(y + row * H, y + (row + 1) * H, int8_t{0});
-    }
-    if (n_out > 1) std::copy(h, h + H, ctx.out(1).data<int8_t>() + b * H);
-    if (lstm && n_out > 2) std::copy(c, c + H, ctx.out(2).data<int16_t>() + b * H);
-  }
+    std::swap(hp, hn);
+  });
 }
 
 }  // namespace
